@@ -1,0 +1,77 @@
+{{/*
+Redis configuration. This is the one redis.conf of the platform: the pods mount
+it, and the tests and the local stack run redis-server on this very text
+(overriding only paths, bind address and port in a file that includes it).
+*/}}
+
+{{/* Where the pod mounts things. */}}
+{{- define "bullmq-platform.redisPaths" -}}
+{{- dict "tls" "/etc/redis/tls" "acl" "/etc/redis/acl/users.acl" "data" "/data" "conf" "/etc/redis/conf" "passwords" "/etc/redis/passwords" | toJson -}}
+{{- end -}}
+
+{{- define "bullmq-platform.redisConf" -}}
+{{- $r := .Values.redis -}}
+{{- $paths := include "bullmq-platform.redisPaths" . | fromJson -}}
+# redis.conf rendered by the bullmq-platform chart ({{ .Chart.Version }}).
+bind * -::*
+protected-mode yes
+{{- if $r.tls.enabled }}
+# TLS only: the plaintext port is closed.
+port 0
+tls-port {{ $r.port }}
+tls-cert-file {{ $paths.tls }}/tls.crt
+tls-key-file {{ $paths.tls }}/tls.key
+tls-ca-cert-file {{ $paths.tls }}/ca.crt
+tls-auth-clients {{ $r.tls.authClients }}
+tls-protocols "TLSv1.2 TLSv1.3"
+{{- else }}
+# TLS off: allowed only for environment dev (the spec refuses it elsewhere).
+port {{ $r.port }}
+{{- end }}
+# Data files go to the working directory: the pod sets workingDir to the PVC
+# mount ({{ $paths.data }}); a local run starts redis-server in its data folder.
+dir ./
+# Persistence: AOF for every acknowledged write, RDB for fast restarts and backups.
+{{- if $r.persistence.enabled }}
+appendonly yes
+appendfsync {{ $r.persistence.appendfsync }}
+aof-use-rdb-preamble yes
+aof-load-truncated yes
+save {{ range $i, $rule := $r.persistence.rdbSnapshots }}{{ if $i }} {{ end }}{{ $rule.seconds }} {{ $rule.changes }}{{ end }}
+{{- else }}
+appendonly no
+save ""
+{{- end }}
+# BullMQ requires noeviction: any evicting policy deletes job keys silently.
+maxmemory {{ $r.maxmemory }}
+maxmemory-policy {{ $r.maxmemoryPolicy }}
+{{- if $r.auth.enabled }}
+# ACL users (default user off), assembled at start from mounted Secret files.
+aclfile {{ $paths.acl }}
+{{- else }}
+# Auth off: allowed only for environment dev.
+protected-mode no
+{{- end }}
+{{- end -}}
+
+{{/*
+ACL rules, one user per line: "<user> <rules>". No passwords here: the start
+script adds "#<sha256>" of each user's mounted password file.
+*/}}
+{{- define "bullmq-platform.aclRules" -}}
+{{- $keys := printf "~%s:*" .Values.keyPrefix -}}
+{{- /* CLIENT SETINFO (7.2+) is left out: Redis 7.0 would reject the whole ACL file. */ -}}
+{{- $conn := "+hello +auth +ping +select +client|setname +client|getname +client|id" -}}
+# BullMQ workers: data and scripting commands on the platform's key prefix only.
+worker {{ $keys }} -@all +@read +@write +@scripting +@transaction +@blocking +@keyspace -@dangerous {{ $conn }} +info +client|list
+# The scheduler: job schedulers are BullMQ scripts too.
+scheduler {{ $keys }} -@all +@read +@write +@scripting +@transaction +@keyspace -@dangerous {{ $conn }} +info
+# KEDA: the redis scaler's Lua script (TYPE, then LLEN/ZCARD/SCARD/HLEN), read-only keys.
+keda %R{{ $keys }} -@all +eval +evalsha +type +llen +zcard +scard +hlen +hget +hmget +exists {{ $conn }}
+# redis_exporter: server statistics, no keys.
+exporter -@all {{ $conn }} +info +slowlog|get +slowlog|len +latency|latest +dbsize
+{{- if .Values.redis.auth.adminEnabled }}
+# admin: people only, everything.
+admin ~* &* +@all
+{{- end }}
+{{- end -}}

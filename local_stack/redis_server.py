@@ -1,0 +1,238 @@
+"""Run the platform's Redis locally, configured by the chart itself.
+
+The chart renders redis.conf, the ACL rules and the ACL assembly script (its
+ConfigMap `<name>-redis-config`). This module renders that ConfigMap with the
+real helm, writes the files to a state directory, assembles the ACL file with
+the chart's own script, and starts `redis-server` on a config that includes the
+chart's redis.conf and overrides only what differs on a laptop: bind address,
+port, and the paths of data, certificates and the ACL file. Passwords live in
+0600 files; nothing secret is passed on a command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local_stack.certs import TlsFiles, generate_tls
+from platform_spec import chart
+from platform_spec.model import PlatformSpec
+from platform_spec.values import chart_values
+
+ROLES = ("worker", "scheduler", "keda", "exporter", "admin")
+CONFIGMAP = "templates/redis/configmap.yaml"
+
+
+def free_port() -> int:
+    """An ephemeral TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def local_spec(**overrides: Any) -> PlatformSpec:
+    """A dev spec with TLS, auth and persistence on: what the tests and local stack run."""
+    data: dict[str, Any] = {
+        "environment": "dev",
+        "redis": {"auth": {"adminEnabled": True}},
+    }
+    data.update(overrides)
+    return PlatformSpec.model_validate(data)
+
+
+def render_redis_files(spec: PlatformSpec, helm: str | None = None) -> dict[str, str]:
+    """redis.conf, acl.rules and assemble-acl.sh exactly as the chart renders them."""
+    values = chart_values(spec, auth_secret="local-redis-auth", tls_secret="local-redis-tls")
+    rendered = chart.template(values, show_only=CONFIGMAP, helm=helm)
+    (configmap,) = chart.objects(rendered)
+    return dict(configmap["data"])
+
+
+@dataclass
+class RedisServer:
+    """A TLS-only, ACL-protected redis-server in `state_dir`, on an ephemeral port."""
+
+    state_dir: Path
+    spec: PlatformSpec = field(default_factory=local_spec)
+    port: int = 0
+    executable: str = "redis-server"
+    process: subprocess.Popen[bytes] | None = None
+    passwords: dict[str, str] = field(default_factory=dict)
+    tls: TlsFiles | None = None
+
+    # ------------------------------------------------------------ set-up
+
+    def prepare(self) -> None:
+        """Render config, make certificates and passwords, assemble the ACL file."""
+        if shutil.which(self.executable) is None:
+            raise FileNotFoundError(
+                f"{self.executable} not found: run scripts/bootstrap (it installs redis-server)"
+            )
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.chmod(0o700)
+        files = render_redis_files(self.spec)
+        conf_dir = self.state_dir / "conf"
+        conf_dir.mkdir(exist_ok=True)
+        for name, text in files.items():
+            (conf_dir / name).write_text(text)
+        self.tls = generate_tls(self.state_dir / "tls")
+        self._write_passwords()
+        subprocess.run(
+            [
+                "sh",
+                str(conf_dir / "assemble-acl.sh"),
+                str(conf_dir / "acl.rules"),
+                str(self.state_dir / "passwords"),
+                str(self.state_dir / "users.acl"),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        if not self.port:
+            self.port = free_port()
+        (self.state_dir / "data").mkdir(exist_ok=True)
+        self.config_file.write_text(self._local_overrides(conf_dir / "redis.conf"))
+        self.config_file.chmod(0o600)
+
+    def _write_passwords(self) -> None:
+        pw_dir = self.state_dir / "passwords"
+        pw_dir.mkdir(exist_ok=True)
+        pw_dir.chmod(0o700)
+        for role in ROLES:
+            path = pw_dir / role
+            if not path.exists():
+                path.write_text(secrets.token_urlsafe(24))
+                path.chmod(0o600)
+            self.passwords[role] = path.read_text().strip()
+
+    def _local_overrides(self, chart_conf: Path) -> str:
+        assert self.tls is not None
+        redis = self.spec.redis
+        lines = [
+            "# Local overrides of the chart's redis.conf: paths, bind and port only.",
+            "# Data goes to the working directory (`dir ./`): redis-server starts in data/.",
+            f"include {chart_conf}",
+            "bind 127.0.0.1",
+            f"logfile {self.state_dir / 'redis.log'}",
+            "daemonize no",
+        ]
+        if redis.tls.enabled:
+            lines += [
+                f"tls-port {self.port}",
+                f"tls-cert-file {self.tls.server_cert}",
+                f"tls-key-file {self.tls.server_key}",
+                f"tls-ca-cert-file {self.tls.ca_cert}",
+            ]
+        else:
+            lines.append(f"port {self.port}")
+        if redis.auth.enabled:
+            lines.append(f"aclfile {self.state_dir / 'users.acl'}")
+        return "\n".join(lines) + "\n"
+
+    @property
+    def config_file(self) -> Path:
+        return self.state_dir / "redis-local.conf"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "redis.log"
+
+    # ------------------------------------------------------------ life cycle
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Start redis-server and wait until it answers an authenticated PING over TLS."""
+        if not self.config_file.exists():
+            self.prepare()
+        self.process = subprocess.Popen(
+            [self.executable, str(self.config_file)],
+            cwd=self.state_dir / "data",  # the chart's redis.conf keeps data in `dir ./`
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited at start-up:\n{self._log_tail()}")
+            try:
+                self.ping()
+                return
+            except Exception as exc:
+                last_error = exc
+                time.sleep(0.05)
+        self.stop()
+        raise TimeoutError(
+            f"redis-server not ready after {timeout}s: {last_error}\n{self._log_tail()}"
+        )
+
+    def stop(self, *, kill: bool = False, timeout: float = 10.0) -> None:
+        """Stop the server (SIGTERM: it writes its files; SIGKILL with kill=True)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+
+    def _log_tail(self, lines: int = 20) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_file.read_text().splitlines()[-lines:])
+        return "(no log)"
+
+    # ------------------------------------------------------------ clients
+
+    def ssl_context(self, *, client_cert: bool = False) -> ssl.SSLContext:
+        assert self.tls is not None
+        context = ssl.create_default_context(cafile=str(self.tls.ca_cert))
+        if client_cert:
+            context.load_cert_chain(str(self.tls.client_cert), str(self.tls.client_key))
+        return context
+
+    def connection_kwargs(self, role: str = "worker") -> dict[str, Any]:
+        """redis-py keyword arguments for one ACL user (TLS, verified against our CA)."""
+        assert self.tls is not None
+        return {
+            "host": "127.0.0.1",
+            "port": self.port,
+            "username": role,
+            "password": self.passwords[role],
+            "ssl": True,
+            "ssl_ca_certs": str(self.tls.ca_cert),
+            "ssl_cert_reqs": "required",
+        }
+
+    def env(self, role: str = "worker") -> dict[str, str]:
+        """Env vars for a worker/scheduler process (password by file, never by value)."""
+        assert self.tls is not None
+        return {
+            "BULLMQ_PLATFORM_REDIS_HOST": "127.0.0.1",
+            "BULLMQ_PLATFORM_REDIS_PORT": str(self.port),
+            "BULLMQ_PLATFORM_REDIS_USERNAME": role,
+            "BULLMQ_PLATFORM_REDIS_PASSWORD_FILE": str(self.state_dir / "passwords" / role),
+            "BULLMQ_PLATFORM_REDIS_CA_FILE": str(self.tls.ca_cert),
+        }
+
+    def ping(self, role: str = "worker") -> None:
+        import redis
+
+        client = redis.Redis(**self.connection_kwargs(role), socket_timeout=2)
+        try:
+            client.ping()
+        finally:
+            client.close()

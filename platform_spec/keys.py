@@ -1,0 +1,102 @@
+"""BullMQ's Redis key names: the only place they are spelled.
+
+For queue Q under prefix P: `P:Q:wait` and `P:Q:active` are lists;
+`P:Q:prioritized`, `P:Q:delayed`, `P:Q:waiting-children`, `P:Q:completed` and
+`P:Q:failed` are sorted sets; `P:Q:events` is a stream; `P:Q:meta` is a hash
+holding `paused`, the global `concurrency` and the rate limit (`max`,
+`duration`); `P:Q:limiter` exists while the queue is rate limited; job
+schedulers live under `P:Q:repeat`. A prioritized job is not in `wait`, so the
+backlog is wait + prioritized.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+KeyType = Literal["list", "zset", "hash", "stream", "string"]
+
+# suffix -> Redis type, as BullMQ's Lua scripts create them.
+QUEUE_KEY_TYPES: dict[str, KeyType] = {
+    "wait": "list",
+    "active": "list",
+    "paused": "list",  # legacy (BullMQ < 5 kept paused jobs here)
+    "prioritized": "zset",
+    "delayed": "zset",
+    "waiting-children": "zset",
+    "completed": "zset",
+    "failed": "zset",
+    "repeat": "zset",
+    "events": "stream",
+    "meta": "hash",
+    "limiter": "string",
+    "stalled": "string",
+    "id": "string",
+}
+
+# The keys whose sizes make up the work a queue has now (see autoscaling).
+BACKLOG_SUFFIXES = ("wait", "prioritized")
+BUSY_SUFFIXES = ("active",)
+
+
+@dataclass(frozen=True)
+class QueueKeys:
+    """Key names of one queue under one prefix."""
+
+    prefix: str
+    queue: str
+
+    def key(self, suffix: str) -> str:
+        if suffix not in QUEUE_KEY_TYPES:
+            raise KeyError(f"unknown BullMQ key suffix {suffix!r}")
+        return f"{self.prefix}:{self.queue}:{suffix}"
+
+    @property
+    def pattern(self) -> str:
+        """Glob of every key of this queue (ACL rules, SCAN)."""
+        return f"{self.prefix}:{self.queue}:*"
+
+    @property
+    def wait(self) -> str:
+        return self.key("wait")
+
+    @property
+    def active(self) -> str:
+        return self.key("active")
+
+    @property
+    def prioritized(self) -> str:
+        return self.key("prioritized")
+
+    @property
+    def delayed(self) -> str:
+        return self.key("delayed")
+
+    @property
+    def completed(self) -> str:
+        return self.key("completed")
+
+    @property
+    def failed(self) -> str:
+        return self.key("failed")
+
+    @property
+    def events(self) -> str:
+        return self.key("events")
+
+    @property
+    def meta(self) -> str:
+        return self.key("meta")
+
+    @property
+    def limiter(self) -> str:
+        return self.key("limiter")
+
+    def job(self, job_id: str) -> str:
+        """The hash holding one job."""
+        return f"{self.prefix}:{self.queue}:{job_id}"
+
+
+def prefix_pattern(prefix: str) -> str:
+    """Glob of every key under a BullMQ prefix (the ACL key pattern of the platform)."""
+    return f"{prefix}:*"

@@ -1,0 +1,110 @@
+"""Runtime settings of workers and scheduler, from env vars and mounted Secret files.
+
+Every variable starts with `BULLMQ_PLATFORM_`. Secrets come from files (the
+chart mounts Secrets, never env values): the password from
+`<secretsDir>/password` (or `..._REDIS_PASSWORD_FILE`), TLS material from
+`ca.crt`, and optionally `tls.crt`/`tls.key` for mutual TLS. The password is a
+`SecretStr`: it never shows in `repr`, logs or exception text, and nothing here
+ever puts it on a command line.
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "BULLMQ_PLATFORM_"
+DEFAULT_SECRETS_DIR = Path("/var/run/secrets/bullmq-platform")
+DEFAULT_SPEC_FILE = Path("/etc/bullmq-platform/spec.json")
+
+
+class RedisSettings(BaseSettings):
+    """How to reach Redis: TLS and ACL user by default."""
+
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}REDIS_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(6379, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    tls: bool = True
+    secrets_dir: Path = DEFAULT_SECRETS_DIR
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    server_name: str | None = Field(
+        None, description="TLS name to verify when it differs from host (e.g. a port-forward)."
+    )
+    connect_timeout_seconds: float = 5.0
+    db: int = 0
+
+    @model_validator(mode="after")
+    def _load_files(self) -> RedisSettings:
+        """Fill the password and TLS paths from the secrets directory when not given."""
+        if self.password is None:
+            source = self.password_file or self.secrets_dir / "password"
+            if source.is_file():
+                # Secrets made with `kubectl create secret --from-file` keep a newline.
+                self.password = SecretStr(source.read_text().rstrip("\r\n"))
+        if self.tls:
+            for attr, name in (
+                ("ca_file", "ca.crt"),
+                ("cert_file", "tls.crt"),
+                ("key_file", "tls.key"),
+            ):
+                if getattr(self, attr) is None and (self.secrets_dir / name).is_file():
+                    setattr(self, attr, self.secrets_dir / name)
+        return self
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A verifying client context: the platform CA, optional client certificate."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        if self.cert_file and self.key_file:
+            context.load_cert_chain(str(self.cert_file), str(self.key_file))
+        return context
+
+    def redis_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `redis.asyncio.Redis` (and so for bullmq's connection)."""
+        kwargs: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "db": self.db,
+            "username": self.username,
+            "password": self.password.get_secret_value() if self.password else None,
+            "socket_connect_timeout": self.connect_timeout_seconds,
+        }
+        if self.tls:
+            kwargs.update(
+                ssl=True,
+                ssl_ca_certs=str(self.ca_file) if self.ca_file else None,
+                ssl_certfile=str(self.cert_file) if self.cert_file else None,
+                ssl_keyfile=str(self.key_file) if self.key_file else None,
+                ssl_cert_reqs="required",
+                ssl_check_hostname=self.server_name is None,
+            )
+        return kwargs
+
+    def describe(self) -> str:
+        """Where we connect, for logs: never the password."""
+        scheme = "rediss" if self.tls else "redis"
+        user = f"{self.username}@" if self.username else ""
+        return f"{scheme}://{user}{self.host}:{self.port}/{self.db}"
+
+
+class RuntimeSettings(BaseSettings):
+    """Settings shared by the worker and the scheduler processes."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    spec_file: Path = DEFAULT_SPEC_FILE
+    metrics_host: str = "0.0.0.0"  # pods: the port is fenced by a NetworkPolicy
+    metrics_port: int = Field(9090, ge=0, le=65535)
+    log_format: str = Field("auto", pattern="^(auto|json|console)$")
+    log_level: str = "INFO"

@@ -1,0 +1,89 @@
+"""A Pulumi stack's configuration: the spec plus the few Pulumi-only options.
+
+Stack files (`Pulumi.<stack>.yaml`) hold two structured keys under the project
+namespace: `spec` (a PlatformSpec, the same object the chart takes as values)
+and `infra` (what only the Pulumi program acts on). The chart's example values
+are generated from the same files, so a stack is defined once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError
+
+from platform_spec.base import SpecModel
+from platform_spec.model import DnsLabel, PlatformSpec, SpecError, spec_problems
+
+PROJECT = "bullmq-platform"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STACKS = ("dev", "staging", "prod")
+
+
+class Certificates(SpecModel):
+    """Validity of the certificates Pulumi generates (TLS source `generated`)."""
+
+    ca_validity_hours: int = Field(
+        5 * 365 * 24, ge=24, description="Lifetime of the self-signed CA."
+    )
+    server_validity_hours: int = Field(
+        90 * 24, ge=24, description="Lifetime of Redis's server certificate."
+    )
+    early_renewal_hours: int = Field(
+        30 * 24,
+        ge=1,
+        description="Renew when `pulumi up` runs this close to expiry. Acts only when an "
+        "update runs inside the window: schedule one.",
+    )
+
+
+class InfraOptions(SpecModel):
+    """What only the Pulumi program acts on (not chart values)."""
+
+    release_name: DnsLabel = Field("bullmq-platform", description="Helm release name.")
+    create_namespace: bool = Field(True, description="Create the spec's namespace.")
+    install_keda: bool = Field(False, description="Install KEDA with its Helm chart.")
+    keda_chart_version: str = Field("2.18.1", description="Pinned KEDA chart version.")
+    keda_namespace: DnsLabel = Field("keda", description="Namespace KEDA is installed into.")
+    render_yaml_to_directory: str | None = Field(
+        None,
+        description="GitOps render mode: write manifests to this directory instead of "
+        "applying them. Secrets are then referenced, never rendered.",
+    )
+    certificates: Certificates = Field(default_factory=Certificates)
+
+
+class StackConfig(SpecModel):
+    """One stack file: the deployment spec and the Pulumi-only options."""
+
+    spec: PlatformSpec
+    infra: InfraOptions = Field(default_factory=InfraOptions)
+
+
+def stack_file(stack: str) -> Path:
+    return REPO_ROOT / f"Pulumi.{stack}.yaml"
+
+
+def read_stack_config(stack: str | Path) -> dict[str, Any]:
+    """The raw `config:` objects of a stack file, keyed without the project prefix."""
+    path = stack if isinstance(stack, Path) else stack_file(stack)
+    document = yaml.safe_load(path.read_text()) or {}
+    config = document.get("config") or {}
+    prefix = f"{PROJECT}:"
+    return {key.removeprefix(prefix): value for key, value in config.items()}
+
+
+def parse_stack(raw: dict[str, Any]) -> StackConfig:
+    """Validate `{spec: ..., infra: ...}`; SpecError names each field by its config path."""
+    try:
+        return StackConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(spec_problems(exc)) from None
+
+
+def load_stack(stack: str | Path) -> StackConfig:
+    """Read and validate a stack file."""
+    raw = read_stack_config(stack)
+    return parse_stack({k: v for k, v in raw.items() if k in ("spec", "infra")})

@@ -1,0 +1,60 @@
+"""Shared fixtures: a real TLS-only, ACL-protected redis-server per test session.
+
+The server is configured by the chart's own redis.conf (see
+local_stack/redis_server.py), listens on an ephemeral 127.0.0.1 port, and keeps
+its data, certificates and password files in a temporary folder. Tests never
+flush it: each one uses its own queue name or key prefix. The machine's plain
+Redis on 6379 is never touched.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from local_stack.redis_server import RedisServer
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    assert server.port != 6379, "tests must never use the machine's plain Redis"
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    """A client authenticated as the `worker` ACL user, over verified TLS."""
+    client = redis.Redis(**redis_server.connection_kwargs("worker"), decode_responses=True)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def admin_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    client = redis.Redis(**redis_server.connection_kwargs("admin"), decode_responses=True)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def queue_name() -> str:
+    """A fresh queue name per test, so tests share the server without flushing it."""
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

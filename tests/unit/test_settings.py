@@ -1,0 +1,44 @@
+"""Runtime settings read secrets from files and never show them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from platform_spec.settings import RedisSettings
+
+PASSWORD = "s3cr3t-Value-42"
+
+
+@pytest.fixture
+def secrets_dir(tmp_path: Path) -> Path:
+    (tmp_path / "password").write_text(PASSWORD + "\n")  # kubectl --from-file keeps the newline
+    (tmp_path / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    return tmp_path
+
+
+def test_it_should_read_the_password_and_ca_from_the_secrets_dir(
+    secrets_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BULLMQ_PLATFORM_REDIS_SECRETS_DIR", str(secrets_dir))
+    monkeypatch.setenv("BULLMQ_PLATFORM_REDIS_USERNAME", "worker")
+    settings = RedisSettings()
+    assert settings.password is not None
+    assert settings.password.get_secret_value() == PASSWORD
+    assert settings.ca_file == secrets_dir / "ca.crt"
+    assert settings.redis_kwargs()["password"] == PASSWORD
+    assert settings.redis_kwargs()["ssl"] is True
+
+
+def test_it_should_never_show_the_password(secrets_dir: Path) -> None:
+    settings = RedisSettings(secrets_dir=secrets_dir)
+    for text in (repr(settings), str(settings), settings.describe(), settings.model_dump_json()):
+        assert PASSWORD not in text
+
+
+def test_it_should_prefer_an_explicit_password_file(tmp_path: Path, secrets_dir: Path) -> None:
+    other = tmp_path / "other"
+    other.write_text("another")
+    settings = RedisSettings(secrets_dir=secrets_dir, password_file=other)
+    assert settings.password is not None and settings.password.get_secret_value() == "another"
