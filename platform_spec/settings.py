@@ -17,9 +17,12 @@ from typing import Any
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from platform_spec.model import PlatformSpec
+
 ENV_PREFIX = "BULLMQ_PLATFORM_"
 DEFAULT_SECRETS_DIR = Path("/var/run/secrets/bullmq-platform")
 DEFAULT_SPEC_FILE = Path("/etc/bullmq-platform/spec.json")
+HTTP_PORT = 8080
 
 
 class RedisSettings(BaseSettings):
@@ -104,7 +107,13 @@ class RuntimeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     spec_file: Path = DEFAULT_SPEC_FILE
-    metrics_host: str = "0.0.0.0"  # pods: the port is fenced by a NetworkPolicy
-    metrics_port: int = Field(9090, ge=0, le=65535)
+    # One HTTP port per process serves /healthz, /readyz and /metrics. In pods it
+    # is fenced by a NetworkPolicy; locally, bind 127.0.0.1.
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(HTTP_PORT, ge=0, le=65535)
     log_format: str = Field("auto", pattern="^(auto|json|console)$")
     log_level: str = "INFO"
+
+    def load_spec(self) -> PlatformSpec:
+        """The deployment spec the chart mounted (the rendered chart values)."""
+        return PlatformSpec.model_validate_json(self.spec_file.read_text())

@@ -1,0 +1,1 @@
+"""The scheduler service: registers the spec's schedules as BullMQ job schedulers."""
