@@ -32,3 +32,200 @@ app.kubernetes.io/name: {{ .ctx.Chart.Name }}
 app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
+
+{{/* Labels of one component: common labels plus its selector labels. (dict "ctx" $ "component" "worker") */}}
+{{- define "bullmq-platform.componentLabels" -}}
+{{ include "bullmq-platform.labels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* "repository:tag", or "repository@digest" when a digest is set (immutable deploys). */}}
+{{- define "bullmq-platform.imageRef" -}}
+{{- if .digest -}}
+{{- printf "%s@%s" .repository .digest -}}
+{{- else -}}
+{{- printf "%s:%s" .repository .tag -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "bullmq-platform.image" -}}
+{{- include "bullmq-platform.imageRef" .Values.image -}}
+{{- end -}}
+
+{{- define "bullmq-platform.workerName" -}}
+{{- printf "%s-worker-%s" (include "bullmq-platform.fullname" .ctx) .queue.name -}}
+{{- end -}}
+
+{{- define "bullmq-platform.schedulerName" -}}
+{{- printf "%s-scheduler" (include "bullmq-platform.fullname" .) -}}
+{{- end -}}
+
+{{/* Name of the Secret holding one password per ACL user (never created by the chart). */}}
+{{- define "bullmq-platform.authSecret" -}}
+{{- required "redis.auth.existingSecret is required: name the Secret holding one password per ACL user (Pulumi fills it for source generated; GitOps users create it first)" .Values.redis.auth.existingSecret -}}
+{{- end -}}
+
+{{/* Name of the Secret holding tls.crt, tls.key and ca.crt. */}}
+{{- define "bullmq-platform.tlsSecret" -}}
+{{- if and (eq .Values.redis.tls.source "certManager") (eq .Values.redis.mode "in-cluster") -}}
+{{- printf "%s-tls" (include "bullmq-platform.redisName" .) -}}
+{{- else -}}
+{{- required "redis.tls.existingSecret is required: name the Secret holding tls.crt, tls.key and ca.crt (Pulumi fills it for source generated; GitOps users create it first)" .Values.redis.tls.existingSecret -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Host the workers, scheduler and KEDA connect to: the client Service, or the managed Redis. */}}
+{{- define "bullmq-platform.redisHost" -}}
+{{- if eq .Values.redis.mode "external" -}}
+{{- .Values.redis.external.host -}}
+{{- else -}}
+{{- printf "%s.%s.svc" (include "bullmq-platform.redisName" .) .Release.Namespace -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "bullmq-platform.redisPort" -}}
+{{- if eq .Values.redis.mode "external" -}}
+{{- .Values.redis.external.port -}}
+{{- else -}}
+{{- .Values.redis.port -}}
+{{- end -}}
+{{- end -}}
+
+{{/* ACL user of a role (worker, scheduler, keda); external mode has one managed user. */}}
+{{- define "bullmq-platform.redisUser" -}}
+{{- if eq .ctx.Values.redis.mode "external" -}}
+{{- .ctx.Values.redis.external.username | default "" -}}
+{{- else -}}
+{{- .role -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Pod security context shared by every pod of the chart. */}}
+{{- define "bullmq-platform.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .uid }}
+runAsGroup: {{ .uid }}
+fsGroup: {{ .uid }}
+fsGroupChangePolicy: OnRootMismatch
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Container security context: non-root, read-only root filesystem, no capabilities. */}}
+{{- define "bullmq-platform.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+privileged: false
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Kubernetes resources from a spec Resources object. */}}
+{{- define "bullmq-platform.resources" -}}
+requests:
+  cpu: {{ .cpuRequest | quote }}
+  memory: {{ .memoryRequest | quote }}
+limits:
+  {{- if .cpuLimit }}
+  cpu: {{ .cpuLimit | quote }}
+  {{- end }}
+  memory: {{ .memoryLimit | quote }}
+{{- end -}}
+
+{{/*
+Env and secret volume of a runtime process (worker or scheduler): call with
+(dict "ctx" $ "role" "worker"). Passwords and the CA arrive as files, never as env values.
+*/}}
+{{- define "bullmq-platform.runtimeEnv" -}}
+- name: BULLMQ_PLATFORM_REDIS_HOST
+  value: {{ include "bullmq-platform.redisHost" .ctx | quote }}
+- name: BULLMQ_PLATFORM_REDIS_PORT
+  value: {{ include "bullmq-platform.redisPort" .ctx | quote }}
+{{- $user := include "bullmq-platform.redisUser" . }}
+{{- if and .ctx.Values.redis.auth.enabled $user }}
+- name: BULLMQ_PLATFORM_REDIS_USERNAME
+  value: {{ $user | quote }}
+{{- end }}
+- name: BULLMQ_PLATFORM_REDIS_TLS
+  value: {{ .ctx.Values.redis.tls.enabled | quote }}
+- name: BULLMQ_PLATFORM_SPEC_FILE
+  value: /etc/bullmq-platform/spec.json
+{{- end -}}
+
+{{- define "bullmq-platform.runtimeVolumes" -}}
+- name: spec
+  configMap:
+    name: {{ include "bullmq-platform.fullname" .ctx }}-spec
+- name: secrets
+  projected:
+    defaultMode: 0440
+    sources:
+      {{- if .ctx.Values.redis.auth.enabled }}
+      - secret:
+          name: {{ include "bullmq-platform.authSecret" .ctx }}
+          items:
+            - key: {{ index .ctx.Values.redis.auth.passwordKeys .role }}
+              path: password
+      {{- end }}
+      {{- if .ctx.Values.redis.tls.enabled }}
+      - secret:
+          name: {{ include "bullmq-platform.tlsSecret" .ctx }}
+          items:
+            - key: ca.crt
+              path: ca.crt
+      {{- end }}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- end -}}
+
+{{- define "bullmq-platform.runtimeMounts" -}}
+- name: spec
+  mountPath: /etc/bullmq-platform
+  readOnly: true
+- name: secrets
+  mountPath: /var/run/secrets/bullmq-platform
+  readOnly: true
+- name: tmp
+  mountPath: /tmp
+{{- end -}}
+
+{{/* Probes of a runtime process: its one HTTP port serves /healthz and /readyz. */}}
+{{- define "bullmq-platform.runtimeProbes" -}}
+startupProbe:
+  httpGet: {path: /healthz, port: http}
+  periodSeconds: 5
+  failureThreshold: 24
+livenessProbe:
+  httpGet: {path: /healthz, port: http}
+  periodSeconds: 20
+  timeoutSeconds: 5
+  failureThreshold: 3
+readinessProbe:
+  httpGet: {path: /readyz, port: http}
+  periodSeconds: 10
+  timeoutSeconds: 5
+  failureThreshold: 3
+{{- end -}}
+
+{{/*
+Checksums of what a pod reads at start: a changed spec, config or Secret name rolls the pods.
+*/}}
+{{- define "bullmq-platform.secretRefsChecksum" -}}
+{{- $refs := list .Values.redis.auth.existingSecret .Values.redis.tls.existingSecret .Values.redis.auth.passwordKeys -}}
+{{- $refs | toJson | sha256sum -}}
+{{- end -}}
+
+{{/* Keys whose sizes redis_exporter reports: each queue's backlog, busy, delayed and failed sets. */}}
+{{- define "bullmq-platform.exporterKeys" -}}
+{{- $keys := list -}}
+{{- range $q := .Values.queues -}}
+{{- range $suffix := list "wait" "prioritized" "active" "delayed" "failed" -}}
+{{- $keys = append $keys (printf "db0=%s:%s:%s" $.Values.keyPrefix $q.name $suffix) -}}
+{{- end -}}
+{{- end -}}
+{{- join "," $keys -}}
+{{- end -}}

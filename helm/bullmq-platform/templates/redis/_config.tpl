@@ -62,14 +62,17 @@ script adds "#<sha256>" of each user's mounted password file.
 {{- $keys := printf "~%s:*" .Values.keyPrefix -}}
 {{- /* CLIENT SETINFO (7.2+) is left out: Redis 7.0 would reject the whole ACL file. */ -}}
 {{- $conn := "+hello +auth +ping +select +client|setname +client|getname +client|id" -}}
+# Refused to every role but admin, whatever its categories allow.
+{{- $deny := "-@dangerous -script|flush -script|kill -function -flushall -flushdb -debug -config -keys -shutdown -monitor -swapdb -migrate" }}
 # BullMQ workers: data and scripting commands on the platform's key prefix only.
-worker {{ $keys }} -@all +@read +@write +@scripting +@transaction +@blocking +@keyspace -@dangerous {{ $conn }} +info +client|list
+worker {{ $keys }} -@all +@read +@write +@scripting +@transaction +@blocking +@keyspace {{ $deny }} {{ $conn }} +info +client|list
 # The scheduler: job schedulers are BullMQ scripts too.
-scheduler {{ $keys }} -@all +@read +@write +@scripting +@transaction +@keyspace -@dangerous {{ $conn }} +info
-# KEDA: the redis scaler's Lua script (TYPE, then LLEN/ZCARD/SCARD/HLEN), read-only keys.
-keda %R{{ $keys }} -@all +eval +evalsha +type +llen +zcard +scard +hlen +hget +hmget +exists {{ $conn }}
-# redis_exporter: server statistics, no keys.
-exporter -@all {{ $conn }} +info +slowlog|get +slowlog|len +latency|latest +dbsize
+scheduler {{ $keys }} -@all +@read +@write +@scripting +@transaction +@keyspace {{ $deny }} {{ $conn }} +info
+# KEDA: the redis scaler's Lua script (TYPE, then LLEN/ZCARD/SCARD/HLEN). Read-only by its
+# commands: Redis 7 flags EVAL's keys read-write, so a %R key pattern would refuse it.
+keda {{ $keys }} -@all +eval +evalsha +type +llen +zcard +scard +hlen {{ $conn }}
+# redis_exporter: server statistics, and the sizes of the queue keys it watches (read-only).
+exporter %R{{ $keys }} -@all {{ $conn }} +info +slowlog|get +slowlog|len +latency|latest +latency|histogram +dbsize +type +llen +zcard +scard +hlen +xlen +strlen +memory|usage
 {{- if .Values.redis.auth.adminEnabled }}
 # admin: people only, everything.
 admin ~* &* +@all

@@ -1,0 +1,43 @@
+{{/*
+Cross-field rules that JSON Schema cannot express, repeated from the spec's
+model validators for GitOps users who never run our Python. Every message starts
+with the field path; all of them are collected, then the render fails once.
+*/}}
+{{- define "bullmq-platform.validateValues" -}}
+{{- $msgs := list -}}
+{{- $r := .Values.redis -}}
+{{- if and (eq $r.mode "external") (not $r.external.host) -}}
+{{- $msgs = append $msgs "redis.external.host: required when redis.mode is external" -}}
+{{- end -}}
+{{- if and (eq $r.tls.source "existingSecret") (not $r.tls.existingSecret) -}}
+{{- $msgs = append $msgs "redis.tls.existingSecret: required when redis.tls.source is existingSecret" -}}
+{{- end -}}
+{{- if and (eq $r.tls.source "certManager") (not $r.tls.certManagerIssuer) -}}
+{{- $msgs = append $msgs "redis.tls.certManagerIssuer: required when redis.tls.source is certManager" -}}
+{{- end -}}
+{{- if and (eq $r.auth.source "existingSecret") (not $r.auth.existingSecret) -}}
+{{- $msgs = append $msgs "redis.auth.existingSecret: required when redis.auth.source is existingSecret" -}}
+{{- end -}}
+{{- if ne .Values.environment "dev" -}}
+{{- range $path, $on := dict "redis.tls.enabled" $r.tls.enabled "redis.auth.enabled" $r.auth.enabled "redis.persistence.enabled" (or $r.persistence.enabled (eq $r.mode "external")) -}}
+{{- if not $on -}}
+{{- $msgs = append $msgs (printf "%s: must be true for environment %q" $path $.Values.environment) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $i, $q := .Values.queues -}}
+{{- $auto := $q.autoscaling -}}
+{{- if gt (int $auto.minReplicas) (int $auto.maxReplicas) -}}
+{{- $msgs = append $msgs (printf "queues[%d].autoscaling.minReplicas: %v exceeds maxReplicas %v" $i $auto.minReplicas $auto.maxReplicas) -}}
+{{- end -}}
+{{- if and (eq (int $auto.minReplicas) 0) (not (and $.Values.keda.enabled $auto.wakeOnDelayed)) -}}
+{{- $msgs = append $msgs (printf "queues[%d].autoscaling.minReplicas: 0 would strand delayed jobs unless keda.enabled and wakeOnDelayed are true" $i) -}}
+{{- end -}}
+{{- if and $q.terminationGracePeriodSeconds (ge (int $q.jobTimeoutSeconds) (int $q.terminationGracePeriodSeconds)) -}}
+{{- $msgs = append $msgs (printf "queues[%d].jobTimeoutSeconds: %v must be below terminationGracePeriodSeconds %v" $i $q.jobTimeoutSeconds $q.terminationGracePeriodSeconds) -}}
+{{- end -}}
+{{- end -}}
+{{- if $msgs -}}
+{{- fail (printf "\n\nVALUES VALIDATION:\n%s" (join "\n" $msgs)) -}}
+{{- end -}}
+{{- end -}}

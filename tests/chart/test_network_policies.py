@@ -1,0 +1,64 @@
+"""NetworkPolicy selectors match the pods they mean, and only those."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from chart_rendering import default_values, named, objects
+
+pytestmark = pytest.mark.helm
+
+
+def _matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expr in selector.get("matchExpressions", []):
+        assert expr["operator"] == "In", expr
+        if labels.get(expr["key"]) not in expr["values"]:
+            return False
+    return True
+
+
+def _pod_labels(docs: list[dict], kind: str, name: str) -> dict[str, str]:
+    return dict(named(docs, kind, name)["spec"]["template"]["metadata"]["labels"])
+
+
+def test_it_should_let_only_platform_pods_keda_and_clients_reach_redis() -> None:
+    docs = objects(default_values())
+    policy = named(docs, "NetworkPolicy", "bullmq-platform-redis")["spec"]
+    redis = _pod_labels(docs, "StatefulSet", "bullmq-platform-redis")
+    worker = _pod_labels(docs, "Deployment", "bullmq-platform-worker-notifications")
+    scheduler = _pod_labels(docs, "Deployment", "bullmq-platform-scheduler")
+    assert _matches(policy["podSelector"], redis)
+    assert not _matches(policy["podSelector"], worker)
+    redis_rule, metrics_rule = policy["ingress"]
+    pod_peers = [p["podSelector"] for p in redis_rule["from"] if "podSelector" in p]
+    assert any(_matches(s, worker) for s in pod_peers)
+    assert any(_matches(s, scheduler) for s in pod_peers)
+    assert any(_matches(s, {"bullmq-platform/redis-client": "true"}) for s in pod_peers)
+    assert not any(_matches(s, {"app": "anything-else"}) for s in pod_peers)
+    namespaces = [
+        p["namespaceSelector"]["matchLabels"]
+        for p in redis_rule["from"]
+        if "namespaceSelector" in p
+    ]
+    assert namespaces == [{"kubernetes.io/metadata.name": "keda"}]
+    assert [p["port"] for p in redis_rule["ports"]] == ["redis"]
+    assert metrics_rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    assert [p["port"] for p in metrics_rule["ports"]] == ["metrics"]
+
+
+def test_it_should_expose_runtime_metrics_only_to_monitoring() -> None:
+    docs = objects(default_values())
+    policy = named(docs, "NetworkPolicy", "bullmq-platform-runtime")["spec"]
+    assert _matches(
+        policy["podSelector"], _pod_labels(docs, "Deployment", "bullmq-platform-scheduler")
+    )
+    assert not _matches(
+        policy["podSelector"], _pod_labels(docs, "StatefulSet", "bullmq-platform-redis")
+    )
+    (rule,) = policy["ingress"]
+    assert [p["port"] for p in rule["ports"]] == ["http"]

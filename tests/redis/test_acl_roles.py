@@ -1,0 +1,178 @@
+"""Each ACL role of the chart does its real work and is refused what it must not do.
+
+The fixture's redis-server runs the chart's rendered ACL rules (assembled by the
+chart's own script), so these tests exercise exactly what a pod gets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from bullmq import Queue, Worker
+from keda_eval import LIST_LENGTH_SCRIPT
+
+from local_stack.redis_server import RedisServer
+from platform_spec.keys import QueueKeys
+
+pytestmark = pytest.mark.redis
+OUTSIDE_KEY = "not-the-platform:key"
+DANGEROUS = [
+    ("FLUSHALL",),
+    ("FLUSHDB",),
+    ("CONFIG", "GET", "maxmemory"),
+    ("KEYS", "*"),
+    ("DEBUG", "SLEEP", "0"),
+    ("SHUTDOWN", "NOSAVE"),
+    ("SCRIPT", "FLUSH"),
+    ("FUNCTION", "FLUSH"),
+    ("MONITOR",),
+]
+ROLES = ("worker", "scheduler", "keda", "exporter")
+
+
+def _client(server: RedisServer, role: str) -> redis.Redis:
+    return redis.Redis(**server.connection_kwargs(role), decode_responses=True)
+
+
+@pytest.fixture
+def clients(redis_server: RedisServer) -> Iterator[dict[str, redis.Redis]]:
+    made = {role: _client(redis_server, role) for role in (*ROLES, "admin")}
+    try:
+        yield made
+    finally:
+        for client in made.values():
+            client.close()
+
+
+def test_it_should_let_the_worker_process_a_job(redis_server: RedisServer, queue_name: str) -> None:
+    conn = redis_server.connection_kwargs("worker")
+    done: dict[str, Any] = {}
+
+    async def scenario() -> None:
+        finished = asyncio.Event()
+
+        async def handle(job: Any, token: str) -> str:
+            done["data"] = job.data
+            finished.set()
+            return "ok"
+
+        queue = Queue(queue_name, {"connection": conn})
+        worker = Worker(queue_name, handle, {"connection": conn})
+        try:
+            job = await queue.add("ping", {"n": 1})
+            await asyncio.wait_for(finished.wait(), timeout=20)
+            for _ in range(100):  # bounded: the completion lands just after the handler
+                if await queue.getJobState(job.id) == "completed":
+                    break
+                await asyncio.sleep(0.05)
+            done["state"] = await queue.getJobState(job.id)
+        finally:
+            await worker.close()
+            await queue.obliterate(force=True)
+            await queue.close()
+
+    asyncio.run(scenario())
+    assert done == {"data": {"n": 1}, "state": "completed"}
+
+
+def test_it_should_let_the_scheduler_upsert_a_job_scheduler(
+    redis_server: RedisServer, queue_name: str
+) -> None:
+    conn = redis_server.connection_kwargs("scheduler")
+    seen: dict[str, Any] = {}
+
+    async def scenario() -> None:
+        queue = Queue(queue_name, {"connection": conn})
+        try:
+            await queue.upsertJobScheduler("tick", {"every": 60_000}, "health-check", {})
+            seen["ids"] = [s["key"] for s in await queue.getJobSchedulers()]
+            seen["next jobs"] = await queue.getJobCountByTypes("delayed", "wait", "prioritized")
+        finally:
+            await queue.obliterate(force=True)
+            await queue.close()
+
+    asyncio.run(scenario())
+    assert seen == {"ids": ["tick"], "next jobs": 1}
+
+
+def test_it_should_let_keda_run_its_length_script_read_only(
+    clients: dict[str, redis.Redis], queue_name: str
+) -> None:
+    keys = QueueKeys("bull", queue_name)
+    clients["worker"].rpush(keys.wait, "1", "2")
+    clients["worker"].zadd(keys.prioritized, {"3": 1})
+    try:
+        keda = clients["keda"]
+        assert keda.eval(LIST_LENGTH_SCRIPT, 1, keys.wait) == 2
+        assert keda.eval(LIST_LENGTH_SCRIPT, 1, keys.prioritized) == 1
+        with pytest.raises(
+            redis.exceptions.ResponseError, match=r"(?i)permission|noperm|can't run"
+        ):
+            keda.eval("return redis.call('del', KEYS[1])", 1, keys.wait)
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            keda.lpush(keys.wait, "x")
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            keda.eval(LIST_LENGTH_SCRIPT, 1, OUTSIDE_KEY)
+    finally:
+        clients["worker"].delete(keys.wait, keys.prioritized)
+
+
+def test_it_should_let_the_exporter_read_info_and_key_sizes_only(
+    clients: dict[str, redis.Redis], queue_name: str
+) -> None:
+    keys = QueueKeys("bull", queue_name)
+    clients["worker"].rpush(keys.wait, "1")
+    try:
+        exporter = clients["exporter"]
+        assert exporter.info("memory")["maxmemory_policy"] == "noeviction"
+        assert exporter.llen(keys.wait) == 1
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            exporter.lpop(keys.wait)
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            exporter.get(keys.wait)
+    finally:
+        clients["worker"].delete(keys.wait)
+
+
+@pytest.mark.parametrize("role", ("worker", "scheduler"))
+def test_it_should_keep_bullmq_roles_inside_the_key_prefix(
+    clients: dict[str, redis.Redis], role: str
+) -> None:
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        clients[role].set(OUTSIDE_KEY, "x")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        clients[role].get(OUTSIDE_KEY)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("command", DANGEROUS, ids=[" ".join(c) for c in DANGEROUS])
+def test_it_should_refuse_dangerous_commands_to_every_role_but_admin(
+    clients: dict[str, redis.Redis], role: str, command: tuple[str, ...]
+) -> None:
+    """Asked with ACL DRYRUN: running SHUTDOWN or FLUSHALL for real would hit the shared server."""
+    verdict = clients["admin"].execute_command("ACL", "DRYRUN", role, *command)
+    assert verdict != "OK" and "permission" in verdict
+    assert clients["admin"].execute_command("ACL", "DRYRUN", "admin", *command) == "OK"
+
+
+def test_it_should_refuse_flushall_when_really_sent(clients: dict[str, redis.Redis]) -> None:
+    for role in ROLES:
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            clients[role].flushall()
+
+
+def test_it_should_let_admin_configure_and_keep_default_off(
+    clients: dict[str, redis.Redis], redis_server: RedisServer
+) -> None:
+    assert clients["admin"].config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+    kwargs = {**redis_server.connection_kwargs("worker"), "username": None, "password": None}
+    anonymous = redis.Redis(**kwargs)
+    try:
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            anonymous.ping()
+    finally:
+        anonymous.close()
