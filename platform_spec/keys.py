@@ -38,6 +38,34 @@ QUEUE_KEY_TYPES: dict[str, KeyType] = {
 BACKLOG_SUFFIXES = ("wait", "prioritized")
 BUSY_SUFFIXES = ("active",)
 
+# Fields of `P:Q:meta` that decide what the queue's workers may fetch
+# (BullMQ's moveToActive reads them with one HMGET): `paused` set means no job
+# starts; `concurrency` caps active jobs across all workers; `max` jobs per
+# `duration` ms is the global rate limit, counted in `P:Q:limiter` (INCR, with
+# PEXPIRE duration on the first job of a window; `Queue.rateLimit(ms)` writes a
+# huge value instead). `opts.maxLenEvents` is written by the first add, so a
+# queue that never saw a job, or a wrong prefix, has no meta hash at all.
+META_PAUSED = "paused"
+META_CONCURRENCY = "concurrency"
+META_RATE_MAX = "max"
+META_RATE_DURATION = "duration"
+META_MAX_LEN_EVENTS = "opts.maxLenEvents"
+
+# Job hash fields (`P:Q:<id>`), milliseconds since the epoch.
+JOB_TIMESTAMP = "timestamp"  # created (enqueued)
+JOB_PROCESSED_ON = "processedOn"  # moved to active
+JOB_FINISHED_ON = "finishedOn"  # completed or failed
+
+# A delayed job's score in `P:Q:delayed` is due_ms * DELAYED_SCORE_FACTOR + a
+# counter (< DELAYED_SCORE_FACTOR): every job due at or before `t` ms scores
+# below (t + 1) * DELAYED_SCORE_FACTOR.
+DELAYED_SCORE_FACTOR = 0x1000
+
+
+def delayed_score_bound(due_ms: int) -> int:
+    """Highest `delayed` score of a job due at or before `due_ms` (BullMQ's own bound)."""
+    return (due_ms + 1) * DELAYED_SCORE_FACTOR - 1
+
 
 @dataclass(frozen=True)
 class QueueKeys:
@@ -91,6 +119,11 @@ class QueueKeys:
     @property
     def limiter(self) -> str:
         return self.key("limiter")
+
+    @property
+    def job_prefix(self) -> str:
+        """`P:Q:`: a job's hash is this plus its id (how BullMQ's scripts build it)."""
+        return f"{self.prefix}:{self.queue}:"
 
     def job(self, job_id: str) -> str:
         """The hash holding one job."""

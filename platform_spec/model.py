@@ -393,6 +393,42 @@ class Autoscaling(SpecModel):
         description="Count due delayed jobs in the scaling signal so a queue at zero wakes "
         "for retries and cron ticks.",
     )
+    wake_ahead_seconds: int = Field(
+        60,
+        ge=0,
+        description="metricsApi scaler: a delayed job due within this many seconds wakes a "
+        "queue at zero (one pod), so the pod has started when the job is due. Keep it above "
+        "pollingIntervalSeconds plus the pod start-up time.",
+    )
+    latency_target_seconds: int | None = Field(
+        None,
+        ge=1,
+        description="metricsApi scaler, optional: when the oldest waiting job is older than "
+        "this, ask for busy pods * age / target (never past the queue's pause, global "
+        "concurrency or rate limit). Null: scale on the backlog only.",
+    )
+    scale_up_stabilization_seconds: int = Field(
+        0,
+        ge=0,
+        description="HPA scale-up stabilization window: the lowest recommendation of the "
+        "window wins. 0 reacts at the next HPA sync (15 s).",
+    )
+    scale_up_percent: int = Field(
+        400,
+        ge=1,
+        description="HPA scale-up policy: add up to this percent of the current pods per "
+        "scaleUpPeriodSeconds (the larger of this and scaleUpPods wins). 400, not the HPA's "
+        "100: in the simulation (docs/autoscaling.md) only 400 drains a 10x burst within "
+        "twice the scale-up window, at no extra pod-minutes.",
+    )
+    scale_up_pods: int = Field(
+        4,
+        ge=1,
+        description="HPA scale-up policy: add up to this many pods per scaleUpPeriodSeconds.",
+    )
+    scale_up_period_seconds: int = Field(
+        15, ge=1, le=1800, description="Period of both scale-up policies."
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> Autoscaling:
@@ -566,6 +602,18 @@ class SchedulerService(SpecModel):
         60, ge=5, description="How often drift (a schedule deleted by hand) is repaired."
     )
     resources: Resources = Field(default_factory=Resources, description="Scheduler resources.")
+    rollup_retention_seconds: int = Field(
+        30 * 86400,
+        ge=3600,
+        description="Age after which hourly metric rollups (metrics-aggregate) are deleted by "
+        "retention-enforce; also their Redis TTL.",
+    )
+    events_max_length: int = Field(
+        10000,
+        ge=100,
+        description="retention-enforce trims each queue's BullMQ events stream to about this "
+        "many entries (BullMQ's own default is 10000).",
+    )
 
 
 class Alerts(SpecModel):
@@ -589,6 +637,18 @@ class Alerts(SpecModel):
     )
 
 
+class ExporterImage(SpecModel):
+    """The redis_exporter image of the metrics sidecar."""
+
+    repository: str = Field(
+        "oliver006/redis_exporter", min_length=1, description="Image repository."
+    )
+    tag: str = Field("v1.67.0", min_length=1, description="Image tag; pin it.")
+    digest: str | None = Field(
+        None, pattern=r"^sha256:[0-9a-f]{64}$", description="Optional digest; wins over the tag."
+    )
+
+
 class Monitoring(SpecModel):
     """Prometheus integration; switched by explicit values, never by cluster discovery."""
 
@@ -597,6 +657,10 @@ class Monitoring(SpecModel):
     )
     prometheus_rule: bool = Field(False, description="Render the PrometheusRule with alerts.")
     exporter: bool = Field(True, description="Run a redis_exporter sidecar next to Redis.")
+    exporter_image: ExporterImage = Field(
+        default_factory=lambda: ExporterImage(),
+        description="redis_exporter sidecar image (needs TLS and ACL user support: >= 1.45).",
+    )
     namespace: str = Field(
         "monitoring", description="Namespace allowed to scrape metrics ports (NetworkPolicy)."
     )
@@ -613,6 +677,15 @@ class Keda(SpecModel):
     )
     namespace: str = Field(
         "keda", description="Namespace of KEDA's operator (allowed to reach Redis)."
+    )
+    scaler: Literal["metricsApi", "redis"] = Field(
+        "metricsApi",
+        description="`metricsApi`: KEDA reads each queue's desired pods from the scheduler's "
+        "read-only HTTPS endpoint, which sees pause, global concurrency, rate limit, busy "
+        "workers, delayed jobs due soon and job age (docs/autoscaling.md). `redis`: KEDA's "
+        "plain redis scaler on key lengths (wait + prioritized + active, delayed to wake): "
+        "nothing extra to run, but it scales a paused, capped or rate-limited queue to "
+        "maxReplicas of idle pods.",
     )
 
 
