@@ -1,0 +1,100 @@
+"""`python -m bench`: fast engine vs stock Python bullmq Worker vs Node BullMQ 6, one run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.run import (
+    ENGINES,
+    KINDS,
+    RESULTS_DIR,
+    Config,
+    goal_lines,
+    plot,
+    run,
+    summarize,
+    table,
+    write_results,
+)
+
+
+def parse(argv: list[str]) -> Config:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=(
+            "Start a TLS + password Redis, then measure the fast engine, the stock Python "
+            "bullmq Worker and a Node BullMQ 6 worker draining N pre-enqueued jobs (no-op and "
+            "1 ms I/O; concurrency 1, 10, 50; repeats in rotated order; one worker process "
+            "at a time), plus Python vs Node addBulk. Prints jobs/s, CPU us/job, max RSS and "
+            "the ratio to Node; writes raw rows to bench/results/ and a plot."
+        ),
+    )
+    parser.add_argument("--jobs", type=int, default=10_000, help="jobs per run (default 10000)")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats per case (default 3)")
+    parser.add_argument(
+        "--quick", action="store_true", help="2000 jobs, 1 repeat: a few-minute sanity run"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, nargs="+", default=[1, 10, 50], help="default: 1 10 50"
+    )
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
+    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
+    parser.add_argument("--no-enqueue", action="store_true", help="skip the addBulk cases")
+    parser.add_argument(
+        "--levers",
+        action="store_true",
+        help="also run fast-engine variants with one lever off (flush adaptive/immediate, "
+        "no fetch-next)",
+    )
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent / "docs" / "bench.png",
+        help="PNG to write (default docs/bench.png); --no-plot to skip",
+    )
+    parser.add_argument("--no-plot", action="store_true")
+    args = parser.parse_args(argv)
+    jobs, repeats = args.jobs, args.repeats
+    if args.quick:
+        jobs, repeats = min(jobs, 2000), 1
+    if jobs < 2 or repeats < 1:
+        parser.error("--jobs must be >= 2 and --repeats >= 1")
+    return Config(
+        jobs=jobs,
+        repeats=repeats,
+        concurrencies=tuple(args.concurrency),
+        kinds=tuple(args.kinds),
+        engines=tuple(args.engines),
+        enqueue=not args.no_enqueue,
+        levers=args.levers,
+        results_dir=args.results_dir,
+        plot=None if args.no_plot else args.plot,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse(sys.argv[1:] if argv is None else argv)
+    rows = run(cfg)
+    summary = summarize(rows)
+    print()
+    print(table(summary))
+    print()
+    for line in goal_lines(summary):
+        print(line)
+    path = write_results(cfg, rows, summary)
+    print(f"\nraw rows: {path} (+ .json)")
+    if cfg.plot is not None:
+        plot(summary, cfg.plot)
+        print(f"plot: {cfg.plot}")
+    failed = [r for r in rows if not r["ok"]]
+    if failed:
+        print(f"\n{len(failed)} runs FAILED verification", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

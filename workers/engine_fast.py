@@ -1,0 +1,896 @@
+"""The fast fetch/finish loop: BullMQ's own Lua scripts, pipelined on one connection.
+
+The stock Python `bullmq.Worker` sends one command at a time on a locked
+connection and finishes a job without fetching the next, so concurrency 50
+runs no faster than 1 (see docs/throughput.md). This engine keeps every
+script of the installed `bullmq` package (read from the package at run time,
+never copied) and changes only how they are called:
+
+- one long-lived loop per concurrency slot: fetch (moveToActive), process,
+  finish *and fetch the next job* in one moveToFinished call;
+- every slot's commands share one connection, many in flight, their writes
+  batched per event-loop tick (`_fast_redis.PipelinedRedis`), hiredis parsing;
+- locks of all active jobs renewed in one `extendLocks` call per interval;
+- one blocking connection waits on the queue's marker (BZPOPMIN) for every
+  idle slot at once.
+
+Guarantees kept: lock renewal, stalled-job recovery (moveStalledJobsToWait),
+retries with fixed/exponential backoff and jitter (Node BullMQ's formulas),
+UnrecoverableError, job timeouts, graceful drain, removeOnComplete /
+removeOnFail, the events stream entries Node's QueueEvents reads (the scripts
+write them), job scheduler iterations.
+
+Interface: `FastEngine(queue, connection, options).run(processor)` and
+`close(drain=True)`; the processor receives a `FastJob` and its return value
+becomes the job's return value; raising fails (and maybe retries) the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import time
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bullmq
+import msgpack
+import orjson
+from bullmq.custom_errors import UnrecoverableError
+
+from workers._fast_redis import PipelinedRedis
+from workers.errors import Deferred
+
+log = logging.getLogger(__name__)
+
+# The Lua scripts ship inside the pinned bullmq package; we read them from there.
+SCRIPTS_DIR = Path(bullmq.__file__).resolve().parent / "commands"
+SCRIPT_FILES = {
+    "moveToActive": "moveToActive-11.lua",
+    "moveToFinished": "moveToFinished-14.lua",
+    "moveToDelayed": "moveToDelayed-11.lua",
+    "retryJob": "retryJob-11.lua",
+    "extendLocks": "extendLocks-1.lua",
+    "moveStalledJobsToWait": "moveStalledJobsToWait-9.lua",
+}
+
+# Short option names Node BullMQ stores in a job's `opts` (bullmq.job.optsDecodeMap).
+OPTS_DECODE = {
+    "fpof": "failParentOnFailure",
+    "cpof": "continueParentOnFailure",
+    "idof": "ignoreDependencyOnFailure",
+    "rdof": "removeDependencyOnFailure",
+    "kl": "keepLogs",
+    "de": "deduplication",
+}
+
+# Pause after a Redis error before a slot tries again (Node's DELAY_TIME_1 is 100 ms).
+RETRY_DELAY_SECONDS = 0.1
+# BZPOPMIN never blocks longer than this, so a lost connection is noticed (bullmq #1658).
+MAX_BLOCK_SECONDS = 10.0
+MIN_BLOCK_SECONDS = 0.001
+
+Processor = Callable[["FastJob"], Awaitable[Any]]
+
+
+class JobTimeoutError(Exception):
+    """The processor ran longer than the job timeout; the job was cancelled."""
+
+
+@dataclass
+class EngineOptions:
+    """Worker options of the fast engine (names follow the platform spec, units in the name)."""
+
+    concurrency: int = 1
+    prefix: str = "bull"
+    # A job's lock lives this long unless renewed; renewed every lock_renew_ms
+    # (default half of it) for all active jobs in one extendLocks call.
+    lock_duration_ms: int = 30_000
+    lock_renew_ms: int | None = None
+    # How often one worker of the queue looks for jobs whose lock expired
+    # (their worker died) and moves them back to wait, or to failed after
+    # max_stalled_count such recoveries.
+    stalled_interval_ms: int = 30_000
+    max_stalled_count: int = 1
+    # How long an idle worker blocks on the queue's marker before polling again.
+    drain_delay_seconds: float = 5.0
+    # A job running longer is cancelled and failed with JobTimeoutError (None: no limit).
+    job_timeout_seconds: float | None = None
+    # Defaults for jobs that do not carry removeOnComplete / removeOnFail themselves
+    # (bool, a count, or {"age": s, "count": n} as BullMQ takes them).
+    remove_on_complete: Any = None
+    remove_on_fail: Any = None
+    metrics_max_data_points: int | None = None
+    name: str | None = None
+    # Attempts for jobs sent without `attempts` (e.g. by a Node producer); None: 1.
+    default_attempts: int | None = None
+    # Delay before a retry, given the job and its `backoff` option; None: Node
+    # BullMQ's fixed/exponential formulas with jitter (backoff_delay_ms).
+    retry_delay_ms: Callable[[FastJob, Any], int] | None = None
+    # Called with the raw bytes and the error when a job's data is not JSON; its
+    # return value becomes job.data (None: the job fails as unrecoverable).
+    on_bad_data: Callable[[bytes, Exception], Any] | None = None
+    # Levers, kept switchable so the bench can measure each one.
+    flush_mode: str = "tick"
+    fetch_next: bool = True
+
+
+@dataclass
+class FastJob:
+    """The job handed to the processor: what a handler needs, nothing lazy."""
+
+    id: str
+    name: str
+    data: Any
+    opts: dict[str, Any]
+    attempts_made: int
+    attempts_started: int = 0
+    timestamp: int = 0
+    token: str = ""
+    stalled_counter: int = 0
+    repeat_job_key: str | None = None
+    deferred_failure: str | None = None
+    raw_stacktrace: bytes | None = None
+    failed_reason: str | None = None
+    queue_name: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # camelCase aliases, so handlers written for bullmq.Job keep working.
+    @property
+    def attemptsMade(self) -> int:
+        return self.attempts_made
+
+    @property
+    def attemptsStarted(self) -> int:
+        return self.attempts_started
+
+    @property
+    def attempts(self) -> int:
+        return int(self.opts.get("attempts") or 1)
+
+
+def _decode_opts(raw: bytes | None) -> dict[str, Any]:
+    if not raw:
+        return {}
+    opts = orjson.loads(raw)
+    return {OPTS_DECODE.get(k, k): v for k, v in opts.items()}
+
+
+def job_from_reply(
+    fields: list[bytes],
+    job_id: bytes,
+    queue_name: str,
+    token: str,
+    on_bad_data: Callable[[bytes, Exception], Any] | None = None,
+) -> FastJob:
+    """A FastJob from moveToActive's reply (the job hash as a flat field/value list)."""
+    it = iter(fields)
+    h: dict[bytes, bytes] = dict(zip(it, it, strict=True))
+    atm = h.get(b"atm") or h.get(b"attemptsMade") or b"0"
+    data_raw = h.get(b"data")
+    deferred_failure = h[b"defa"].decode() if b"defa" in h else None
+    try:
+        data = orjson.loads(data_raw) if data_raw else {}
+    except orjson.JSONDecodeError as err:
+        if on_bad_data is None:
+            data, deferred_failure = None, f"job data is not JSON: {err}"
+        else:
+            data = on_bad_data(data_raw or b"", err)
+    return FastJob(
+        id=job_id.decode(),
+        name=h.get(b"name", b"").decode(),
+        data=data,
+        opts=_decode_opts(h.get(b"opts")),
+        attempts_made=int(atm),
+        attempts_started=int(h.get(b"ats") or 0),
+        timestamp=int(h.get(b"timestamp") or 0),
+        token=token,
+        stalled_counter=int(h.get(b"stc") or 0),
+        repeat_job_key=h[b"rjk"].decode() if b"rjk" in h else None,
+        deferred_failure=deferred_failure,
+        raw_stacktrace=h.get(b"stacktrace"),
+        queue_name=queue_name,
+    )
+
+
+def keep_jobs(remove: Any) -> dict[str, Any]:
+    """BullMQ's keepJobs from removeOnComplete/removeOnFail (scripts.getKeepJobs)."""
+    if isinstance(remove, bool) or remove is None:
+        return {"count": 0} if remove else {"count": -1}
+    if isinstance(remove, int):
+        return {"count": remove}
+    if isinstance(remove, dict):
+        return remove
+    return {"count": -1}
+
+
+def backoff_delay_ms(backoff: Any, attempts_made: int) -> int:
+    """Delay before the next attempt, as Node BullMQ computes it (fixed/exponential, jitter).
+
+    `attempts_made` counts the attempt that just failed (1 after the first).
+    Jitter j takes a random fraction of up to j off the delay:
+    delay * (1 - j) + random * delay * j.
+    """
+    if backoff is None or backoff == 0:
+        return 0
+    if isinstance(backoff, int | float):
+        backoff = {"type": "fixed", "delay": backoff}
+    kind = backoff.get("type", "fixed")
+    delay = float(backoff.get("delay") or 0)
+    jitter = float(backoff.get("jitter") or 0)
+    if kind == "exponential":
+        delay = round(2 ** (attempts_made - 1) * delay)
+    elif kind != "fixed":
+        raise ValueError(f"unknown backoff type {kind!r}: use fixed or exponential")
+    if jitter > 0:
+        return int(random.random() * delay * jitter + delay * (1 - jitter))
+    return int(delay)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class FastEngine:
+    """Fetch, run and finish jobs of one queue with BullMQ's scripts, pipelined."""
+
+    def __init__(
+        self,
+        queue: str,
+        connection: dict[str, Any],
+        options: EngineOptions | None = None,
+        *,
+        on_completed: Callable[[FastJob, Any], None] | None = None,
+        on_failed: Callable[[FastJob, BaseException, bool], None] | None = None,
+    ) -> None:
+        self.queue = queue
+        self.options = options or EngineOptions()
+        self.on_completed = on_completed
+        self.on_failed = on_failed
+        self.id = uuid.uuid4().hex
+        self._connection = connection
+        self._redis = PipelinedRedis(connection, flush_mode=self.options.flush_mode)
+        self._blocking = PipelinedRedis(connection, flush_mode="immediate")
+        self._closing = False
+        self._closed = asyncio.Event()
+        self._active: dict[str, str] = {}  # job id -> lock token
+        self._wake: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Task[None] | None = None
+        self._block_until = 0
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._slots: list[asyncio.Task[None]] = []
+        self._reconnect_lock = asyncio.Lock()
+        self._opts_cache: dict[tuple[Any, ...], bytes] = {}
+        self._scheduler_queue: Any = None
+        self.processed = 0
+        self.last_progress = time.monotonic()
+        self._handing_back = False
+        self._build_keys()
+
+    # ------------------------------------------------------------ keys
+
+    def _build_keys(self) -> None:
+        base = f"{self.options.prefix}:{self.queue}:"
+        self.base = base
+
+        def k(*names: str) -> list[bytes]:
+            return [(base + n).encode() for n in names]
+
+        self._k_active = k(
+            "wait",
+            "active",
+            "prioritized",
+            "events",
+            "stalled",
+            "limiter",
+            "delayed",
+            "paused",
+            "meta",
+            "pc",
+            "marker",
+        )
+        head = k(
+            "wait",
+            "active",
+            "prioritized",
+            "events",
+            "stalled",
+            "limiter",
+            "delayed",
+            "paused",
+            "meta",
+            "pc",
+        )
+        self._k_finished_head = {t: [*head, (base + t).encode()] for t in ("completed", "failed")}
+        self._k_metrics = {t: (base + "metrics:" + t).encode() for t in ("completed", "failed")}
+        self._k_marker = (base + "marker").encode()
+        self._k_stalled = k("stalled")
+        self._k_stalled_check = k(
+            "stalled", "wait", "active", "stalled-check", "meta", "paused", "marker", "events"
+        ) + k("repeat")
+        self._base_b = base.encode()
+
+    # ------------------------------------------------------------ life cycle
+
+    async def _connect(self) -> None:
+        name = f"{self.options.prefix}:{self.queue}:w:{self.options.name or self.id}"
+        await self._redis.connect(client_name=name.replace(" ", "_"))
+        for script, filename in SCRIPT_FILES.items():
+            await self._redis.load_script(script, SCRIPTS_DIR / filename)
+
+    async def run(self, processor: Processor) -> None:
+        """Process jobs until close(); returns once every slot has stopped."""
+        self.processor = processor
+        await self._connect()
+        await self._blocking.connect()
+        renew = self.options.lock_renew_ms or self.options.lock_duration_ms // 2
+        self._tasks = [
+            asyncio.create_task(self._every(renew / 1000, self._extend_locks)),
+            asyncio.create_task(
+                self._every(self.options.stalled_interval_ms / 1000, self._check_stalled, True)
+            ),
+        ]
+        self._slots = [
+            asyncio.create_task(self._slot(i)) for i in range(max(1, self.options.concurrency))
+        ]
+        try:
+            await asyncio.gather(*self._slots)
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            if self._waiter is not None:
+                self._waiter.cancel()
+            await self._blocking.close()
+            await self._redis.close()
+            if self._scheduler_queue is not None:
+                with contextlib.suppress(Exception):
+                    await self._scheduler_queue.close()
+            self._closed.set()
+
+    async def close(self, drain: bool = True) -> None:
+        """Stop fetching. drain=True: let active jobs finish; False: cancel them.
+
+        Cancelled jobs keep their lock until it expires; the stalled-job check of
+        any worker then moves them back to wait (nothing is lost).
+        """
+        self._closing = True
+        self._wake_all()
+        if self._waiter is not None:
+            self._waiter.cancel()
+        await self._blocking.close()
+        if not drain:
+            self._handing_back = True
+            for slot in self._slots:
+                slot.cancel()
+        if self._slots:
+            await self._closed.wait()
+
+    @property
+    def active_jobs(self) -> int:
+        return len(self._active)
+
+    # ------------------------------------------------------------ slot loop
+
+    async def _slot(self, index: int) -> None:
+        token = f"{self.id}:{index}"
+        job: FastJob | None = None
+        while True:
+            try:
+                if job is None:
+                    if self._closing:
+                        return
+                    job = await self._fetch(token)
+                    if job is None:
+                        await self._wait_for_work()
+                        continue
+                job = await self._process(job, token)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                job = None
+                if self._closing:
+                    return
+                log.warning("fast engine slot %s: %s", index, err)
+                await asyncio.sleep(RETRY_DELAY_SECONDS)
+                await self._reconnect()
+
+    async def _reconnect(self) -> None:
+        async with self._reconnect_lock:
+            if self._redis.connected or self._closing:
+                return
+            with contextlib.suppress(Exception):
+                await self._connect()
+
+    def _pack_opts(self, token: str, job: FastJob | None, keep: Any) -> bytes:
+        if job is None:
+            key: tuple[Any, ...] = (token,)
+        else:
+            o = job.opts
+            keep_key = orjson.dumps(keep) if isinstance(keep, dict) else keep
+            key = (
+                token,
+                keep_key,
+                o.get("attempts", 1),
+                job.attempts_made,
+                o.get("failParentOnFailure", False),
+                o.get("continueParentOnFailure", False),
+                o.get("ignoreDependencyOnFailure", False),
+                o.get("removeDependencyOnFailure", False),
+            )
+        packed = self._opts_cache.get(key)
+        if packed is None:
+            opts: dict[str, Any] = {
+                "token": token,
+                "lockDuration": self.options.lock_duration_ms,
+                "limiter": None,
+            }
+            if self.options.name:
+                opts["name"] = self.options.name
+            if job is not None:
+                metrics = self.options.metrics_max_data_points
+                opts.update(
+                    keepJobs=keep_jobs(keep),
+                    attempts=key[2],
+                    attemptsMade=key[3],
+                    maxMetricsSize=metrics if metrics is not None else "",
+                    fpof=key[4],
+                    cpof=key[5],
+                    idof=key[6],
+                    rdof=key[7],
+                )
+            packed = msgpack.packb(opts, use_bin_type=True)
+            if len(self._opts_cache) > 4096:
+                self._opts_cache.clear()
+            self._opts_cache[key] = packed
+        return packed
+
+    async def _fetch(self, token: str) -> FastJob | None:
+        reply = await self._redis.evalsha(
+            "moveToActive",
+            self._k_active,
+            [self._base_b, _now_ms(), self._pack_opts(token, None, None)],
+        )
+        self.last_progress = time.monotonic()
+        return self._next_from_reply(reply, token)
+
+    def _next_from_reply(self, reply: Any, token: str) -> FastJob | None:
+        if not isinstance(reply, list):
+            return None
+        fields, job_id = reply[0], reply[1]
+        if fields and job_id:
+            self._active[job_id.decode()] = token
+            job = job_from_reply(fields, job_id, self.queue, token, self.options.on_bad_data)
+            if not job.opts.get("attempts") and self.options.default_attempts:
+                job.opts["attempts"] = self.options.default_attempts
+            if job.repeat_job_key:
+                self._spawn(self._schedule_next_iteration(job))
+            return job
+        if len(reply) >= 4:
+            limit_until, delay_until = int(reply[2] or 0), int(reply[3] or 0)
+            if limit_until > 0:
+                self._block_until = _now_ms() + limit_until
+            elif delay_until:
+                self._block_until = delay_until
+        return None
+
+    async def _process(self, job: FastJob, token: str) -> FastJob | None:
+        self._active[job.id] = token
+        try:
+            if job.deferred_failure:
+                raise UnrecoverableError(job.deferred_failure)
+            timeout = self.options.job_timeout_seconds
+            if timeout:
+                try:
+                    async with asyncio.timeout(timeout):
+                        result = await self.processor(job)
+                except TimeoutError as err:
+                    raise JobTimeoutError(f"job timed out after {timeout:g}s") from err
+            else:
+                result = await self.processor(job)
+            value = orjson.dumps(result)
+        except asyncio.CancelledError:
+            if self._handing_back:
+                # Closing without drain: put the job back now, no attempt spent.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._move_to_delayed(job, token, 0, b"1", b""))
+                self._active.pop(job.id, None)
+            raise
+        except Deferred as deferred:
+            try:
+                await self._move_to_delayed(job, token, deferred.delay_ms, b"1", b"")
+            finally:
+                self._active.pop(job.id, None)
+            return None
+        except Exception as err:
+            return await self._fail(job, token, err)
+        self.processed += 1
+        try:
+            reply = await self._finish(job, token, "completed", b"returnvalue", value)
+        finally:
+            self._active.pop(job.id, None)
+        if self.on_completed is not None:
+            self.on_completed(job, result)
+        return self._next_from_reply(reply, token)
+
+    async def _finish(
+        self,
+        job: FastJob,
+        token: str,
+        target: str,
+        prop: bytes,
+        value: bytes,
+        fields: bytes | None = None,
+    ) -> Any:
+        remove_default = (
+            self.options.remove_on_complete
+            if target == "completed"
+            else self.options.remove_on_fail
+        )
+        remove_key = "removeOnComplete" if target == "completed" else "removeOnFail"
+        keep = job.opts.get(remove_key, remove_default)
+        fetch = self.options.fetch_next and not self._closing
+        keys = [
+            *self._k_finished_head[target],
+            (self.base + job.id).encode(),
+            self._k_metrics[target],
+            self._k_marker,
+        ]
+        args: list[Any] = [
+            job.id,
+            _now_ms(),
+            prop,
+            value,
+            target,
+            b"1" if fetch else b"",
+            self._base_b,
+            self._pack_opts(token, job, keep),
+        ]
+        if fields is not None:
+            args.append(fields)
+        reply = await self._redis.evalsha("moveToFinished", keys, args)
+        if isinstance(reply, int) and reply < 0:
+            raise RuntimeError(f"moveToFinished of job {job.id} refused: code {reply}")
+        return reply
+
+    async def _fail(self, job: FastJob, token: str, err: Exception) -> FastJob | None:
+        reason = str(err) or type(err).__name__
+        fields = self._failure_fields(job, err, reason)
+        attempts = int(job.opts.get("attempts") or 1)
+        final = isinstance(err, UnrecoverableError) or job.attempts_made + 1 >= attempts
+        delay = 0
+        if not final:
+            try:
+                if self.options.retry_delay_ms is not None:
+                    delay = self.options.retry_delay_ms(job, job.opts.get("backoff"))
+                else:
+                    delay = backoff_delay_ms(job.opts.get("backoff"), job.attempts_made + 1)
+            except ValueError as bad:
+                reason, final = str(bad), True
+            if delay < 0:  # a strategy's way to say "no more retries"
+                final = True
+        reply: Any = None
+        try:
+            if final:
+                reply = await self._finish(
+                    job, token, "failed", b"failedReason", reason.encode(), fields
+                )
+            elif delay > 0:
+                reply = await self._move_to_delayed(job, token, delay, b"0", fields)
+            else:
+                push = b"RPUSH" if job.opts.get("lifo") else b"LPUSH"
+                reply = await self._redis.evalsha(
+                    "retryJob",
+                    [
+                        *((self.base + n).encode() for n in ("active", "wait", "paused")),
+                        (self.base + job.id).encode(),
+                        *(
+                            (self.base + n).encode()
+                            for n in (
+                                "meta",
+                                "events",
+                                "delayed",
+                                "prioritized",
+                                "pc",
+                                "marker",
+                                "stalled",
+                            )
+                        ),
+                    ],
+                    [self._base_b, _now_ms(), push, job.id, token, fields],
+                )
+            if isinstance(reply, int) and reply < 0:
+                raise RuntimeError(f"failing job {job.id} refused: code {reply}")
+        finally:
+            self._active.pop(job.id, None)
+        job.failed_reason = reason
+        if self.on_failed is not None:
+            self.on_failed(job, err, final)
+        return self._next_from_reply(reply, token) if final else None
+
+    def _move_to_delayed(
+        self, job: FastJob, token: str, delay: int, skip_attempt: bytes, fields: bytes
+    ) -> Awaitable[Any]:
+        return self._redis.evalsha(
+            "moveToDelayed",
+            [
+                *((self.base + n).encode() for n in ("marker", "active", "prioritized", "delayed")),
+                (self.base + job.id).encode(),
+                *(
+                    (self.base + n).encode()
+                    for n in ("events", "meta", "stalled", "wait", "limiter", "pc")
+                ),
+            ],
+            [self._base_b, _now_ms(), job.id, token, delay, skip_attempt, fields, b"0"],
+        )
+
+    @staticmethod
+    def _failure_fields(job: FastJob, err: BaseException, reason: str) -> bytes:
+        stack: list[str] = []
+        if job.raw_stacktrace:
+            with contextlib.suppress(ValueError):
+                stack = list(orjson.loads(job.raw_stacktrace))
+        stack.append("".join(traceback.format_exception(err)))
+        limit = job.opts.get("stackTraceLimit")
+        if limit == 0:
+            stack = []
+        elif limit:
+            stack = stack[-int(limit) :]
+        return msgpack.packb(
+            ["failedReason", reason, "stacktrace", orjson.dumps(stack).decode()],
+            use_bin_type=True,
+        )
+
+    # ------------------------------------------------------------ idle: wait on the marker
+
+    def _wake_all(self) -> None:
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    async def _wait_for_work(self) -> None:
+        if self._closing:
+            return
+        wake = self._wake
+        if wake is None or wake.done():
+            wake = self._wake = asyncio.get_running_loop().create_future()
+        if self._waiter is None or self._waiter.done():
+            self._waiter = asyncio.create_task(self._block_on_marker())
+        await asyncio.shield(wake)
+
+    async def _block_on_marker(self) -> None:
+        """One BZPOPMIN on the marker for every idle slot; then wake them all."""
+        try:
+            while not self._closing:
+                now = _now_ms()
+                if self._block_until > now:
+                    timeout = min((self._block_until - now) / 1000, MAX_BLOCK_SECONDS)
+                else:
+                    self._block_until = 0
+                    timeout = min(self.options.drain_delay_seconds, MAX_BLOCK_SECONDS)
+                timeout = max(timeout, MIN_BLOCK_SECONDS)
+                if not self._blocking.connected:
+                    await self._blocking.connect()
+                reply = await self._blocking.execute("BZPOPMIN", self._k_marker, f"{timeout:.3f}")
+                if reply:
+                    score = int(float(reply[2]))
+                    if score > _now_ms():
+                        self._block_until = score
+                        continue
+                self._block_until = 0
+                break
+        except asyncio.CancelledError:
+            pass
+        except Exception as err:
+            if not self._closing:
+                log.warning("fast engine: waiting for jobs failed: %s", err)
+                await asyncio.sleep(RETRY_DELAY_SECONDS)
+        finally:
+            self._wake_all()
+
+    # ------------------------------------------------------------ timers
+
+    async def _every(
+        self, seconds: float, fn: Callable[[], Awaitable[None]], now: bool = False
+    ) -> None:
+        if not now:
+            await asyncio.sleep(seconds)
+        while not self._closed.is_set():
+            try:
+                await fn()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                log.warning("fast engine %s: %s", fn.__name__, err)
+            await asyncio.sleep(seconds)
+
+    async def _extend_locks(self) -> None:
+        """Renew the locks of every active job in one extendLocks call."""
+        if not self._active or not self._redis.connected:
+            return
+        ids, tokens = list(self._active), list(self._active.values())
+        failed = await self._redis.evalsha(
+            "extendLocks",
+            self._k_stalled,
+            [
+                self._base_b,
+                msgpack.packb(tokens, use_bin_type=True),
+                msgpack.packb(ids, use_bin_type=True),
+                self.options.lock_duration_ms,
+            ],
+        )
+        for job_id in failed or []:
+            log.warning("could not renew the lock of job %s", job_id.decode())
+
+    async def _check_stalled(self) -> None:
+        if not self._redis.connected:
+            return
+        stalled = await self._redis.evalsha(
+            "moveStalledJobsToWait",
+            self._k_stalled_check,
+            [
+                self.options.max_stalled_count,
+                self._base_b,
+                _now_ms(),
+                self.options.stalled_interval_ms,
+            ],
+        )
+        for job_id in stalled or []:
+            log.warning("job %s stalled: moved back to wait", job_id.decode())
+        if stalled:
+            self._wake_all()
+
+    # ------------------------------------------------------------ job schedulers
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    async def _schedule_next_iteration(self, job: FastJob) -> None:
+        """Materialise the next iteration of the job scheduler that produced `job`.
+
+        The same step Node's worker takes in nextJobFromJobData (bullmq's
+        JobScheduler.upsertJobScheduler with override=False).
+        """
+        from bullmq import Queue
+        from bullmq.job_scheduler import JobScheduler
+
+        try:
+            if self._scheduler_queue is None:
+                self._scheduler_queue = Queue(
+                    self.queue, {"connection": self._connection, "prefix": self.options.prefix}
+                )
+            await JobScheduler(self._scheduler_queue).upsertJobScheduler(
+                job.repeat_job_key,
+                job.opts.get("repeat"),
+                job.name,
+                job.data,
+                job.opts,
+                override=False,
+                producer_id=job.id,
+            )
+        except Exception as err:
+            log.warning("next iteration of scheduler %s not added: %s", job.repeat_job_key, err)
+
+
+def from_env_levers(options: EngineOptions) -> EngineOptions:
+    """Apply lever switches from the environment (used by the bench's lever runs)."""
+    if mode := os.environ.get("BULLMQ_PLATFORM_FAST_FLUSH"):
+        options.flush_mode = mode
+    if os.environ.get("BULLMQ_PLATFORM_FAST_NO_FETCH_NEXT"):
+        options.fetch_next = False
+    return options
+
+
+# ---------------------------------------------------------------- the runtime's Engine
+
+
+def _view(job: FastJob, finished: bool = False) -> Any:
+    from workers.engine import JobView
+
+    stack: list[str] = []
+    if job.raw_stacktrace:
+        with contextlib.suppress(ValueError):
+            stack = list(orjson.loads(job.raw_stacktrace))
+    return JobView(
+        id=job.id,
+        name=job.name,
+        data=job.data,
+        attempts_made=job.attempts_made + (1 if finished else 0),
+        max_attempts=int(job.opts.get("attempts") or 1),
+        timestamp_ms=job.timestamp,
+        stacktrace=stack,
+    )
+
+
+class PlatformFastEngine:
+    """FastEngine behind the runtime's `workers.engine.Engine` protocol (`--engine fast`).
+
+    Same contract as workers.engine_stock.StockEngine: the runtime's `process`
+    gets a JobView, the retry delay comes from `hooks.retry_delay_ms`, outcomes
+    go to the async hooks, non-JSON data arrives as `MalformedData`, and `stop`
+    hands back (moveToDelayed, no attempt spent) what is still running when
+    the grace period ends.
+    """
+
+    def __init__(self, config: Any, process: Any, hooks: Any) -> None:
+        from workers.payloads import MalformedData
+
+        self.config = config
+        self.process = process
+        self.hooks = hooks
+        self._events: set[asyncio.Future[Any]] = set()
+        self._run: asyncio.Future[None] | None = None
+        options = EngineOptions(
+            concurrency=config.concurrency,
+            prefix=config.prefix,
+            lock_duration_ms=config.lock_duration_ms,
+            stalled_interval_ms=config.stalled_interval_ms,
+            max_stalled_count=config.max_stalled_count,
+            drain_delay_seconds=config.drain_delay_seconds,
+            remove_on_complete=config.remove_on_complete,
+            remove_on_fail=config.remove_on_fail,
+            default_attempts=config.default_attempts,
+            retry_delay_ms=lambda job, backoff: int(hooks.retry_delay_ms(_view(job), backoff)),
+            on_bad_data=lambda raw, err: MalformedData(raw.decode(errors="replace"), str(err)),
+        )
+        self.engine = FastEngine(
+            config.queue,
+            config.connection,
+            from_env_levers(options),
+            on_completed=self._completed,
+            on_failed=self._failed,
+        )
+
+    async def start(self) -> None:
+        self._run = asyncio.ensure_future(self.engine.run(self._processor))
+
+    async def _processor(self, job: FastJob) -> Any:
+        return await self.process(_view(job))
+
+    async def stop(self, timeout: float) -> int:
+        closing = asyncio.ensure_future(self.engine.close(drain=True))
+        done, _ = await asyncio.wait({closing}, timeout=max(timeout, 0))
+        handed_back = 0
+        if not done:
+            handed_back = self.engine.active_jobs
+            await asyncio.wait({asyncio.ensure_future(self.engine.close(drain=False))}, timeout=10)
+            await asyncio.wait({closing}, timeout=10)
+        if self._events:
+            await asyncio.wait(self._events, timeout=10)
+        if self._run is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(self._run, 5)
+        return handed_back
+
+    @property
+    def active(self) -> int:
+        return self.engine.active_jobs
+
+    @property
+    def alive(self) -> bool:
+        return self._run is not None and not self._run.done()
+
+    @property
+    def last_progress(self) -> float:
+        return self.engine.last_progress
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._events.add(task)
+        task.add_done_callback(self._events.discard)
+
+    def _completed(self, job: FastJob, result: Any) -> None:
+        self._spawn(self.hooks.on_completed(_view(job, finished=True), result))
+
+    def _failed(self, job: FastJob, err: BaseException, final: bool) -> None:
+        self._spawn(self.hooks.on_failed(_view(job, finished=True), err, final))
