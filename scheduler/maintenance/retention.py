@@ -1,0 +1,65 @@
+"""retention-enforce: trim events streams, delete old DLQ entries and old rollups.
+
+- each queue's (and its DLQ's) `events` stream: XTRIM MAXLEN ~ scheduler.eventsMaxLength;
+- DLQ entries (jobs of `<queue>-dlq`, in any state) older than the queue's
+  deadLetter.retentionSeconds, by BullMQ's `clean` script (job hash and entry);
+- rollups older than scheduler.rollupRetentionSeconds (their TTL is the same,
+  this also clears the index).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from platform_spec.keys import QueueKeys
+from platform_spec.model import PlatformSpec
+from scheduler.keys import PlatformKeys
+from scheduler.maintenance.cleanup import BATCH, MAX_BATCHES, bull_queue
+
+DLQ_STATES = ("wait", "paused", "prioritized", "delayed", "completed", "failed")
+
+
+async def _clean_all(queue: Any, state: str, grace_ms: int) -> int:
+    removed = 0
+    for _ in range(MAX_BATCHES):
+        ids = await queue.clean(grace_ms, BATCH, state)
+        removed += len(ids)
+        if len(ids) < BATCH:
+            break
+    return removed
+
+
+async def enforce_retention(
+    redis: aioredis.Redis, spec: PlatformSpec, payload: dict[str, Any]
+) -> dict[str, Any]:
+    maxlen = spec.scheduler.events_max_length
+    trimmed: dict[str, int] = {}
+    dlq_removed: dict[str, int] = {}
+    for q in spec.queues:
+        names = [q.name] + ([q.dlq_name] if q.dead_letter.enabled else [])
+        for name in names:
+            events = QueueKeys(spec.key_prefix, name).events
+            trimmed[name] = int(await redis.xtrim(events, maxlen=maxlen, approximate=True))
+        if q.dead_letter.enabled:
+            dlq = bull_queue(redis, spec, q.dlq_name)
+            grace = q.dead_letter.retention_seconds * 1000
+            dlq_removed[q.dlq_name] = sum(
+                [await _clean_all(dlq, state, grace) for state in DLQ_STATES]
+            )
+    pk = PlatformKeys(spec.key_prefix)
+    cutoff = time.time() - spec.scheduler.rollup_retention_seconds
+    rollups_removed: dict[str, int] = {}
+    for q in spec.queues:
+        labels = await redis.zrangebyscore(pk.rollup_index(q.name), "-inf", cutoff)
+        if labels:
+            await redis.delete(*[pk.rollup(q.name, label) for label in labels])
+            await redis.zrem(pk.rollup_index(q.name), *labels)
+        rollups_removed[q.name] = len(labels)
+    return {
+        "eventsTrimmed": trimmed,
+        "dlqRemoved": dlq_removed,
+        "rollupsRemoved": rollups_removed,
+    }

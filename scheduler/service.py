@@ -1,0 +1,149 @@
+"""The scheduler process: reconcile at start and every reconcileIntervalSeconds, serve HTTP.
+
+HTTP (RuntimeSettings.http_port, 8080 in pods): `/healthz` is 200 while the
+last successful reconcile is younger than three intervals (a replica that
+cannot reach Redis or never gets the lock goes unready / restarts), with the
+last report as JSON; `/metrics` is Prometheus text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import time
+from typing import Any
+
+from platform_spec.model import PlatformSpec
+from scheduler.maintenance.health import last_health
+from scheduler.maintenance.rollups import latest_rollups
+from scheduler.metrics import ServiceState, build_registry, render
+from scheduler.register import Registrar
+from scheduler.runs import refresh_last_success, run_records
+
+log = logging.getLogger("scheduler")
+# How often metrics snapshots (last success, health, rollups) are refreshed.
+REFRESH_SECONDS = 15.0
+
+
+class SchedulerService:
+    def __init__(self, spec: PlatformSpec, redis_kwargs: dict[str, Any]) -> None:
+        self.spec = spec
+        self.registrar = Registrar(spec, redis_kwargs)
+        self.state = ServiceState(schedules={s.name: s.queue for s in spec.schedules if s.enabled})
+        self.registry = build_registry(self.state)
+        self.stopping = asyncio.Event()
+        self.interval = float(spec.scheduler.reconcile_interval_seconds)
+
+    # ------------------------------------------------------------ loop
+
+    async def reconcile_once(self) -> None:
+        try:
+            report = await self.registrar.reconcile()
+        except Exception as exc:
+            log.error("reconcile failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            self.state.reconciles["error"] = self.state.reconciles.get("error", 0) + 1
+            return
+        self.state.record(report)
+        log.info("reconciled", extra={"report": report.as_dict()})
+        for schedule_id, reason in report.repaired.items():
+            log.warning("drift repaired", extra={"schedule": schedule_id, "reason": reason})
+
+    async def refresh(self) -> None:
+        redis = self.registrar.redis
+        try:
+            self.state.last_success = await refresh_last_success(redis, self.spec)
+            self.state.run_records = await run_records(redis, self.spec)
+            self.state.health = await last_health(redis, self.spec)
+            self.state.rollups = await latest_rollups(redis, self.spec)
+        except Exception as exc:
+            log.warning("metrics refresh failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+
+    async def run(self, *, once: bool = False) -> None:
+        next_reconcile = 0.0
+        while not self.stopping.is_set():
+            if time.monotonic() >= next_reconcile:
+                await self.reconcile_once()
+                # Retry soon when the lock was busy or Redis failed, else wait an interval.
+                ok = self.state.last_report is not None and self.state.last_report.ok
+                next_reconcile = time.monotonic() + (self.interval if ok else 5.0)
+            await self.refresh()
+            if once:
+                return
+            wait = min(REFRESH_SECONDS, max(0.0, next_reconcile - time.monotonic()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=max(wait, 0.5))
+
+    # ------------------------------------------------------------ HTTP
+
+    def healthy(self) -> bool:
+        age = time.time() - self.state.last_reconcile_ok_at
+        return self.state.last_reconcile_ok_at > 0 and age < 3 * self.interval + 10
+
+    async def handle_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await asyncio.wait_for(reader.readline(), timeout=5)
+            while (await asyncio.wait_for(reader.readline(), timeout=5)) not in (b"\r\n", b""):
+                pass
+            parts = request.decode("latin-1").split()
+            path = parts[1] if len(parts) > 1 else "/"
+            if path == "/metrics":
+                status, ctype, body = 200, "text/plain; version=0.0.4", render(self.registry)
+            elif path in ("/healthz", "/readyz"):
+                report = self.state.last_report
+                doc = {
+                    "healthy": self.healthy(),
+                    "lastReconcileAt": self.state.last_reconcile_ok_at,
+                    "lastReport": report.as_dict() if report else None,
+                }
+                status = 200 if doc["healthy"] else 503
+                ctype, body = "application/json", json.dumps(doc).encode()
+            else:
+                status, ctype, body = 404, "text/plain", b"not found\n"
+            reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
+            head = (
+                f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            )
+            writer.write(head.encode() + body)
+            await writer.drain()
+        except (TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def serve(
+    spec: PlatformSpec,
+    redis_kwargs: dict[str, Any],
+    *,
+    http_host: str,
+    http_port: int,
+    once: bool = False,
+) -> SchedulerService:
+    """Run the service until SIGTERM/SIGINT (or one pass with `once`)."""
+    service = SchedulerService(spec, redis_kwargs)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, service.stopping.set)
+    server = None
+    if not once:
+        server = await asyncio.start_server(service.handle_http, http_host, http_port)
+        port = server.sockets[0].getsockname()[1]
+        log.info("http listening", extra={"host": http_host, "port": port})
+    try:
+        log.info(
+            "scheduler starting",
+            extra={"schedules": sorted(service.state.schedules), "owner": service.registrar.owner},
+        )
+        await service.run(once=once)
+    finally:
+        if server is not None:
+            server.close()
+            await server.wait_closed()
+        await service.registrar.close()
+        log.info("scheduler stopped")
+    return service
