@@ -117,3 +117,31 @@ class RuntimeSettings(BaseSettings):
     def load_spec(self) -> PlatformSpec:
         """The deployment spec the chart mounted (the rendered chart values)."""
         return PlatformSpec.model_validate_json(self.spec_file.read_text())
+
+
+class ScalingSettings(BaseSettings):
+    """The scheduler's HTTPS endpoint that KEDA's metrics-api scaler reads.
+
+    Off unless a port is set (the chart sets it in `keda.scaler: metricsApi`
+    mode). Requests must carry `Authorization: Bearer <token>`, the token read
+    from a mounted Secret file; TLS uses `tls.crt`/`tls.key` from `cert_dir`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}SCALING_", extra="ignore")
+
+    host: str = "0.0.0.0"  # pods: the port is fenced by a NetworkPolicy admitting only KEDA
+    port: int | None = Field(None, ge=0, le=65535)
+    token_file: Path | None = None
+    cert_dir: Path | None = None
+
+    def token(self) -> SecretStr | None:
+        if self.token_file is None:
+            return None
+        return SecretStr(self.token_file.read_text().rstrip("\r\n"))
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if self.cert_dir is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(self.cert_dir / "tls.crt"), str(self.cert_dir / "tls.key"))
+        return context

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from platform_spec.settings import RedisSettings, RuntimeSettings
+from platform_spec.settings import RedisSettings, RuntimeSettings, ScalingSettings
 from scheduler.logs import setup_logging
 from scheduler.register import Registrar
 from scheduler.schedules import declared_schedules
@@ -32,7 +32,8 @@ def main(
     ] = False,
 ) -> None:
     """Run the service (default): reconcile now and every scheduler.reconcileIntervalSeconds,
-    serve /healthz and /metrics on BULLMQ_PLATFORM_HTTP_PORT."""
+    serve /healthz and /metrics on BULLMQ_PLATFORM_HTTP_PORT, and KEDA's /scaling/<queue>
+    over HTTPS on BULLMQ_PLATFORM_SCALING_PORT when set."""
     if ctx.invoked_subcommand is not None:
         return
     from scheduler.service import serve
@@ -48,6 +49,7 @@ def main(
             http_host=settings.http_host,
             http_port=settings.http_port,
             once=once,
+            scaling=ScalingSettings(),
         )
     )
 

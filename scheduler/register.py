@@ -16,7 +16,7 @@ One pass (`Registrar.reconcile`):
 4. remove schedules this stack registered and no longer declares (or declares
    disabled); leave everybody else's alone.
 
-Ownership is a hash under the platform prefix (scheduler/keys.py) mapping
+Ownership is a hash under the platform prefix (platform_spec/keys.py) mapping
 `<queue>/<id>` to the fingerprint this stack registered.
 """
 
@@ -33,10 +33,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from bullmq import Queue
 
-from platform_spec.keys import QueueKeys
+from platform_spec.keys import PlatformKeys, QueueKeys
 from platform_spec.model import PlatformSpec
 from scheduler.cron import patch_bullmq_cron
-from scheduler.keys import PlatformKeys
 from scheduler.schedules import (
     DeclaredSchedule,
     declared_schedules,

@@ -20,9 +20,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from platform_spec.keys import QueueKeys
+from platform_spec.keys import PlatformKeys, QueueKeys
 from platform_spec.model import PlatformSpec
-from scheduler.keys import PlatformKeys
 
 SKIPPED_RESULT: dict[str, Any] = {"skipped": True, "reason": "overlap"}
 # Events read per queue per refresh (BullMQ trims streams to about 10 000).

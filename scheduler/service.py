@@ -3,25 +3,28 @@
 HTTP (RuntimeSettings.http_port, 8080 in pods): `/healthz` is 200 while the
 last successful reconcile is younger than three intervals (a replica that
 cannot reach Redis or never gets the lock goes unready / restarts), with the
-last report as JSON; `/metrics` is Prometheus text.
+last report as JSON; `/metrics` is Prometheus text. With ScalingSettings.port
+set, a second, HTTPS listener serves KEDA's `/scaling/<queue>` (scheduler/scaling.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 import time
 from typing import Any
 
+from platform_spec.http_server import Request, Response, bound_port, start_http_server
 from platform_spec.model import PlatformSpec
+from platform_spec.settings import ScalingSettings
 from scheduler.maintenance.health import last_health
 from scheduler.maintenance.rollups import latest_rollups
 from scheduler.metrics import ServiceState, build_registry, render
 from scheduler.register import Registrar
 from scheduler.runs import refresh_last_success, run_records
+from scheduler.scaling import ScalingEndpoint, ensure_queue_meta
 
 log = logging.getLogger("scheduler")
 # How often metrics snapshots (last success, health, rollups) are refreshed.
@@ -82,37 +85,18 @@ class SchedulerService:
         age = time.time() - self.state.last_reconcile_ok_at
         return self.state.last_reconcile_ok_at > 0 and age < 3 * self.interval + 10
 
-    async def handle_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readline(), timeout=5)
-            while (await asyncio.wait_for(reader.readline(), timeout=5)) not in (b"\r\n", b""):
-                pass
-            parts = request.decode("latin-1").split()
-            path = parts[1] if len(parts) > 1 else "/"
-            if path == "/metrics":
-                status, ctype, body = 200, "text/plain; version=0.0.4", render(self.registry)
-            elif path in ("/healthz", "/readyz"):
-                report = self.state.last_report
-                doc = {
-                    "healthy": self.healthy(),
-                    "lastReconcileAt": self.state.last_reconcile_ok_at,
-                    "lastReport": report.as_dict() if report else None,
-                }
-                status = 200 if doc["healthy"] else 503
-                ctype, body = "application/json", json.dumps(doc).encode()
-            else:
-                status, ctype, body = 404, "text/plain", b"not found\n"
-            reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
-            head = (
-                f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-            )
-            writer.write(head.encode() + body)
-            await writer.drain()
-        except (TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+    async def handle_http(self, request: Request) -> Response:
+        if request.path == "/metrics":
+            return Response(200, render(self.registry), "text/plain; version=0.0.4")
+        if request.path in ("/healthz", "/readyz"):
+            report = self.state.last_report
+            doc = {
+                "healthy": self.healthy(),
+                "lastReconcileAt": self.state.last_reconcile_ok_at,
+                "lastReport": report.as_dict() if report else None,
+            }
+            return Response.json(200 if doc["healthy"] else 503, doc)
+        return Response.text(404, "not found\n")
 
 
 async def serve(
@@ -122,6 +106,7 @@ async def serve(
     http_host: str,
     http_port: int,
     once: bool = False,
+    scaling: ScalingSettings | None = None,
 ) -> SchedulerService:
     """Run the service until SIGTERM/SIGINT (or one pass with `once`)."""
     service = SchedulerService(spec, redis_kwargs)
@@ -129,11 +114,23 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, service.stopping.set)
-    server = None
+    servers: list[asyncio.Server] = []
     if not once:
-        server = await asyncio.start_server(service.handle_http, http_host, http_port)
-        port = server.sockets[0].getsockname()[1]
-        log.info("http listening", extra={"host": http_host, "port": port})
+        server = await start_http_server(service.handle_http, http_host, http_port)
+        servers.append(server)
+        log.info("http listening", extra={"host": http_host, "port": bound_port(server)})
+    if not once and scaling is not None and scaling.port is not None:
+        redis = service.registrar.redis
+        await ensure_queue_meta(redis, spec)
+        endpoint = ScalingEndpoint(redis, spec, scaling.token())
+        server = await start_http_server(
+            endpoint, scaling.host, scaling.port, ssl_context=scaling.ssl_context()
+        )
+        servers.append(server)
+        log.info(
+            "scaling endpoint listening",
+            extra={"port": bound_port(server), "tls": scaling.cert_dir is not None},
+        )
     try:
         log.info(
             "scheduler starting",
@@ -141,7 +138,7 @@ async def serve(
         )
         await service.run(once=once)
     finally:
-        if server is not None:
+        for server in servers:
             server.close()
             await server.wait_closed()
         await service.registrar.close()

@@ -16,8 +16,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from platform_spec.keys import PlatformKeys
 from platform_spec.model import PlatformSpec
-from scheduler.keys import PlatformKeys
 from scheduler.maintenance.cleanup import cleanup
 from scheduler.maintenance.health import health_check
 from scheduler.maintenance.retention import enforce_retention

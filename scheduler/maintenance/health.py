@@ -23,9 +23,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from platform_spec.keys import QueueKeys
+from platform_spec.keys import PlatformKeys, QueueKeys
 from platform_spec.model import PlatformSpec, Queue
-from scheduler.keys import PlatformKeys
 
 log = logging.getLogger("scheduler.maintenance.health")
 MEMORY_HIGH_RATIO = 0.9

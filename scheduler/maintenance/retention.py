@@ -14,9 +14,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from platform_spec.keys import QueueKeys
+from platform_spec.keys import PlatformKeys, QueueKeys
 from platform_spec.model import PlatformSpec
-from scheduler.keys import PlatformKeys
 from scheduler.maintenance.cleanup import BATCH, MAX_BATCHES, bull_queue
 
 DLQ_STATES = ("wait", "paused", "prioritized", "delayed", "completed", "failed")

@@ -19,9 +19,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from platform_spec.keys import QueueKeys
+from platform_spec.keys import PlatformKeys, QueueKeys
 from platform_spec.model import PlatformSpec
-from scheduler.keys import PlatformKeys
 
 HOUR_MS = 3_600_000
 MAX_JOBS_PER_HOUR = 100_000

@@ -107,9 +107,12 @@ class SchedulerProcess:
             await self.reader
 
 
-async def start_scheduler(server: RedisServer, spec_file: Path) -> SchedulerProcess:
+async def start_scheduler(
+    server: RedisServer, spec_file: Path, extra_env: dict[str, str] | None = None
+) -> SchedulerProcess:
     port = free_port()
     env = {
+        **(extra_env or {}),
         "PATH": os.environ.get("PATH", ""),
         **server.env("scheduler"),
         "BULLMQ_PLATFORM_SPEC_FILE": str(spec_file),
