@@ -48,8 +48,8 @@ def cron_trigger(expression: str, timezone: str) -> CronTrigger:
         raise ValueError(f"invalid cron {expression!r}: {exc}") from exc
 
 
-def next_fires(expression: str, timezone: str, after: datetime, count: int) -> list[datetime]:
-    """The next `count` fire times strictly after `after` (aware datetimes)."""
+def trigger_fires(expression: str, timezone: str, after: datetime, count: int) -> list[datetime]:
+    """APScheduler's raw next `count` fires strictly after `after` (aware datetimes)."""
     trigger = cron_trigger(expression, timezone)
     fires: list[datetime] = []
     previous: datetime | None = None
@@ -63,3 +63,35 @@ def next_fires(expression: str, timezone: str, after: datetime, count: int) -> l
         previous = fire
         now = fire
     return fires
+
+
+def _fixed_hour(expression: str) -> bool:
+    fields = expression.split()
+    return "*" not in (fields[1] if len(fields) == 5 else fields[2])
+
+
+def _repeated_wall_time(fire: datetime, timezone: str) -> bool:
+    """Whether `fire` is the second occurrence of its wall-clock time (autumn's repeated hour)."""
+    tz = zone(timezone)
+    first = fire.astimezone(tz).replace(tzinfo=None).replace(tzinfo=tz, fold=0)
+    return first.timestamp() != fire.timestamp()
+
+
+def next_fires(expression: str, timezone: str, after: datetime, count: int) -> list[datetime]:
+    """The next `count` fires strictly after `after`, as cron runs them.
+
+    APScheduler's fires, minus the second run of a fixed-hour cron in autumn's
+    repeated hour: cron runs `0 2 * * *` once, at the first 02:00, while an
+    hourly `0 * * * *` runs every real hour. APScheduler 3 alone would run the
+    fixed-hour one twice that night.
+    """
+    fixed = _fixed_hour(expression)
+    out: list[datetime] = []
+    cursor = after
+    while len(out) < count:
+        batch = trigger_fires(expression, timezone, cursor, count - len(out))
+        if not batch:
+            break
+        out += [f for f in batch if not (fixed and _repeated_wall_time(f, timezone))]
+        cursor = batch[-1]
+    return out

@@ -8,8 +8,9 @@ skips one run of an hourly cron in the repeated hour; in spring a daily
 `15 1 * * *` fires at 00:15 the next day. The spec validates crons with
 APScheduler 3's CronTrigger (platform_spec.cron), so the same trigger also
 computes BullMQ's next fire: one computation, no disagreement. One rule is
-added on top (`fires_once`): a fixed-hour cron runs once in autumn's repeated
-hour, as cron does; APScheduler alone would run `0 2 * * *` twice that night.
+added on top (platform_spec.cron.next_fires): a fixed-hour cron runs once in
+autumn's repeated hour, as cron does; APScheduler alone would run `0 2 * * *`
+twice that night.
 
 Every process that creates a scheduler's next job must use it: the scheduler
 service (upserts) and every worker (a worker materializes the next iteration
@@ -25,7 +26,7 @@ from typing import Any
 
 import bullmq.job_scheduler as bullmq_job_scheduler
 
-from platform_spec.cron import next_fires, zone
+from platform_spec.cron import next_fires
 
 
 def _millis(value: Any) -> int | None:
@@ -39,39 +40,10 @@ def _millis(value: Any) -> int | None:
         return int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def _fixed_hour(pattern: str) -> bool:
-    fields = pattern.split()
-    hour = fields[1] if len(fields) == 5 else fields[2]
-    return "*" not in hour
-
-
-def _repeated_wall_time(fire: datetime, tz: str) -> bool:
-    """Whether `fire` is the second occurrence of its wall-clock time (autumn's repeated hour)."""
-    wall = fire.astimezone(zone(tz)).replace(tzinfo=None)
-    first = wall.replace(tzinfo=zone(tz), fold=0)
-    return first.timestamp() != fire.timestamp()
-
-
-def fires_once(pattern: str, tz: str, after: datetime, count: int) -> list[datetime]:
-    """APScheduler's next fires, minus the second run of a fixed-hour cron in autumn's repeated
-    hour (cron's rule: `0 2 * * *` runs once at the first 02:00; `0 * * * *` every real hour).
-    APScheduler 3 alone fires `0 2 * * *` at both 02:00 CEST and 02:00 CET."""
-    fixed = _fixed_hour(pattern)
-    out: list[datetime] = []
-    cursor = after
-    while len(out) < count:
-        batch = next_fires(pattern, tz, cursor, count - len(out))
-        if not batch:
-            break
-        out += [f for f in batch if not (fixed and _repeated_wall_time(f, tz))]
-        cursor = batch[-1]
-    return out
-
-
 def next_fire_millis(pattern: str, tz: str, after_millis: int) -> int | None:
     """Epoch millis of the first fire of `pattern` in `tz` strictly after `after_millis`."""
     after = datetime.fromtimestamp(after_millis / 1000, tz=UTC)
-    fires = fires_once(pattern, tz, after, 1)
+    fires = next_fires(pattern, tz, after, 1)
     return int(fires[0].timestamp() * 1000) if fires else None
 
 
