@@ -1,0 +1,293 @@
+"""`python -m workers`: run a worker, or operate queues (`ops`).
+
+    python -m workers --queue notifications            # the worker (what pods run)
+    python -m workers ops counts [--json]               # every queue of the spec
+    python -m workers ops pause|resume QUEUE
+    python -m workers ops retry-failed QUEUE
+    python -m workers ops clean QUEUE --state completed --grace-seconds 3600
+    python -m workers ops enqueue QUEUE NAME --data '{"to": ["a@b.c"], ...}'
+    python -m workers ops dlq list|show|retry|purge QUEUE ...
+
+The spec comes from BULLMQ_PLATFORM_SPEC_FILE (or --spec-file), Redis from
+BULLMQ_PLATFORM_REDIS_* and the secrets directory. Tables for people, --json
+for scripts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from bullmq import Queue as BullQueue
+from rich.console import Console
+from rich.table import Table
+
+from platform_spec.model import PlatformSpec
+from platform_spec.settings import RedisSettings, RuntimeSettings
+from workers.connection import bullmq_connection
+from workers.dlq import DeadLetterQueue
+from workers.engine import ENGINES
+from workers.errors import InvalidJob
+from workers.logs import configure_logging
+from workers.options import job_options
+from workers.payloads import validate_job
+from workers.registry import load_registry
+
+COUNT_STATES = ("waiting", "prioritized", "active", "delayed", "completed", "failed", "paused")
+T = TypeVar("T")
+
+app = typer.Typer(help=__doc__, no_args_is_help=False, add_completion=False)
+ops = typer.Typer(help="Operate queues: counts, pause, resume, retry, clean, enqueue, DLQ.")
+dlq_app = typer.Typer(help="The dead-letter queue `<queue>-dlq` of a queue.")
+app.add_typer(ops, name="ops")
+ops.add_typer(dlq_app, name="dlq")
+console = Console()
+
+SpecFile = Annotated[
+    Path | None, typer.Option("--spec-file", help="Spec JSON (default: BULLMQ_PLATFORM_SPEC_FILE).")
+]
+JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+@app.callback(invoke_without_command=True)
+def run(
+    ctx: typer.Context,
+    queue: Annotated[str | None, typer.Option("--queue", "-q", help="Queue to work on.")] = None,
+    engine: Annotated[
+        str, typer.Option(help=f"Fetch/finish loop: {', '.join(ENGINES)}.")
+    ] = "stock",
+) -> None:
+    """Run the worker of one queue until SIGTERM (then drain and exit 0)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if queue is None:
+        console.print(ctx.get_help())
+        raise typer.Exit(2)
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"unknown engine {engine!r}", param_hint="--engine")
+    from workers.runtime import run_worker
+
+    settings = RuntimeSettings()
+    configure_logging(settings.log_format, settings.log_level)
+    asyncio.run(run_worker(queue, engine))
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _spec(spec_file: Path | None) -> PlatformSpec:
+    settings = RuntimeSettings()
+    if spec_file is not None:
+        settings = RuntimeSettings(spec_file=spec_file)
+    return settings.load_spec()
+
+
+def _queue_names(spec: PlatformSpec, queue: list[str] | None) -> list[str]:
+    known = [q.name for q in spec.queues]
+    for name in queue or []:
+        if name not in known:
+            raise typer.BadParameter(f"unknown queue {name!r} (known: {known})")
+    return list(queue) if queue else known
+
+
+async def _with_queue(spec: PlatformSpec, name: str, fn: Callable[[BullQueue], Awaitable[T]]) -> T:
+    conn = bullmq_connection(RedisSettings())
+    queue = BullQueue(name, {"connection": conn, "prefix": spec.key_prefix})
+    try:
+        return await fn(queue)
+    finally:
+        await queue.close()
+
+
+async def _with_dlq(
+    spec: PlatformSpec, name: str, fn: Callable[[DeadLetterQueue], Awaitable[T]]
+) -> T:
+    dlq = DeadLetterQueue(spec.queue(name), spec.key_prefix, bullmq_connection(RedisSettings()))
+    try:
+        return await fn(dlq)
+    finally:
+        await dlq.close()
+
+
+def _emit(rows: list[dict[str, Any]], as_json: bool, title: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(rows, default=str))
+        return
+    table = Table(title=title)
+    for column in rows[0] if rows else ["(none)"]:
+        table.add_column(str(column))
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    console.print(table)
+
+
+# ---------------------------------------------------------------- ops
+
+
+@ops.command()
+def counts(
+    queue: Annotated[list[str] | None, typer.Option("--queue", "-q", help="Repeatable.")] = None,
+    spec_file: SpecFile = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Jobs per state for each queue (and its DLQ size)."""
+    spec = _spec(spec_file)
+
+    async def one(name: str) -> dict[str, Any]:
+        got = await _with_queue(spec, name, lambda q: q.getJobCounts(*COUNT_STATES))
+        dead = await _with_dlq(spec, name, lambda d: d.count())
+        return {"queue": name, **{s: int(got.get(s, 0)) for s in COUNT_STATES}, "dlq": dead}
+
+    async def all_rows() -> list[dict[str, Any]]:
+        return [await one(n) for n in _queue_names(spec, queue)]
+
+    _emit(asyncio.run(all_rows()), as_json, "Queue counts")
+
+
+@ops.command()
+def pause(queue: str, spec_file: SpecFile = None) -> None:
+    """Pause a queue: workers finish active jobs and take no new ones."""
+    spec = _spec(spec_file)
+    asyncio.run(_with_queue(spec, _queue_names(spec, [queue])[0], lambda q: q.pause()))
+    typer.echo(f"paused {queue}")
+
+
+@ops.command()
+def resume(queue: str, spec_file: SpecFile = None) -> None:
+    """Resume a paused queue."""
+    spec = _spec(spec_file)
+    asyncio.run(_with_queue(spec, _queue_names(spec, [queue])[0], lambda q: q.resume()))
+    typer.echo(f"resumed {queue}")
+
+
+@ops.command("retry-failed")
+def retry_failed(
+    queue: str,
+    count: Annotated[int, typer.Option(help="Jobs per batch.")] = 1000,
+    spec_file: SpecFile = None,
+) -> None:
+    """Move every failed job of a queue back to waiting."""
+    spec = _spec(spec_file)
+    asyncio.run(
+        _with_queue(spec, _queue_names(spec, [queue])[0], lambda q: q.retryJobs({"count": count}))
+    )
+    typer.echo(f"retried failed jobs of {queue}")
+
+
+@ops.command()
+def clean(
+    queue: str,
+    state: Annotated[str, typer.Option(help="completed, failed, delayed, wait, ...")] = "completed",
+    grace_seconds: Annotated[int, typer.Option(help="Keep jobs younger than this.")] = 3600,
+    limit: Annotated[int, typer.Option(help="At most this many jobs.")] = 1000,
+    spec_file: SpecFile = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Delete finished jobs older than the grace period."""
+    spec = _spec(spec_file)
+    name = _queue_names(spec, [queue])[0]
+    removed = asyncio.run(
+        _with_queue(spec, name, lambda q: q.clean(grace_seconds * 1000, limit, state))
+    )
+    _emit([{"queue": name, "state": state, "removed": len(removed or [])}], as_json, "Cleaned")
+
+
+@ops.command()
+def enqueue(
+    queue: str,
+    name: str,
+    data: Annotated[str, typer.Option(help="Payload as JSON.")] = "{}",
+    priority: Annotated[int | None, typer.Option(help="1 critical ... 5 background.")] = None,
+    delay_ms: Annotated[int, typer.Option(help="Start after this many ms.")] = 0,
+    job_id: Annotated[str | None, typer.Option(help="Custom id (idempotent add).")] = None,
+    spec_file: SpecFile = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Add a job, validated against its payload model first, with the queue's spec options."""
+    spec = _spec(spec_file)
+    target = spec.queue(_queue_names(spec, [queue])[0])
+    try:
+        payload = json.loads(data)
+        validate_job(target, load_registry(target), name, payload)
+    except (ValueError, InvalidJob) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--data / NAME") from None
+    opts = job_options(target, priority=priority, delay_ms=delay_ms, job_id=job_id)
+    job = asyncio.run(_with_queue(spec, target.name, lambda q: q.add(name, payload, opts)))
+    _emit([{"queue": target.name, "name": name, "id": job.id}], as_json, "Enqueued")
+
+
+# ---------------------------------------------------------------- dlq
+
+
+@dlq_app.command("list")
+def dlq_list(
+    queue: str,
+    limit: Annotated[int, typer.Option(help="At most this many entries.")] = 100,
+    spec_file: SpecFile = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Entries of a queue's DLQ, oldest first."""
+    spec = _spec(spec_file)
+    letters = asyncio.run(_with_dlq(spec, queue, lambda d: d.list(0, limit - 1)))
+    _emit([letter.summary() for letter in letters], as_json, f"{queue}-dlq")
+
+
+@dlq_app.command("show")
+def dlq_show(queue: str, entry: str, spec_file: SpecFile = None, as_json: JsonOut = False) -> None:
+    """One DLQ entry with its payload and stack."""
+    spec = _spec(spec_file)
+    letter = asyncio.run(_with_dlq(spec, queue, lambda d: d.get(entry)))
+    if letter is None:
+        typer.echo(f"no entry {entry!r} in {queue}-dlq", err=True)
+        raise typer.Exit(1)
+    row = {**letter.summary(), "data": letter.data, "stacktrace": letter.stacktrace}
+    if as_json:
+        typer.echo(json.dumps(row, default=str))
+    else:
+        console.print_json(json.dumps(row, default=str))
+
+
+@dlq_app.command("retry")
+def dlq_retry(
+    queue: str,
+    entry: Annotated[str | None, typer.Argument(help="Entry id; omit with --all.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every entry.")] = False,
+    spec_file: SpecFile = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Send entries back to their original queue as fresh jobs."""
+    if (entry is None) == (not all_):
+        raise typer.BadParameter("give an ENTRY or --all")
+    spec = _spec(spec_file)
+
+    async def go(d: DeadLetterQueue) -> list[dict[str, str]]:
+        ids = [entry] if entry else [letter.id for letter in await d.list(0, -1)]
+        return [{"entry": i, "newJobId": await d.retry(i)} for i in ids]
+
+    _emit(asyncio.run(_with_dlq(spec, queue, go)), as_json, "Retried")
+
+
+@dlq_app.command("purge")
+def dlq_purge(
+    queue: str,
+    entry: Annotated[str | None, typer.Argument(help="Entry id; omit with --all.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every entry.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    spec_file: SpecFile = None,
+) -> None:
+    """Delete DLQ entries for good."""
+    if (entry is None) == (not all_):
+        raise typer.BadParameter("give an ENTRY or --all")
+    if not yes:
+        typer.confirm(f"Delete {'every entry' if all_ else entry} of {queue}-dlq?", abort=True)
+    spec = _spec(spec_file)
+    removed = asyncio.run(_with_dlq(spec, queue, lambda d: d.purge(entry)))
+    typer.echo(f"purged {removed} entr{'y' if removed == 1 else 'ies'} of {queue}-dlq")
+
+
+def main() -> None:
+    app(prog_name="python -m workers")

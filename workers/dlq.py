@@ -1,0 +1,160 @@
+"""The dead-letter queue `<queue>-dlq`: a plain BullMQ queue nobody consumes.
+
+An entry is a job named like the failed one; its data holds the original
+queue, job id, name, payload, error, stack and attempts, so dashboards show it
+and the CLI can list, show, retry (back to the original queue) and purge.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bullmq import Job
+from bullmq import Queue as BullQueue
+
+from platform_spec.model import Queue
+from workers.options import job_options
+
+DLQ_STATES = ["wait", "paused", "prioritized", "delayed"]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One DLQ entry as the CLI shows it."""
+
+    id: str
+    queue: str
+    job_id: str
+    name: str
+    data: Any
+    error: str
+    stacktrace: list[str]
+    attempts_made: int
+    failed_at_ms: int
+    tenant_id: str | None
+
+    @classmethod
+    def from_job(cls, job: Job) -> DeadLetter:
+        d = job.data if isinstance(job.data, dict) else {}
+        return cls(
+            id=str(job.id),
+            queue=str(d.get("queue", "")),
+            job_id=str(d.get("jobId", "")),
+            name=str(d.get("name", job.name)),
+            data=d.get("data"),
+            error=str(d.get("error", "")),
+            stacktrace=list(d.get("stacktrace") or []),
+            attempts_made=int(d.get("attemptsMade") or 0),
+            failed_at_ms=int(d.get("failedAt") or 0),
+            tenant_id=d.get("tenantId"),
+        )
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "queue": self.queue,
+            "jobId": self.job_id,
+            "name": self.name,
+            "error": self.error,
+            "attemptsMade": self.attempts_made,
+            "failedAt": self.failed_at_ms,
+            "tenantId": self.tenant_id,
+        }
+
+
+def entry_id(queue: str, job_id: str) -> str:
+    """Deterministic: a job dead-lettered twice (a replayed event) is one entry."""
+    return f"{queue}-{job_id}"
+
+
+class DeadLetterQueue:
+    """Read and write the DLQ of one queue."""
+
+    def __init__(self, queue: Queue, prefix: str, connection: Any) -> None:
+        self.queue = queue
+        self.prefix = prefix
+        self.connection = connection
+        self._dlq: BullQueue | None = None
+        self._source: BullQueue | None = None
+
+    @property
+    def dlq(self) -> BullQueue:
+        if self._dlq is None:
+            opts = {"connection": self.connection, "prefix": self.prefix}
+            self._dlq = BullQueue(self.queue.dlq_name, opts)
+        return self._dlq
+
+    @property
+    def source(self) -> BullQueue:
+        if self._source is None:
+            opts = {"connection": self.connection, "prefix": self.prefix}
+            self._source = BullQueue(self.queue.name, opts)
+        return self._source
+
+    async def add(
+        self,
+        *,
+        job_id: str,
+        name: str,
+        data: Any,
+        error: str,
+        stacktrace: list[str],
+        attempts_made: int,
+        tenant_id: str | None,
+    ) -> str:
+        entry = {
+            "queue": self.queue.name,
+            "jobId": job_id,
+            "name": name,
+            "data": data,
+            "error": error,
+            "stacktrace": stacktrace[-3:],
+            "attemptsMade": attempts_made,
+            "failedAt": int(time.time() * 1000),
+            "tenantId": tenant_id,
+        }
+        eid = entry_id(self.queue.name, job_id)
+        age = self.queue.dead_letter.retention_seconds
+        job = await self.dlq.add(
+            name, entry, {"jobId": eid, "attempts": 1, "removeOnComplete": {"age": age}}
+        )
+        return str(job.id)
+
+    async def list(self, start: int = 0, end: int = 99) -> list[DeadLetter]:
+        jobs = await self.dlq.getJobs(DLQ_STATES, start, end, asc=True)
+        return [DeadLetter.from_job(j) for j in jobs if j is not None]
+
+    async def get(self, entry: str) -> DeadLetter | None:
+        job = await self.dlq.getJob(entry)
+        return DeadLetter.from_job(job) if job else None
+
+    async def retry(self, entry: str) -> str:
+        """Send an entry back to its queue as a fresh job (full attempts); drop the entry."""
+        letter = await self.get(entry)
+        if letter is None:
+            raise KeyError(entry)
+        data = letter.data
+        job = await self.source.add(letter.name, data, job_options(self.queue))
+        await self.dlq.remove(entry)
+        return str(job.id)
+
+    async def purge(self, entry: str | None = None) -> int:
+        """Delete one entry, or all of them."""
+        if entry is not None:
+            await self.dlq.remove(entry)
+            return 1
+        letters = await self.list(0, -1)
+        for letter in letters:
+            await self.dlq.remove(letter.id)
+        return len(letters)
+
+    async def count(self) -> int:
+        counts = await self.dlq.getJobCounts(*DLQ_STATES)
+        return int(sum(counts.values()))
+
+    async def close(self) -> None:
+        for q in (self._dlq, self._source):
+            if q is not None:
+                await q.close()

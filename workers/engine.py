@@ -1,0 +1,94 @@
+"""The narrow interface between the runtime and the fetch/finish loop.
+
+An engine fetches jobs of one queue, calls the runtime's `process(job)` for
+each one (at most `concurrency` at a time), keeps their locks renewed, and
+finishes them: completed with the return value, retried with the backoff
+`hooks.retry_delay_ms` gives, or failed. It reports the outcome through
+`hooks`. It knows nothing of handlers, payloads, the DLQ or metrics.
+
+`process` may raise:
+- `workers.errors.Deferred`: put the job back after a delay, no attempt spent;
+- `bullmq.UnrecoverableError` (and InvalidJob): fail now, no retries;
+- anything else: a failed attempt (retried while attempts remain).
+
+`--engine stock` selects workers.engine_stock (bullmq.Worker); a faster
+engine only has to implement this protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class JobView:
+    """What the runtime sees of a job, engine-neutral."""
+
+    id: str
+    name: str
+    data: Any
+    attempts_made: int  # attempts finished before this one
+    max_attempts: int
+    timestamp_ms: int
+    stacktrace: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    queue: str
+    prefix: str
+    connection: dict[str, Any]
+    concurrency: int
+    default_attempts: int
+    lock_duration_ms: int
+    stalled_interval_ms: int
+    max_stalled_count: int
+    drain_delay_seconds: float
+    remove_on_complete: Any
+    remove_on_fail: Any
+
+
+class EngineHooks(Protocol):
+    def retry_delay_ms(self, job: JobView, opts_backoff: Any) -> int: ...
+
+    async def on_completed(self, job: JobView, result: Any) -> None: ...
+
+    async def on_failed(self, job: JobView, error: BaseException, final: bool) -> None: ...
+
+
+Process = Callable[[JobView], Awaitable[Any]]
+
+
+class Engine(Protocol):
+    async def start(self) -> None:
+        """Start fetching (returns at once; the loop runs in the background)."""
+
+    async def stop(self, timeout: float) -> int:
+        """Stop fetching, let active jobs finish for up to `timeout` seconds, then
+        hand the rest back (their locks lapse and another worker takes them).
+        Returns the number of jobs handed back. Closes the connections."""
+
+    @property
+    def active(self) -> int:
+        """Jobs in progress."""
+
+    @property
+    def alive(self) -> bool:
+        """False once the fetch loop has died."""
+
+    @property
+    def last_progress(self) -> float:
+        """time.monotonic() of the loop's last fetch attempt that returned."""
+
+
+ENGINES = ("stock",)
+
+
+def create_engine(kind: str, config: EngineConfig, process: Process, hooks: EngineHooks) -> Engine:
+    if kind == "stock":
+        from workers.engine_stock import StockEngine
+
+        return StockEngine(config, process, hooks)
+    raise ValueError(f"unknown engine {kind!r} (known: {', '.join(ENGINES)})")

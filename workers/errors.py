@@ -1,0 +1,36 @@
+"""Errors a job can end with, as the runtime and the engines understand them."""
+
+from __future__ import annotations
+
+from bullmq import UnrecoverableError
+
+
+class InvalidJob(UnrecoverableError):  # type: ignore[misc]
+    """The job can never succeed as sent (bad payload, unknown name, too big).
+
+    Unrecoverable: no retries; it goes straight to the dead-letter queue with
+    this message.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"invalid job: {reason}")
+        self.reason = reason
+
+
+class JobTimeout(Exception):
+    """The handler ran longer than the queue's jobTimeoutSeconds and was cancelled."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"job timed out after {seconds:g}s (jobTimeoutSeconds)")
+        self.seconds = seconds
+
+
+class Deferred(Exception):
+    """Put the job back for `delay_ms` without spending an attempt (tenant limits)."""
+
+    def __init__(self, delay_ms: int, reason: str) -> None:
+        super().__init__(reason)
+        self.delay_ms = delay_ms
+
+
+__all__ = ["Deferred", "InvalidJob", "JobTimeout", "UnrecoverableError"]

@@ -1,0 +1,283 @@
+"""One worker process: start, run jobs, drain on SIGTERM, close.
+
+A job's life here (engine-neutral): validate (InvalidJob -> unrecoverable),
+check the tenant's active limit (Deferred), run the handler under the queue's
+job timeout (async on the loop, `blocking` ones in a thread), then count and
+log the outcome; after the last attempt the job goes to the dead-letter queue.
+
+Shutdown (SIGTERM, as Kubernetes sends on scale-in or rollout): stop fetching,
+let active jobs finish for the pod's grace period minus a margin, hand the rest
+back to the queue, close connections, exit 0. terminationGracePeriodSeconds
+exceeds jobTimeoutSeconds (the spec enforces it), so a drain normally finishes
+every job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections import Counter
+from collections.abc import Awaitable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from bullmq import Queue as BullQueue
+
+from platform_spec.model import PlatformSpec, Queue
+from platform_spec.settings import RedisSettings, RuntimeSettings
+from workers.connection import bullmq_connection, redis_client
+from workers.dlq import DeadLetterQueue
+from workers.engine import Engine, EngineConfig, JobView, create_engine
+from workers.errors import Deferred, InvalidJob, JobTimeout
+from workers.health import HealthServer
+from workers.logs import get_logger
+from workers.metrics import WorkerMetrics
+from workers.options import job_options, retention, retry_delay_ms
+from workers.payloads import tenant_of, validate_job
+from workers.registry import JobContext, load_registry
+from workers.settings import WorkerSettings
+
+log = get_logger("runtime")
+# Delay before a job of a tenant at its active limit is tried again.
+TENANT_RETRY_MS = 1000
+
+
+class WorkerRuntime:
+    """The worker of one queue: engine + handlers + DLQ + metrics + health."""
+
+    def __init__(
+        self,
+        spec: PlatformSpec,
+        queue_name: str,
+        redis: RedisSettings,
+        runtime: RuntimeSettings | None = None,
+        worker: WorkerSettings | None = None,
+        engine: str = "stock",
+    ) -> None:
+        self.spec = spec
+        self.queue: Queue = spec.queue(queue_name)
+        self.redis_settings = redis
+        self.runtime_settings = runtime or RuntimeSettings()
+        self.settings = worker or WorkerSettings()
+        self.engine_kind = engine
+        self.registry = load_registry(self.queue)
+        self.metrics = WorkerMetrics(self.queue.name, self.registry.names)
+        self.connection = bullmq_connection(redis)
+        self.redis = redis_client(redis)
+        self.dlq = DeadLetterQueue(self.queue, spec.key_prefix, self.connection)
+        self.pool = ThreadPoolExecutor(
+            max_workers=self.queue.concurrency, thread_name_prefix=f"job-{self.queue.name}"
+        )
+        self.tenants: Counter[str] = Counter()
+        self.engine: Engine | None = None
+        self.health: HealthServer | None = None
+        self.draining = False
+        self._elapsed: dict[str, float] = {}
+        self._producers: dict[str, BullQueue] = {}
+        self._stop = asyncio.Event()
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        await self.apply_queue_limits()
+        q = self.queue
+        config = EngineConfig(
+            queue=q.name,
+            prefix=self.spec.key_prefix,
+            connection=self.connection,
+            concurrency=q.concurrency,
+            default_attempts=q.attempts,
+            lock_duration_ms=self.settings.lock_duration_ms,
+            stalled_interval_ms=self.settings.stalled_interval_ms,
+            max_stalled_count=self.settings.max_stalled_count,
+            drain_delay_seconds=self.settings.drain_delay_seconds,
+            remove_on_complete=retention(q.remove_on_complete),
+            remove_on_fail=retention(q.remove_on_fail),
+        )
+        self.engine = create_engine(self.engine_kind, config, self.process, self)
+        self.health = HealthServer(self)
+        await self.health.start(self.runtime_settings.http_host, self.runtime_settings.http_port)
+        await self.engine.start()
+        log.info(
+            "worker started",
+            extra={
+                "queue": q.name,
+                "engine": self.engine_kind,
+                "concurrency": q.concurrency,
+                "jobs": self.registry.names,
+                "redis": self.redis_settings.describe(),
+                "httpPort": self.health.port,
+            },
+        )
+
+    async def apply_queue_limits(self) -> None:
+        """The queue's global rate limit (Python bullmq's Worker has no `limiter`)."""
+        queue = BullQueue(
+            self.queue.name, {"connection": self.connection, "prefix": self.spec.key_prefix}
+        )
+        try:
+            limit = self.queue.rate_limit
+            if limit is not None:
+                await queue.setGlobalRateLimit(limit.max, limit.duration_ms)
+            else:
+                await queue.removeGlobalRateLimit()
+        finally:
+            await queue.close()
+
+    async def stop(self) -> None:
+        """Drain: stop fetching, finish active jobs within the grace period, close."""
+        if self.draining:
+            return
+        self.draining = True
+        budget = max(self.queue.grace_period_seconds - self.settings.drain_margin_seconds, 1.0)
+        active = self.engine.active if self.engine else 0
+        log.info("draining", extra={"queue": self.queue.name, "active": active, "budget": budget})
+        handed_back = await self.engine.stop(budget) if self.engine else 0
+        log.info("drained", extra={"queue": self.queue.name, "handedBack": handed_back})
+        if self.health:
+            await self.health.stop()
+        await self.dlq.close()
+        for producer in self._producers.values():
+            await producer.close()
+        await self.redis.aclose()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    async def run_until_signal(self) -> None:
+        """Start, run until SIGTERM/SIGINT, drain, close."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        await self.start()
+        await self._stop.wait()
+        log.info("signal received", extra={"queue": self.queue.name})
+        await self.stop()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    # ------------------------------------------------------------ one job
+
+    async def process(self, job: JobView) -> Any:
+        """Run one attempt of a job; raise to fail it (see workers.engine)."""
+        name = self.metrics.job(job.name)
+        handler, payload = validate_job(self.queue, self.registry, job.name, job.data)
+        tenant = tenant_of(job.data)
+        limit = self.queue.tenancy.max_active_per_tenant
+        if tenant and limit is not None and self.tenants[tenant] >= limit:
+            raise Deferred(TENANT_RETRY_MS, f"tenant {tenant} at its active limit {limit}")
+        ctx = JobContext(
+            job_id=job.id,
+            name=job.name,
+            queue=self.queue,
+            spec=self.spec,
+            attempt=job.attempts_made + 1,
+            tenant_id=tenant,
+            redis=self.redis,
+            enqueue=self.enqueue,
+            extras={"connection": self.connection},
+        )
+        if tenant:
+            self.tenants[tenant] += 1
+        self.metrics.active.labels(self.queue.name, name).inc()
+        started = time.perf_counter()
+        timeout = float(self.queue.job_timeout_seconds)
+        try:
+            call: Awaitable[Any]
+            if handler.blocking:
+                loop = asyncio.get_running_loop()
+                call = loop.run_in_executor(self.pool, handler.func, payload, ctx)
+            else:
+                call = handler.func(payload, ctx)
+            scope = asyncio.timeout(timeout)
+            try:
+                async with scope:
+                    return await call
+            except TimeoutError:
+                if scope.expired():
+                    raise JobTimeout(timeout) from None
+                raise
+        finally:
+            elapsed = time.perf_counter() - started
+            self.metrics.duration.labels(self.queue.name, name).observe(elapsed)
+            self.metrics.active.labels(self.queue.name, name).dec()
+            if tenant:
+                self.tenants[tenant] -= 1
+                if self.tenants[tenant] <= 0:
+                    del self.tenants[tenant]
+            self._elapsed[job.id] = elapsed
+
+    async def enqueue(
+        self, queue_name: str, name: str, data: Any, job_id: str | None = None
+    ) -> str:
+        """Add a job to a queue of the catalog with its spec options (for handlers)."""
+        target = self.spec.queue(queue_name)
+        producer = self._producers.get(queue_name)
+        if producer is None:
+            opts = {"connection": self.connection, "prefix": self.spec.key_prefix}
+            producer = self._producers[queue_name] = BullQueue(queue_name, opts)
+        job = await producer.add(name, data, job_options(target, job_id=job_id))
+        return str(job.id)
+
+    # ------------------------------------------------------------ engine hooks
+
+    def retry_delay_ms(self, job: JobView, opts_backoff: Any) -> int:
+        return retry_delay_ms(opts_backoff, self.queue.backoff, job.attempts_made)
+
+    async def on_completed(self, job: JobView, result: Any) -> None:
+        self.metrics.completed.labels(self.queue.name, self.metrics.job(job.name)).inc()
+        log.info("job completed", extra=self._fields(job, "completed"))
+
+    async def on_failed(self, job: JobView, error: BaseException, final: bool) -> None:
+        name = self.metrics.job(job.name)
+        reason = (
+            "invalid"
+            if isinstance(error, InvalidJob)
+            else "timeout"
+            if isinstance(error, JobTimeout)
+            else "error"
+        )
+        self.metrics.failed.labels(self.queue.name, name, reason).inc()
+        fields = self._fields(job, "failed" if final else "retrying")
+        fields.update(error=str(error), reason=reason)
+        if not final:
+            self.metrics.retried.labels(self.queue.name, name).inc()
+            log.warning("job failed, will retry", extra=fields)
+            return
+        log.error("job failed", extra=fields)
+        if not self.queue.dead_letter.enabled:
+            return
+        try:
+            await self.dlq.add(
+                job_id=job.id,
+                name=job.name,
+                data=job.data if isinstance(job.data, dict | list | str | int | float) else None,
+                error=str(error),
+                stacktrace=job.stacktrace,
+                attempts_made=job.attempts_made,
+                tenant_id=tenant_of(job.data),
+            )
+            self.metrics.dead_lettered.labels(self.queue.name, name).inc()
+        except Exception as exc:  # the job stays in `failed`; retry-failed still works
+            log.error("dead-lettering failed", extra={**fields, "dlqError": repr(exc)})
+
+    def _fields(self, job: JobView, outcome: str) -> dict[str, Any]:
+        return {
+            "queue": self.queue.name,
+            "jobId": job.id,
+            "jobName": job.name,
+            "attempt": job.attempts_made,
+            "outcome": outcome,
+            "seconds": round(self._elapsed.pop(job.id, 0.0), 6),
+            "tenantId": tenant_of(job.data),
+        }
+
+
+async def run_worker(queue_name: str, engine: str = "stock") -> None:
+    """Entry point of `python -m workers --queue NAME`."""
+    runtime_settings = RuntimeSettings()
+    spec = runtime_settings.load_spec()
+    runtime = WorkerRuntime(spec, queue_name, RedisSettings(), runtime_settings, engine=engine)
+    with contextlib.suppress(asyncio.CancelledError):
+        await runtime.run_until_signal()

@@ -1,0 +1,33 @@
+"""Worker-only settings. Redis and the spec come from platform_spec.settings.
+
+Env vars start with `BULLMQ_PLATFORM_WORKER_`. The defaults are BullMQ's own;
+tests shorten the lock and stall intervals to see recovery in seconds.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from platform_spec.settings import ENV_PREFIX
+
+
+class WorkerSettings(BaseSettings):
+    """Lock, stall and liveness tuning of one worker process."""
+
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}WORKER_", extra="ignore")
+
+    # A job's lock lives this long unless renewed (renewed every half of it).
+    # A job whose worker died is taken back after at most lock + stalled interval.
+    lock_duration_ms: int = Field(30_000, ge=100)
+    # How often this worker looks for jobs whose lock expired (stalled jobs).
+    stalled_interval_ms: int = Field(30_000, ge=100)
+    # Times a job may stall before it is failed instead of retried.
+    max_stalled_count: int = Field(1, ge=0)
+    # Seconds an idle fetch blocks on Redis before it loops (and proves it is alive).
+    drain_delay_seconds: float = Field(5.0, gt=0)
+    # /healthz fails when the fetch loop made no progress for this long while
+    # it had free slots (taskforcesh/bullmq#2964, #2466: a dead loop in a live process).
+    liveness_stale_seconds: float = Field(60.0, gt=0)
+    # Seconds kept back from the pod's grace period to hand unfinished jobs back.
+    drain_margin_seconds: float = Field(5.0, ge=0)
