@@ -8,7 +8,7 @@
   draining. The round trip feeds bullmq_redis_roundtrip_seconds.
 - /metrics: Prometheus text format.
 
-A tiny asyncio server: three GET routes need no web framework.
+Served by platform_spec.http_server: three GET routes need no web framework.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import contextlib
 import time
 from typing import TYPE_CHECKING
 
+from platform_spec.http_server import Request, Response, bound_port, start_http_server
 from workers.connection import round_trip_seconds
 
 if TYPE_CHECKING:
@@ -34,8 +35,8 @@ class HealthServer:
         self.port = 0
 
     async def start(self, host: str, port: int) -> None:
-        self.server = await asyncio.start_server(self._serve, host, port)
-        self.port = int(self.server.sockets[0].getsockname()[1])
+        self.server = await start_http_server(self._route, host, port)
+        self.port = bound_port(self.server)
 
     async def stop(self) -> None:
         if self.server is not None:
@@ -71,34 +72,14 @@ class HealthServer:
         self.runtime.metrics.redis_rtt.labels(self.runtime.queue.name).observe(rtt)
         return True, "ok"
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readline(), 5)
-            while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
-                pass
-            parts = request.decode("latin-1").split()
-            path = parts[1].split("?")[0] if len(parts) >= 2 else "/"
-            status, ctype, body = await self._route(path)
-            head = (
-                f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-            )
-            writer.write(head.encode() + body)
-            await writer.drain()
-        except (TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    async def _route(self, path: str) -> tuple[str, str, bytes]:
-        text = "text/plain; charset=utf-8"
-        if path == "/healthz":
+    async def _route(self, request: Request) -> Response:
+        if request.path == "/healthz":
             ok, why = self.liveness()
-        elif path == "/readyz":
+        elif request.path == "/readyz":
             ok, why = await self.readiness()
-        elif path == "/metrics":
+        elif request.path == "/metrics":
             self.liveness()  # refresh the progress gauge
-            return "200 OK", CONTENT_TYPE_METRICS, self.runtime.metrics.render()
+            return Response(200, self.runtime.metrics.render(), CONTENT_TYPE_METRICS)
         else:
-            return "404 Not Found", text, b"not found\n"
-        return ("200 OK" if ok else "503 Service Unavailable"), text, f"{why}\n".encode()
+            return Response.text(404, "not found\n")
+        return Response.text(200 if ok else 503, f"{why}\n")

@@ -27,6 +27,8 @@ from bullmq import Queue as BullQueue
 
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings, RuntimeSettings
+from scheduler.cron import patch_bullmq_cron
+from scheduler.runs import SKIPPED_RESULT, should_skip_overlap
 from workers.connection import bullmq_connection, redis_client
 from workers.dlq import DeadLetterQueue
 from workers.engine import Engine, EngineConfig, JobView, create_engine
@@ -77,10 +79,17 @@ class WorkerRuntime:
         self._elapsed: dict[str, float] = {}
         self._producers: dict[str, BullQueue] = {}
         self._stop = asyncio.Event()
+        # Only queues that receive `overlap: skip` schedules pay for the check.
+        self._skips_overlap = any(
+            s.enabled and s.queue == queue_name and s.overlap == "skip" for s in spec.schedules
+        )
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        # A worker computes a scheduler's next tick when it fetches the current one:
+        # it must use the same DST-correct cron computation as the scheduler.
+        patch_bullmq_cron()
         await self.apply_queue_limits()
         q = self.queue
         config = EngineConfig(
@@ -161,6 +170,13 @@ class WorkerRuntime:
 
     async def process(self, job: JobView) -> Any:
         """Run one attempt of a job; raise to fail it (see workers.engine)."""
+        if self._skips_overlap and await should_skip_overlap(
+            self.redis, self.spec, self.queue.name, job.id
+        ):
+            log.info(
+                "tick skipped: its previous run is still active", extra=self._fields(job, "skipped")
+            )
+            return SKIPPED_RESULT
         name = self.metrics.job(job.name)
         handler, payload = validate_job(self.queue, self.registry, job.name, job.data)
         tenant = tenant_of(job.data)
