@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from platform_spec.cron import next_fires
+from platform_spec.model import PlatformSpec
 from scheduler.register import ReconcileReport
 
 
@@ -19,6 +22,7 @@ class ServiceState:
     """What the loop learnt last; the HTTP handlers only read it."""
 
     schedules: dict[str, str] = field(default_factory=dict)  # id -> queue (declared, enabled)
+    intervals: dict[str, float] = field(default_factory=dict)  # id -> seconds between ticks
     last_report: ReconcileReport | None = None
     last_reconcile_ok_at: float = 0.0
     reconciles: dict[str, int] = field(default_factory=dict)  # outcome -> count
@@ -98,6 +102,11 @@ class StateCollector(Collector):
         skipped = CounterMetricFamily(
             "bullmq_schedule_skipped", "Ticks skipped by overlap: skip.", labels=labels
         )
+        interval = GaugeMetricFamily(
+            "bullmq_schedule_interval_seconds",
+            "Seconds between the schedule's next two ticks (the missed-schedule alert's unit).",
+            labels=labels,
+        )
         for schedule_id, queue in sorted(s.schedules.items()):
             lv = [schedule_id, queue]
             if schedule_id in s.next_fire_ms:
@@ -109,7 +118,9 @@ class StateCollector(Collector):
             if since_ref:
                 since.add_metric(lv, max(0.0, now - since_ref))
             skipped.add_metric(lv, records.get("skipped", 0.0))
-        yield from (nxt, last, since, skipped)
+            if schedule_id in s.intervals:
+                interval.add_metric(lv, s.intervals[schedule_id])
+        yield from (nxt, last, since, skipped, interval)
 
     def _health(self) -> Iterator[Any]:
         health = self.state.health
@@ -148,6 +159,21 @@ class StateCollector(Collector):
                 if field_name in rollup:
                     family.add_metric([queue], rollup[field_name])
             yield family
+
+
+def schedule_intervals(spec: PlatformSpec, now: datetime | None = None) -> dict[str, float]:
+    """Seconds between the next two ticks of each enabled schedule (every, or cron)."""
+    start = now or datetime.now(UTC)
+    out: dict[str, float] = {}
+    for schedule in spec.schedules:
+        if not schedule.enabled:
+            continue
+        if schedule.every_ms is not None:
+            out[schedule.name] = schedule.every_ms / 1000
+        elif schedule.cron is not None:
+            first, second = next_fires(schedule.cron, schedule.timezone, start, 2)
+            out[schedule.name] = (second - first).total_seconds()
+    return out
 
 
 def render(registry: CollectorRegistry) -> bytes:

@@ -21,7 +21,7 @@ from platform_spec.model import PlatformSpec
 from platform_spec.settings import ScalingSettings
 from scheduler.maintenance.health import last_health
 from scheduler.maintenance.rollups import latest_rollups
-from scheduler.metrics import ServiceState, build_registry, render
+from scheduler.metrics import ServiceState, build_registry, render, schedule_intervals
 from scheduler.register import Registrar
 from scheduler.runs import refresh_last_success, run_records
 from scheduler.scaling import ScalingEndpoint, ensure_queue_meta
@@ -35,7 +35,10 @@ class SchedulerService:
     def __init__(self, spec: PlatformSpec, redis_kwargs: dict[str, Any]) -> None:
         self.spec = spec
         self.registrar = Registrar(spec, redis_kwargs)
-        self.state = ServiceState(schedules={s.name: s.queue for s in spec.schedules if s.enabled})
+        self.state = ServiceState(
+            schedules={s.name: s.queue for s in spec.schedules if s.enabled},
+            intervals=schedule_intervals(spec),
+        )
         self.registry = build_registry(self.state)
         self.stopping = asyncio.Event()
         self.interval = float(spec.scheduler.reconcile_interval_seconds)
