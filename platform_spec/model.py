@@ -215,6 +215,11 @@ class PasswordKeys(SpecModel):
         "exporter-password", description="Key of the redis_exporter user's password."
     )
     admin: str = Field("admin-password", description="Key of the admin user's password.")
+    scaling_token: str = Field(
+        "scaling-token",
+        description="Key of the bearer token KEDA presents to the scheduler's scaling endpoint "
+        "(keda.scaler metricsApi). Not a Redis user: Pulumi generates it with the passwords.",
+    )
 
 
 class Auth(SpecModel):
@@ -676,7 +681,9 @@ class Keda(SpecModel):
         "replicas = minReplicas.",
     )
     namespace: str = Field(
-        "keda", description="Namespace of KEDA's operator (allowed to reach Redis)."
+        "keda",
+        description="Namespace of KEDA's operator: the only one allowed to reach the "
+        "scheduler's scaling port (scaler metricsApi) or Redis (scaler redis).",
     )
     scaler: Literal["metricsApi", "redis"] = Field(
         "metricsApi",
@@ -685,7 +692,8 @@ class Keda(SpecModel):
         "workers, delayed jobs due soon and job age (docs/autoscaling.md). `redis`: KEDA's "
         "plain redis scaler on key lengths (wait + prioritized + active, delayed to wake): "
         "nothing extra to run, but it scales a paused, capped or rate-limited queue to "
-        "maxReplicas of idle pods.",
+        "maxReplicas of idle pods. metricsApi needs KEDA >= 2.17, scheduler.replicas >= 1 "
+        "and Redis TLS and auth on (the endpoint's certificate and token come from them).",
     )
 
 
@@ -891,6 +899,37 @@ def catalog_problems(spec: PlatformSpec) -> list[tuple[str, str]]:
                     f"{why}: only a running worker promotes them",
                 )
             )
+    return problems + metrics_api_problems(spec)
+
+
+def metrics_api_problems(spec: PlatformSpec) -> list[tuple[str, str]]:
+    """(field path, message) for the metricsApi scaler: KEDA asks the scheduler.
+
+    The scheduler serves each queue's desired pods over HTTPS with a bearer token:
+    it must run, and its certificate and token come from the TLS and auth Secrets.
+    """
+    if not (spec.keda.enabled and spec.keda.scaler == "metricsApi"):
+        return []
+    problems = []
+    why = "keda.scaler metricsApi reads every queue's desired pods from the scheduler"
+    if spec.scheduler.replicas < 1:
+        problems.append(("scheduler.replicas", f"must be at least 1: {why}"))
+    if not spec.redis.tls.enabled:
+        problems.append(
+            (
+                "redis.tls.enabled",
+                "must be true with keda.scaler metricsApi: the scaling endpoint's certificate "
+                "comes from the TLS Secret (or use keda.scaler redis)",
+            )
+        )
+    if not spec.redis.auth.enabled:
+        problems.append(
+            (
+                "redis.auth.enabled",
+                "must be true with keda.scaler metricsApi: KEDA's bearer token "
+                "(passwordKeys.scalingToken) lives in the auth Secret (or use keda.scaler redis)",
+            )
+        )
     return problems
 
 

@@ -24,8 +24,13 @@ def _pod_labels(docs: list[dict], kind: str, name: str) -> dict[str, str]:
     return dict(named(docs, kind, name)["spec"]["template"]["metadata"]["labels"])
 
 
+def _namespace_peers(rule: dict[str, Any]) -> list[dict[str, str]]:
+    return [p["namespaceSelector"]["matchLabels"] for p in rule["from"] if "namespaceSelector" in p]
+
+
 def test_it_should_let_only_platform_pods_keda_and_clients_reach_redis() -> None:
-    docs = objects(default_values())
+    """keda.scaler redis: KEDA's operator reads key lengths, so its namespace reaches Redis."""
+    docs = objects(default_values(**{"keda.scaler": "redis"}))
     policy = named(docs, "NetworkPolicy", "bullmq-platform-redis")["spec"]
     redis = _pod_labels(docs, "StatefulSet", "bullmq-platform-redis")
     worker = _pod_labels(docs, "Deployment", "bullmq-platform-worker-notifications")
@@ -38,12 +43,7 @@ def test_it_should_let_only_platform_pods_keda_and_clients_reach_redis() -> None
     assert any(_matches(s, scheduler) for s in pod_peers)
     assert any(_matches(s, {"bullmq-platform/redis-client": "true"}) for s in pod_peers)
     assert not any(_matches(s, {"app": "anything-else"}) for s in pod_peers)
-    namespaces = [
-        p["namespaceSelector"]["matchLabels"]
-        for p in redis_rule["from"]
-        if "namespaceSelector" in p
-    ]
-    assert namespaces == [{"kubernetes.io/metadata.name": "keda"}]
+    assert _namespace_peers(redis_rule) == [{"kubernetes.io/metadata.name": "keda"}]
     assert [p["port"] for p in redis_rule["ports"]] == ["redis"]
     assert metrics_rule["from"] == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
@@ -62,3 +62,10 @@ def test_it_should_expose_runtime_metrics_only_to_monitoring() -> None:
     )
     (rule,) = policy["ingress"]
     assert [p["port"] for p in rule["ports"]] == ["http"]
+
+
+def test_it_should_keep_keda_away_from_redis_when_it_asks_the_scheduler() -> None:
+    """keda.scaler metricsApi (the default): KEDA never talks to Redis, so no namespace may."""
+    docs = objects(default_values())
+    redis_rule, _ = named(docs, "NetworkPolicy", "bullmq-platform-redis")["spec"]["ingress"]
+    assert _namespace_peers(redis_rule) == []

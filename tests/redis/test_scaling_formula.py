@@ -42,6 +42,8 @@ def _scaled_object(queue: str, *, prefix: str = "bull") -> dict[str, Any]:
             ],
             "schedules": [],
             "maintenanceQueue": queue,
+            # The plain redis-trigger mode; metricsApi is tested in tests/autoscaling.
+            "keda": {"scaler": "redis"},
         }
     )
     docs = chart.objects(chart.template(chart_values(spec, auth_secret="a", tls_secret="t")))

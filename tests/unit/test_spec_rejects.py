@@ -163,6 +163,24 @@ REJECTED = [
         "queues[0]",
         "duplicate job names: run",
     ),
+    (
+        "metricsApi without a scheduler",
+        {"scheduler.replicas": 0},
+        "scheduler.replicas",
+        "must be at least 1: keda.scaler metricsApi reads",
+    ),
+    (
+        "metricsApi without TLS",
+        {"redis.tls.enabled": False},
+        "redis.tls.enabled",
+        "must be true with keda.scaler metricsApi",
+    ),
+    (
+        "metricsApi without auth",
+        {"redis.auth.enabled": False},
+        "redis.auth.enabled",
+        "must be true with keda.scaler metricsApi",
+    ),
 ]
 
 
@@ -199,8 +217,17 @@ def test_it_should_allow_relaxed_security_in_dev_only() -> None:
         "redis.tls.enabled": False,
         "redis.auth.enabled": False,
         "redis.persistence.enabled": False,
+        # The metricsApi scaler's endpoint needs the TLS and auth Secrets.
+        "keda.scaler": "redis",
     }
     assert validate_spec(spec_with(environment="dev", **relaxed)).redis.tls.enabled is False
+
+
+def test_it_should_allow_no_scheduler_with_the_plain_redis_scaler_or_without_keda() -> None:
+    for keda in ({"scaler": "redis"}, {"enabled": False}):
+        data = spec_with(**{"scheduler.replicas": 0, "keda": keda})
+        data["queues"][0]["autoscaling"] = {"minReplicas": 1}
+        assert validate_spec(data).scheduler.replicas == 0
 
 
 def test_it_should_allow_zero_replicas_when_delayed_jobs_wake_the_queue() -> None:

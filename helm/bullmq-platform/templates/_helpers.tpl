@@ -60,6 +60,33 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s-scheduler" (include "bullmq-platform.fullname" .) -}}
 {{- end -}}
 
+{{/*
+"true" when KEDA reads each queue's desired pods from the scheduler's scaling
+endpoint (keda.scaler metricsApi), "" for the plain redis triggers or no KEDA.
+*/}}
+{{- define "bullmq-platform.metricsApi" -}}
+{{- if and .Values.keda.enabled (eq .Values.keda.scaler "metricsApi") -}}true{{- end -}}
+{{- end -}}
+
+{{/* HTTPS port of the scheduler's scaling endpoint (the scheduler reads it from env). */}}
+{{- define "bullmq-platform.scalingPort" -}}8443{{- end -}}
+
+{{/* Where the scheduler finds KEDA's bearer token and its serving certificate. */}}
+{{- define "bullmq-platform.scalingTokenFile" -}}/var/run/secrets/bullmq-platform/scaling-token{{- end -}}
+{{- define "bullmq-platform.scalingCertDir" -}}/var/run/secrets/bullmq-platform/scaling-tls{{- end -}}
+
+{{/* DNS names of the scheduler Service; the scaling endpoint's certificate must cover them. */}}
+{{- define "bullmq-platform.schedulerDnsNames" -}}
+{{- $name := include "bullmq-platform.schedulerName" . -}}
+{{- $ns := .Release.Namespace -}}
+{{- list $name (printf "%s.%s" $name $ns) (printf "%s.%s.svc" $name $ns) (printf "%s.%s.svc.cluster.local" $name $ns) | toJson -}}
+{{- end -}}
+
+{{/* URL KEDA's metrics-api scaler polls for one queue: (dict "ctx" $ "queue" $queue). */}}
+{{- define "bullmq-platform.scalingUrl" -}}
+{{- printf "https://%s.%s.svc:%s/scaling/%s" (include "bullmq-platform.schedulerName" .ctx) .ctx.Release.Namespace (include "bullmq-platform.scalingPort" .ctx) .queue.name -}}
+{{- end -}}
+
 {{/* Name of the Secret holding one password per ACL user (never created by the chart). */}}
 {{- define "bullmq-platform.authSecret" -}}
 {{- required "redis.auth.existingSecret is required: name the Secret holding one password per ACL user (Pulumi fills it for source generated; GitOps users create it first)" .Values.redis.auth.existingSecret -}}
@@ -176,6 +203,21 @@ Env and secret volume of a runtime process (worker or scheduler): call with
           items:
             - key: ca.crt
               path: ca.crt
+      {{- end }}
+      {{- if and (eq .role "scheduler") (include "bullmq-platform.metricsApi" .ctx) }}
+      # The scaling endpoint: KEDA's bearer token and the serving certificate.
+      - secret:
+          name: {{ include "bullmq-platform.authSecret" .ctx }}
+          items:
+            - key: {{ .ctx.Values.redis.auth.passwordKeys.scalingToken }}
+              path: scaling-token
+      - secret:
+          name: {{ include "bullmq-platform.tlsSecret" .ctx }}
+          items:
+            - key: tls.crt
+              path: scaling-tls/tls.crt
+            - key: tls.key
+              path: scaling-tls/tls.key
       {{- end }}
 - name: tmp
   emptyDir:

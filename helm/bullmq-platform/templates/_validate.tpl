@@ -37,6 +37,18 @@ with the field path; all of them are collected, then the render fails once.
 {{- $msgs = append $msgs (printf "queues[%d].jobTimeoutSeconds: %v must be below terminationGracePeriodSeconds %v" $i $q.jobTimeoutSeconds $q.terminationGracePeriodSeconds) -}}
 {{- end -}}
 {{- end -}}
+{{- if include "bullmq-platform.metricsApi" . -}}
+{{- $why := "keda.scaler metricsApi reads every queue's desired pods from the scheduler" -}}
+{{- if lt (int .Values.scheduler.replicas) 1 -}}
+{{- $msgs = append $msgs (printf "scheduler.replicas: must be at least 1: %s" $why) -}}
+{{- end -}}
+{{- if not $r.tls.enabled -}}
+{{- $msgs = append $msgs "redis.tls.enabled: must be true with keda.scaler metricsApi: the scaling endpoint's certificate comes from the TLS Secret (or use keda.scaler redis)" -}}
+{{- end -}}
+{{- if not $r.auth.enabled -}}
+{{- $msgs = append $msgs "redis.auth.enabled: must be true with keda.scaler metricsApi: KEDA's bearer token (passwordKeys.scalingToken) lives in the auth Secret (or use keda.scaler redis)" -}}
+{{- end -}}
+{{- end -}}
 {{- if $msgs -}}
 {{- fail (printf "\n\nVALUES VALIDATION:\n%s" (join "\n" $msgs)) -}}
 {{- end -}}
