@@ -38,3 +38,18 @@ def test_it_should_render_monitors_only_when_enabled() -> None:
     assert not kinds & {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
     values = default_values(**{"monitoring.serviceMonitor": True})
     assert {"ServiceMonitor", "PodMonitor"} <= {d["kind"] for d in objects(values)}
+
+
+def test_it_should_alert_only_on_metrics_the_platform_exports() -> None:
+    """A rule on a metric nobody exports never fires: every bullmq_* name must exist."""
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    exported = "".join(
+        (repo / path).read_text() for path in ("workers/metrics.py", "scheduler/metrics.py")
+    )
+    used = {name for rule in _alerts() for name in re.findall(r"\bbullmq_[a-z_]+", rule["expr"])}
+    assert used, "no alert reads a platform metric?"
+    missing = sorted(name for name in used if f'"{name}"' not in exported)
+    assert not missing, f"alerts read metrics nobody exports: {missing}"
