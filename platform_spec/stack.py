@@ -53,6 +53,12 @@ class InfraOptions(SpecModel):
         "applying them. Secrets are then referenced, never rendered.",
     )
     certificates: Certificates = Field(default_factory=Certificates)
+    cluster_domain: str = Field(
+        "cluster.local",
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="The cluster's DNS domain, for the `<svc>.<ns>.svc.<domain>` names in "
+        "Redis's server certificate.",
+    )
 
 
 class StackConfig(SpecModel):

@@ -1,0 +1,104 @@
+"""Names the chart gives its objects, computed in Python (one function per question).
+
+The program needs them before the chart is rendered: the server certificate's
+SANs, the exported Redis host, the Secrets' names. They follow the chart's
+`templates/_helpers.tpl` exactly (a test renders the chart and compares):
+
+- fullname: `fullnameOverride`, else the release name if it contains the chart
+  name, else `<release>-<chart>`; cut to 50 characters, one trailing `-` dropped;
+- Redis: client Service and StatefulSet `<fullname>-redis`, headless Service
+  `<fullname>-redis-headless`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import yaml
+
+from platform_spec.chart import CHART_DIR
+from platform_spec.model import PlatformSpec
+
+FULLNAME_MAX = 50
+
+
+@cache
+def chart_name() -> str:
+    """The chart's `name` from Chart.yaml (what `.Chart.Name` is in templates)."""
+    return str(yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())["name"])
+
+
+def fullname(release: str, override: str | None = None) -> str:
+    """The chart's `bullmq-platform.fullname` helper, in Python."""
+    if override:
+        base = override
+    elif chart_name() in release:
+        base = release
+    else:
+        base = f"{release}-{chart_name()}"
+    return base[:FULLNAME_MAX].removesuffix("-")
+
+
+@dataclass(frozen=True)
+class RedisNames:
+    """Where the in-cluster Redis lives, as the chart names it."""
+
+    namespace: str
+    service: str
+    headless_service: str
+    statefulset: str
+    cluster_domain: str = "cluster.local"
+
+    @property
+    def client_host(self) -> str:
+        """The host the chart's clients use (`<svc>.<ns>.svc`)."""
+        return f"{self.service}.{self.namespace}.svc"
+
+    def pod_host(self, ordinal: int) -> str:
+        """A StatefulSet pod's stable name under the headless Service (no domain)."""
+        return f"{self.statefulset}-{ordinal}.{self.headless_service}"
+
+
+def redis_names(
+    spec: PlatformSpec, release: str, cluster_domain: str = "cluster.local"
+) -> RedisNames:
+    """The Redis Service, headless Service and StatefulSet names of a release."""
+    redis = f"{fullname(release, spec.fullname_override)}-redis"
+    return RedisNames(
+        namespace=spec.namespace,
+        service=redis,
+        headless_service=f"{redis}-headless",
+        statefulset=redis,
+        cluster_domain=cluster_domain,
+    )
+
+
+def _forms(name: str, namespace: str, domain: str) -> list[str]:
+    """`name`, `name.ns`, `name.ns.svc`, `name.ns.svc.<domain>`."""
+    return [
+        name,
+        f"{name}.{namespace}",
+        f"{name}.{namespace}.svc",
+        f"{name}.{namespace}.svc.{domain}",
+    ]
+
+
+def server_dns_names(names: RedisNames, replicas: int = 1) -> list[str]:
+    """Every DNS name a client may use to reach Redis: the certificate's SANs.
+
+    Both Services in every form, each pod under the headless Service in every
+    form, a wildcard under the headless Service (pods added later), and
+    `localhost` for probes and `redis-cli` run inside the pod.
+    """
+    ns, domain = names.namespace, names.cluster_domain
+    sans = _forms(names.service, ns, domain) + _forms(names.headless_service, ns, domain)
+    for ordinal in range(replicas):
+        pod = f"{names.statefulset}-{ordinal}"
+        sans += _forms(f"{pod}.{names.headless_service}", ns, domain)
+    sans += [
+        f"*.{names.headless_service}.{ns}.svc",
+        f"*.{names.headless_service}.{ns}.svc.{domain}",
+    ]
+    sans.append("localhost")
+    return sans

@@ -1,0 +1,60 @@
+"""infra.naming computes the names the chart gives Redis: checked against a real render."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.naming import fullname, redis_names, server_dns_names
+from platform_spec import chart
+from platform_spec.model import PlatformSpec
+from platform_spec.values import chart_values
+
+pytestmark = pytest.mark.helm
+
+CASES = [
+    ("bullmq-platform", None),  # release is the chart name
+    ("bullmq", None),  # release gets the chart name appended
+    ("team-bullmq-platform-prod", None),  # contains the chart name: used as is
+    ("queues", "jobs"),  # fullnameOverride wins
+    ("a" * 34 + "-x", None),  # cut to 50 characters, a trailing '-' dropped
+]
+
+
+@pytest.mark.parametrize(("release", "override"), CASES)
+def test_it_should_match_the_rendered_service_and_statefulset_names(
+    release: str, override: str | None
+) -> None:
+    spec = PlatformSpec(namespace="ns1", fullname_override=override)
+    docs = chart.objects(
+        chart.template(chart_values(spec, auth_secret="a", tls_secret="t"), release=release)
+    )
+    names = redis_names(spec, release)
+    service = chart.find(docs, "Service", names.service)
+    headless = chart.find(docs, "Service", names.headless_service)
+    statefulset = chart.find(docs, "StatefulSet", names.statefulset)
+    assert headless["spec"].get("clusterIP") == "None"
+    assert service["spec"].get("clusterIP") != "None"
+    assert statefulset["spec"]["serviceName"] == names.headless_service
+    assert chart.find(docs, "ConfigMap", f"{fullname(release, override)}-spec")
+
+
+def test_it_should_truncate_like_helm() -> None:
+    assert fullname("a" * 34 + "-x") == ("a" * 34 + "-x-bullmq-platform")[:50].removesuffix("-")
+    assert len(fullname("r" * 63)) == 50
+    assert fullname("b" * 49 + "-", None).endswith("b")
+
+
+def test_it_should_give_the_client_host_the_chart_gives_its_clients() -> None:
+    spec = PlatformSpec(namespace="ns1")
+    docs = chart.objects(chart.template(chart_values(spec, auth_secret="a", tls_secret="t")))
+    names = redis_names(spec, "bullmq-platform")
+    hosts = {
+        env.get("value")
+        for doc in docs
+        if doc["kind"] == "Deployment"
+        for container in doc["spec"]["template"]["spec"]["containers"]
+        for env in container.get("env", [])
+        if env["name"] == "BULLMQ_PLATFORM_REDIS_HOST"
+    }
+    assert hosts == {names.client_host}
+    assert names.client_host in server_dns_names(names)
