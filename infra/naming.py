@@ -42,12 +42,18 @@ def fullname(release: str, override: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class RedisNames:
-    """Where the in-cluster Redis lives, as the chart names it."""
+    """Where the in-cluster Redis lives, as the chart names it.
+
+    The same server certificate also serves the scheduler's scaling endpoint
+    (KEDA's metrics-api trigger reads `https://<scheduler_service>.<ns>.svc`),
+    so the scheduler Service is named here too.
+    """
 
     namespace: str
     service: str
     headless_service: str
     statefulset: str
+    scheduler_service: str
     cluster_domain: str = "cluster.local"
 
     @property
@@ -64,12 +70,14 @@ def redis_names(
     spec: PlatformSpec, release: str, cluster_domain: str = "cluster.local"
 ) -> RedisNames:
     """The Redis Service, headless Service and StatefulSet names of a release."""
-    redis = f"{fullname(release, spec.fullname_override)}-redis"
+    base = fullname(release, spec.fullname_override)
+    redis = f"{base}-redis"
     return RedisNames(
         namespace=spec.namespace,
         service=redis,
         headless_service=f"{redis}-headless",
         statefulset=redis,
+        scheduler_service=f"{base}-scheduler",
         cluster_domain=cluster_domain,
     )
 
@@ -88,11 +96,13 @@ def server_dns_names(names: RedisNames, replicas: int = 1) -> list[str]:
     """Every DNS name a client may use to reach Redis: the certificate's SANs.
 
     Both Services in every form, each pod under the headless Service in every
-    form, a wildcard under the headless Service (pods added later), and
-    `localhost` for probes and `redis-cli` run inside the pod.
+    form, a wildcard under the headless Service (pods added later), the
+    scheduler Service (its scaling endpoint) in every form, and `localhost`
+    for probes and `redis-cli` run inside the pod.
     """
     ns, domain = names.namespace, names.cluster_domain
     sans = _forms(names.service, ns, domain) + _forms(names.headless_service, ns, domain)
+    sans += _forms(names.scheduler_service, ns, domain)
     for ordinal in range(replicas):
         pod = f"{names.statefulset}-{ordinal}"
         sans += _forms(f"{pod}.{names.headless_service}", ns, domain)

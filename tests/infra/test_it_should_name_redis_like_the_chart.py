@@ -58,3 +58,22 @@ def test_it_should_give_the_client_host_the_chart_gives_its_clients() -> None:
     }
     assert hosts == {names.client_host}
     assert names.client_host in server_dns_names(names)
+
+
+def test_it_should_cover_the_scaling_endpoint_keda_calls() -> None:
+    """KEDA's metrics-api trigger verifies the scheduler's certificate against its URL host."""
+    from urllib.parse import urlparse
+
+    spec = PlatformSpec(namespace="ns1")
+    docs = chart.objects(chart.template(chart_values(spec, auth_secret="a", tls_secret="t")))
+    names = redis_names(spec, "bullmq-platform")
+    assert chart.find(docs, "Service", names.scheduler_service)
+    hosts = {
+        urlparse(trigger["metadata"]["url"]).hostname
+        for doc in docs
+        if doc["kind"] == "ScaledObject"
+        for trigger in doc["spec"]["triggers"]
+        if trigger["type"] == "metrics-api"
+    }
+    assert hosts, "no metrics-api trigger rendered"
+    assert hosts <= set(server_dns_names(names))
