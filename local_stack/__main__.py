@@ -1,34 +1,50 @@
-"""`python -m local_stack`: the platform on one machine, for newcomers and drills."""
+"""`python -m local_stack`: the whole platform on one machine, for newcomers and drills.
+
+python -m local_stack up [--stack dev]        # Redis + scheduler + one worker per queue
+python -m local_stack enqueue [--count 5]     # sample jobs into every queue (another terminal)
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import signal
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import redis
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from local_stack.processes import Platform, PlatformProcess
 from local_stack.redis_server import RedisServer, local_spec
 from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec
+from platform_spec.settings import RedisSettings
 from platform_spec.stack import REPO_ROOT, STACKS, load_stack
 
 app = typer.Typer(
-    help="Run the BullMQ platform locally (TLS + ACL Redis configured by the chart).",
+    help="Run the BullMQ platform locally: TLS + ACL Redis configured by the chart, "
+    "the scheduler and one worker per queue.",
     no_args_is_help=True,
     add_completion=False,
 )
 console = Console(stderr=True)
+STATE_FILE = "platform.json"
+
+StackOption = Annotated[str, typer.Option(help=f"Stack whose queues to run ({', '.join(STACKS)}).")]
+StateDirOption = Annotated[
+    Path | None,
+    typer.Option(help="Where certificates, passwords, data and logs live (.state/<stack>)."),
+]
 
 
 @app.callback()
 def main() -> None:
-    """Run the BullMQ platform locally (TLS + ACL Redis configured by the chart)."""
+    """Run the BullMQ platform locally (see `up --help` and `enqueue --help`)."""
 
 
 def _local_variant(spec: PlatformSpec) -> PlatformSpec:
@@ -39,12 +55,20 @@ def _local_variant(spec: PlatformSpec) -> PlatformSpec:
     return local_spec(**{k: v for k, v in data.items() if k != "environment"})
 
 
+def _state_dir(stack: str, state_dir: Path | None) -> Path:
+    if stack not in STACKS:
+        raise typer.BadParameter(f"unknown stack {stack!r} (known: {', '.join(STACKS)})")
+    return state_dir or REPO_ROOT / ".state" / stack
+
+
 def depth_table(client: redis.Redis, spec: PlatformSpec) -> Table:
     """A table of every queue's depth, read with the key names of platform_spec.keys."""
     table = Table(title="queue depths (refreshes every second; Ctrl-C stops)")
     width = max((len(q.name) for q in spec.queues), default=5)
     table.add_column("queue", no_wrap=True, min_width=width)
-    for column in ("waiting", "prioritized", "active", "delayed", "completed", "failed"):
+    # wait + prio is the backlog; done = completed jobs BullMQ still keeps; dlq = <queue>-dlq
+    columns = ("wait", "prio", "active", "delayed", "done", "failed", "dlq")
+    for column in columns:
         table.add_column(column, justify="right")
     pipe = client.pipeline(transaction=False)
     for queue in spec.queues:
@@ -55,40 +79,62 @@ def depth_table(client: redis.Redis, spec: PlatformSpec) -> Table:
         pipe.zcard(keys.delayed)
         pipe.zcard(keys.completed)
         pipe.zcard(keys.failed)
+        pipe.llen(QueueKeys(spec.key_prefix, queue.dlq_name).wait)
     counts = pipe.execute()
+    n = len(columns)
     for i, queue in enumerate(spec.queues):
-        table.add_row(queue.name, *(str(n) for n in counts[i * 6 : i * 6 + 6]))
+        table.add_row(queue.name, *(str(c) for c in counts[i * n : i * n + n]))
     return table
 
 
-@app.command()
-def up(
-    stack: Annotated[
-        str, typer.Option(help=f"Stack whose queues to run ({', '.join(STACKS)}).")
-    ] = "dev",
-    state_dir: Annotated[
-        Path | None, typer.Option(help="Where certificates, passwords and data live.")
-    ] = None,
-    port: Annotated[int, typer.Option(help="Redis TLS port on 127.0.0.1 (0: any free).")] = 0,
-    once: Annotated[
-        bool, typer.Option("--once", help="Start, print the status once, stop (smoke test).")
-    ] = False,
-) -> None:
-    """Start Redis (TLS, ACL users, AOF, noeviction) and show live queue depths."""
-    spec = _local_variant(load_stack(stack).spec)
-    state = state_dir or REPO_ROOT / ".state" / stack
-    server = RedisServer(state / "redis", spec=spec, port=port)
-    console.print(f"[bold]bullmq-platform local stack[/] ({stack}): preparing {state}")
-    server.prepare()
-    server.start()
+def process_table(processes: list[PlatformProcess]) -> Table:
+    """Each process: pid, state, restarts, and its /healthz and /readyz answers."""
+    table = Table(title="processes (http://127.0.0.1:<port>/healthz, /readyz, /metrics)")
+    for column in ("process", "pid", "state", "starts", "port", "healthz", "readyz"):
+        left = column in ("process", "state")
+        table.add_column(column, justify="left" if left else "right", no_wrap=True)
+    for p in processes:
+        health, ready = p.probe("/healthz"), p.probe("/readyz")
+        table.add_row(
+            p.name,
+            str(p.pid or "-"),
+            p.status(),
+            str(p.starts),
+            str(p.http_port),
+            "-" if health is None else str(health),
+            "-" if ready is None else str(ready),
+        )
+    return table
+
+
+def _endpoints(server: RedisServer, platform: Platform) -> str:
     assert server.tls is not None
-    console.print(
-        f"Redis: rediss://127.0.0.1:{server.port} (TLS, CA {server.tls.ca_cert})\n"
-        f"Passwords: {server.state_dir / 'passwords'}/<user> (users: worker, scheduler, keda, "
-        "exporter, admin)\n"
-        f"Connect: REDISCLI_AUTH=$(cat {server.state_dir / 'passwords' / 'admin'}) redis-cli "
-        f"--tls --cacert {server.tls.ca_cert} -p {server.port} --user admin"
-    )
+    pw = server.state_dir / "passwords"
+    lines = [
+        f"Redis: rediss://127.0.0.1:{server.port} (TLS, CA {server.tls.ca_cert})",
+        f"Passwords: {pw}/<user> (users: worker, scheduler, keda, exporter, admin)",
+        f"Connect: REDISCLI_AUTH=$(cat {pw / 'admin'}) redis-cli "
+        f"--tls --cacert {server.tls.ca_cert} -p {server.port} --user admin",
+        f"Logs: {platform.log_dir}/<process>.log (JSON lines)",
+    ]
+    for p in platform.processes:
+        lines.append(f"{p.name:<32} health {p.url('/healthz')}  metrics {p.url('/metrics')}")
+    return "\n".join(lines)
+
+
+def _write_state(state: Path, stack: str, server: RedisServer, platform: Platform) -> None:
+    doc: dict[str, Any] = {
+        "stack": stack,
+        "redisPort": server.port,
+        "specFile": str(platform.spec_file),
+        "processes": [
+            {"name": p.name, "pid": p.pid, "httpPort": p.http_port} for p in platform.processes
+        ],
+    }
+    (state / STATE_FILE).write_text(json.dumps(doc, indent=2))
+
+
+def _watch(server: RedisServer, spec: PlatformSpec, platform: Platform, once: bool) -> None:
     stop = False
 
     def _stop(*_: object) -> None:
@@ -96,22 +142,119 @@ def up(
         stop = True
 
     signal.signal(signal.SIGTERM, _stop)
-    client = redis.Redis(**server.connection_kwargs("admin"))
+    client = redis.Redis(**server.connection_kwargs("admin"), socket_timeout=5)
     try:
         if once:
-            console.print(depth_table(client, spec))
+            missing = platform.wait_healthy(timeout=90)
+            console.print(Group(depth_table(client, spec), process_table(platform.processes)))
+            if missing:
+                console.print(f"[red]not ready:[/] {', '.join(missing)} (see their logs)")
+                raise typer.Exit(1)
             return
-        with Live(depth_table(client, spec), console=console, refresh_per_second=2) as live:
+        view = Group(depth_table(client, spec), process_table(platform.processes))
+        with Live(view, console=console, refresh_per_second=2) as live:
             while not stop:
                 time.sleep(1)
-                live.update(depth_table(client, spec))
+                revived = platform.revive()
+                if revived:
+                    console.log(f"restarted after an exit: {', '.join(revived)}")
+                live.update(Group(depth_table(client, spec), process_table(platform.processes)))
+        console.print()
     except KeyboardInterrupt:
         pass
     finally:
         client.close()
-        console.print("stopping Redis (it writes its AOF and RDB files) ...")
-        server.stop()
-        console.print("stopped; state kept in " + str(state))
+
+
+@app.command()
+def up(
+    stack: StackOption = "dev",
+    state_dir: StateDirOption = None,
+    port: Annotated[int, typer.Option(help="Redis TLS port on 127.0.0.1 (0: any free).")] = 0,
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once", help="Start everything, wait until ready, print the status once, stop."
+        ),
+    ] = False,
+) -> None:
+    """Start Redis (TLS, ACL users, AOF, noeviction), the scheduler and one worker per queue.
+
+    Shows live queue depths and process health; Ctrl-C or SIGTERM stops everything
+    cleanly: workers stop fetching and finish their active jobs, then the
+    scheduler and Redis stop (Redis writes its AOF and RDB files).
+    """
+    state = _state_dir(stack, state_dir)
+    spec = _local_variant(load_stack(stack).spec)
+    server = RedisServer(state / "redis", spec=spec, port=port)
+    console.print(f"[bold]bullmq-platform local stack[/] ({stack}): preparing {state}")
+    server.prepare()
+    server.start()
+    platform = Platform(server, spec, state)
+    try:
+        platform.start()
+        _write_state(state, stack, server, platform)
+        console.print(_endpoints(server, platform), soft_wrap=True)
+        console.print(
+            f"Sample jobs: .venv/bin/python -m local_stack enqueue --stack {stack}"
+            + (f" --state-dir {state}" if state_dir else "")
+        )
+        _watch(server, spec, platform, once)
+    finally:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: keep draining
+        try:
+            console.print("stopping: workers drain their active jobs, then the scheduler ...")
+            codes = platform.stop()
+            for name, code in codes.items():
+                console.print(f"  {name}: exit {code}")
+            console.print("stopping Redis (it writes its AOF and RDB files) ...")
+            server.stop()
+            (state / STATE_FILE).unlink(missing_ok=True)
+            console.print("stopped; state kept in " + str(state))
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+@app.command()
+def enqueue(
+    stack: StackOption = "dev",
+    state_dir: StateDirOption = None,
+    count: Annotated[int, typer.Option(min=1, max=10_000, help="Jobs per queue.")] = 5,
+    queue: Annotated[
+        list[str] | None, typer.Option("--queue", "-q", help="Only this queue (repeatable).")
+    ] = None,
+) -> None:
+    """Send sample jobs (valid payloads for each queue's handlers) to the running local stack."""
+    from local_stack import samples
+
+    state = _state_dir(stack, state_dir)
+    try:
+        doc = json.loads((state / STATE_FILE).read_text())
+    except FileNotFoundError:
+        console.print(f"[red]no local stack runs from {state}[/]: start it with scripts/local")
+        raise typer.Exit(1) from None
+    spec = PlatformSpec.model_validate_json(Path(doc["specFile"]).read_text())
+    known = [q.name for q in spec.queues]
+    for name in queue or []:
+        if name not in known:
+            raise typer.BadParameter(f"unknown queue {name!r} (known: {known})")
+    settings = RedisSettings(
+        host="127.0.0.1",
+        port=int(doc["redisPort"]),
+        username="worker",
+        password_file=state / "redis" / "passwords" / "worker",
+        ca_file=state / "redis" / "tls" / "ca.crt",
+        secrets_dir=state / "redis" / "no-secrets-dir",
+    )
+    jobs = samples.plan(spec, count, queue)
+    ids = asyncio.run(samples.enqueue(spec, settings, jobs))
+    table = Table(title=f"enqueued {len(ids)} sample jobs")
+    for column in ("queue", "jobs", "names"):
+        table.add_column(column)
+    for name in dict.fromkeys(j.queue for j in jobs):
+        mine = [j for j in jobs if j.queue == name]
+        table.add_row(name, str(len(mine)), ", ".join(dict.fromkeys(j.name for j in mine)))
+    Console().print(table)
 
 
 if __name__ == "__main__":

@@ -1,30 +1,124 @@
-"""The local stack starts the chart-configured Redis and shows queue depths."""
+"""The local stack: Redis, the scheduler and one worker per queue, sample jobs, clean stop."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+import redis
 from typer.testing import CliRunner
 
+from local_stack import samples
 from local_stack.__main__ import app
+from platform_spec.stack import REPO_ROOT, STACKS, load_stack
+from workers.payloads import validate_job
+from workers.registry import load_registry
 
 pytestmark = pytest.mark.redis
 
 
-def test_it_should_start_show_depths_and_stop(tmp_path: Path) -> None:
+def test_it_should_start_everything_show_depths_and_stop(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["up", "--once", "--state-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "rediss://127.0.0.1:" in result.output
-    assert "notifications" in result.output
+    spec = load_stack("dev").spec
+    for queue in spec.queues:
+        assert queue.name in result.output
+        assert f"worker {queue.name}: exit 0" in result.output, "every worker drains and exits 0"
+    assert "scheduler: exit 0" in result.output
+    assert "/metrics" in result.output and "/healthz" in result.output
     assert "stopped" in result.output
     assert (tmp_path / "redis" / "data" / "appendonlydir").is_dir()
+    assert not (tmp_path / "platform.json").exists(), "the state file goes with the stack"
     password = (tmp_path / "redis" / "passwords" / "admin").read_text()
     assert password not in result.output
+    logs = "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
+    assert '"worker started"' in logs and password not in logs
 
 
 def test_it_should_have_help_on_every_command() -> None:
     runner = CliRunner()
-    for args in (["--help"], ["up", "--help"]):
+    for args in (["--help"], ["up", "--help"], ["enqueue", "--help"]):
         result = runner.invoke(app, args)
-        assert result.exit_code == 0 and "Usage" in result.output
+        assert result.exit_code == 0 and "Usage" in result.output, args
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_it_should_plan_valid_sample_jobs_for_every_queue_of_a_stack(stack: str) -> None:
+    spec = load_stack(stack).spec
+    planned = samples.plan(spec, 4)
+    assert {p.queue for p in planned} == {q.name for q in spec.queues}
+    for job in planned:
+        queue = spec.queue(job.queue)
+        validate_job(queue, load_registry(queue), job.name, job.data)
+    assert any(p.name != "ping" for p in planned), "samples must exercise real handlers"
+
+
+def test_it_should_refuse_to_enqueue_when_no_stack_runs(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["enqueue", "--state-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "scripts/local" in result.output
+
+
+@pytest.mark.slow
+def test_it_should_run_sample_jobs_and_drain_on_sigterm(tmp_path: Path) -> None:
+    """`up` in a real process: sample jobs complete, SIGTERM stops everything with exit 0."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BULLMQ_PLATFORM_")}
+    log = (tmp_path / "up.log").open("wb")
+    up = subprocess.Popen(
+        [sys.executable, "-m", "local_stack", "up", "--state-dir", str(tmp_path / "s")],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        state = tmp_path / "s" / "platform.json"
+        deadline = time.monotonic() + 90
+        while not state.exists() and time.monotonic() < deadline and up.poll() is None:
+            time.sleep(0.2)
+        assert state.exists(), (tmp_path / "up.log").read_text()
+        result = CliRunner().invoke(
+            app, ["enqueue", "--state-dir", str(tmp_path / "s"), "--count", "3"]
+        )
+        assert result.exit_code == 0, result.output
+        spec = load_stack("dev").spec
+        doc = json.loads(state.read_text())
+        password = (tmp_path / "s" / "redis" / "passwords" / "admin").read_text()
+        client = redis.Redis(
+            host="127.0.0.1",
+            port=doc["redisPort"],
+            username="admin",
+            password=password,
+            ssl=True,
+            ssl_ca_certs=str(tmp_path / "s" / "redis" / "tls" / "ca.crt"),
+            decode_responses=True,
+        )
+
+        def completed() -> dict[str, int]:
+            return {q.name: int(client.zcard(f"bull:{q.name}:completed")) for q in spec.queues}
+
+        deadline = time.monotonic() + 90
+        while min(completed().values()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.25)
+        done = completed()
+        failed = {q.name: int(client.zcard(f"bull:{q.name}:failed")) for q in spec.queues}
+        client.close()
+        up.send_signal(signal.SIGTERM)
+        code = up.wait(120)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait(10)
+        log.close()
+    output = (tmp_path / "up.log").read_text()
+    assert min(done.values()) >= 3, (done, failed)
+    assert not any(failed.values()), failed
+    assert code == 0, output[-2000:]
+    assert output.count(": exit 0") == len(spec.queues) + 1, output[-2000:]
