@@ -31,18 +31,12 @@ from local_stack.redis_server import RedisServer
 pytestmark = [pytest.mark.redis, pytest.mark.drill, pytest.mark.slow]
 PRODUCERS = 4
 KILL_AFTER_SECONDS = 3.0
-# Product bug found by this drill (Redis 7.0-7.4, fixed upstream by redis/redis#14545;
-# Valkey: valkey-io/valkey#3983): on AOF load, EXEC re-checks ACLs as the `default`
-# user, and the chart's acl (helm/bullmq-platform/files/assemble-acl.sh) gives that
-# user `-@all`. Every BullMQ script's effects are in the AOF as MULTI/EXEC, so every
-# job written since the last AOF rewrite is dropped on ANY restart (crash or clean
-# shutdown); redis.log shows "NOPERM ACLs rules changed ...". Fix in the chart:
-# `user default off resetpass ~* &* +@all` (still off: nobody can log in as it).
-AOF_ACL_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="chart ACL `user default off ... -@all` makes Redis 7 drop MULTI/EXEC on AOF "
-    "load (redis/redis#14541): acknowledged jobs vanish on restart",
-)
+# Regression (redis/redis#14541; fixed upstream by #14545; Valkey: valkey-io/valkey#3983):
+# on AOF load Redis 7.0-7.4 re-checks ACLs on EXEC as the `default` user. Every BullMQ
+# script's effects are in the AOF as MULTI/EXEC, so with a `default` user of `-@all`
+# every job written since the last AOF rewrite was dropped on ANY restart. The chart's
+# ACL (helm/bullmq-platform/files/assemble-acl.sh) keeps `default` off but with full
+# rights; this drill keeps it that way.
 
 
 async def _stream(server: RedisServer, queue: str) -> tuple[list[tuple[str, float]], int, float]:
@@ -82,8 +76,8 @@ async def _stream(server: RedisServer, queue: str) -> tuple[list[tuple[str, floa
 @pytest.mark.parametrize(
     "appendfsync",
     [
-        pytest.param("always", marks=AOF_ACL_BUG),
-        pytest.param("everysec", marks=AOF_ACL_BUG),
+        pytest.param("always"),
+        pytest.param("everysec"),
     ],
 )
 def test_it_should_keep_every_acknowledged_job_through_a_redis_crash(

@@ -8,7 +8,12 @@ pwdir=$2
 out=$3
 umask 077
 tmp="$out.tmp"
-echo "user default off resetpass resetkeys resetchannels -@all" >"$tmp"
+# `default` is off: no client can authenticate as it. It keeps full rights
+# because Redis 7.0-7.4 replays the AOF's MULTI/EXEC blocks (every BullMQ
+# script's writes) as `default` and re-checks ACLs on EXEC: with -@all every
+# job written since the last AOF rewrite is dropped on restart
+# (redis/redis#14541, fixed upstream by #14545). Found by the Redis crash drill.
+echo "user default off resetpass resetkeys resetchannels ~* &* +@all" >"$tmp"
 while IFS= read -r line || [ -n "$line" ]; do
   case "$line" in '' | '#'*) continue ;; esac
   user=${line%% *}
