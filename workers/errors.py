@@ -34,3 +34,8 @@ class Deferred(Exception):
 
 
 __all__ = ["Deferred", "InvalidJob", "JobTimeout", "UnrecoverableError"]
+
+
+class StartupError(RuntimeError):
+    """The worker cannot start (Redis refused it or stayed unreachable); the reason is
+    the message, which never contains a secret."""

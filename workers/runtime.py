@@ -24,15 +24,18 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bullmq import Queue as BullQueue
+from redis.exceptions import AuthenticationError, AuthorizationError, NoPermissionError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from scheduler.cron import patch_bullmq_cron
 from scheduler.runs import SKIPPED_RESULT, should_skip_overlap
-from workers.connection import bullmq_connection, redis_client
+from workers.connection import bullmq_connection, redis_client, round_trip_seconds
 from workers.dlq import DeadLetterQueue
 from workers.engine import Engine, EngineConfig, JobView, create_engine
-from workers.errors import Deferred, InvalidJob, JobTimeout
+from workers.errors import Deferred, InvalidJob, JobTimeout, StartupError
 from workers.health import HealthServer
 from workers.logs import get_logger
 from workers.metrics import WorkerMetrics
@@ -44,6 +47,10 @@ from workers.settings import WorkerSettings
 log = get_logger("runtime")
 # Delay before a job of a tenant at its active limit is tried again.
 TENANT_RETRY_MS = 1000
+# Start-up: attempts to reach Redis before giving up (about 30 s with the backoff).
+STARTUP_ATTEMPTS = 8
+STARTUP_RETRY_FIRST_DELAY_SECONDS = 0.5
+STARTUP_RETRY_MAX_DELAY_SECONDS = 8.0
 
 
 class WorkerRuntime:
@@ -90,6 +97,7 @@ class WorkerRuntime:
         # A worker computes a scheduler's next tick when it fetches the current one:
         # it must use the same DST-correct cron computation as the scheduler.
         patch_bullmq_cron()
+        await self.wait_for_redis()
         await self.apply_queue_limits()
         q = self.queue
         config = EngineConfig(
@@ -120,6 +128,42 @@ class WorkerRuntime:
                 "httpPort": self.health.port,
             },
         )
+
+    async def wait_for_redis(self) -> None:
+        """Reach Redis before anything else, and say why not.
+
+        What waiting cannot fix (a refused password, a CA that does not match)
+        fails at once with the reason; an unreachable Redis is retried a bounded
+        number of times, each failure logged with the retries left. Either way
+        the process exits non-zero with a log line an operator can act on,
+        instead of retrying silently inside the client library.
+        """
+        where = self.redis_settings.describe()
+        delay = STARTUP_RETRY_FIRST_DELAY_SECONDS
+        for remaining in range(STARTUP_ATTEMPTS - 1, -1, -1):
+            try:
+                await round_trip_seconds(self.redis)
+                return
+            except (AuthenticationError, AuthorizationError, NoPermissionError) as exc:
+                raise StartupError(
+                    f"Redis at {where} refused ACL user {self.redis_settings.username!r}: "
+                    f"{type(exc).__name__}: {exc} (check the password file and the ACL)"
+                ) from None
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                if "certificate verify failed" in str(exc):
+                    raise StartupError(
+                        f"TLS to Redis at {where} failed: {exc} (is the CA file the platform's?)"
+                    ) from None
+                if remaining == 0:
+                    raise StartupError(
+                        f"Redis at {where} unreachable after {STARTUP_ATTEMPTS} attempts: {exc}"
+                    ) from None
+                log.warning(
+                    "redis unreachable, retrying",
+                    extra={"redis": where, "error": str(exc), "retriesRemaining": remaining},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, STARTUP_RETRY_MAX_DELAY_SECONDS)
 
     async def apply_queue_limits(self) -> None:
         """The queue's global rate limit (Python bullmq's Worker has no `limiter`)."""
@@ -295,5 +339,10 @@ async def run_worker(queue_name: str, engine: str = "stock") -> None:
     runtime_settings = RuntimeSettings()
     spec = runtime_settings.load_spec()
     runtime = WorkerRuntime(spec, queue_name, RedisSettings(), runtime_settings, engine=engine)
-    with contextlib.suppress(asyncio.CancelledError):
-        await runtime.run_until_signal()
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await runtime.run_until_signal()
+    except StartupError as exc:
+        log.error("worker cannot start", extra={"queue": queue_name, "reason": str(exc)})
+        await runtime.redis.aclose()
+        raise SystemExit(1) from None
