@@ -46,6 +46,7 @@ class RedisTls(pulumi.ComponentResource):
 
     secret_name: pulumi.Output[str]
     ca_cert_pem: pulumi.Output[str]
+    server_cert_pem: pulumi.Output[str]
     server_key_pem: pulumi.Output[str]
 
     def __init__(
@@ -95,6 +96,7 @@ class RedisTls(pulumi.ComponentResource):
             opts=child,
         )
         self.ca_cert_pem = ca.cert_pem
+        self.server_cert_pem = server.cert_pem
         self.server_key_pem = server_key_pem
         secret = k8s.core.v1.Secret(
             f"{name}-secret",

@@ -294,6 +294,12 @@ class Redis(SpecModel):
     external: ExternalRedis = Field(
         default_factory=ExternalRedis, description="Managed Redis settings (mode external)."
     )
+    pod_annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra annotations on the Redis pod template; a changed value rolls the "
+        "pod. Redis reads its certificate files only at start: the Pulumi program sets "
+        "`bullmq-platform/tls-cert-sha256` so a certificate renewal restarts Redis.",
+    )
 
     @field_validator("maxmemory_policy")
     @classmethod
