@@ -89,10 +89,26 @@ def main(argv: list[str] | None = None) -> int:
     if cfg.plot is not None:
         plot(summary, cfg.plot)
         print(f"plot: {cfg.plot}")
+    for row in rows:
+        if row.get("close_hung"):
+            print(
+                f"close() HUNG after the last job: {row['kind']} c={row['concurrency']} "
+                f"r={row['repeat']} {row['engine']} (figures kept): {row['close_hung']}"
+            )
     failed = [r for r in rows if not r["ok"]]
-    if failed:
-        print(f"\n{len(failed)} runs FAILED verification", file=sys.stderr)
+    for row in failed:
+        print(
+            f"FAILED run: {row['kind']} c={row['concurrency']} r={row['repeat']} "
+            f"{row['engine']}: {row['problems']}"
+        )
+    # The stock Worker is the comparison, not the product: its failures (a stall
+    # of Python bullmq's loop) are reported above but do not fail the bench.
+    fatal = [r for r in failed if r["engine"].split("[")[0] != "stock"]
+    if fatal:
+        print(f"\n{len(fatal)} runs FAILED verification", file=sys.stderr)
         return 1
+    if failed:
+        print(f"\n{len(failed)} stock-engine runs failed (not counted against the bench)")
     return 0
 
 

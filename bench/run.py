@@ -31,6 +31,7 @@ from typing import Any
 import redis
 
 from bench.pyproducer import enqueue
+from bench.pyworker import CLOSE_SECONDS, EXIT_STALLED, STALL_SECONDS
 from local_stack.redis_server import RedisServer
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -84,8 +85,17 @@ def ensure_node() -> str:
 # ------------------------------------------------------------ processes
 
 
-def _spawn(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[dict[str, Any], Any]:
-    """Run one bench process; its JSON line and its rusage (from wait4)."""
+class StalledRun(RuntimeError):
+    """A worker stopped completing jobs (its watchdog fired, or the hard timeout)."""
+
+
+def _spawn(cmd: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
+    """Run one bench process; its JSON line of figures.
+
+    Bounded twice: the Python worker's own watchdog exits 3 after 20 s without
+    a completion (bench.pyworker.STALL_SECONDS), and every process is killed
+    after `timeout` seconds.
+    """
     proc = subprocess.Popen(
         cmd,
         cwd=REPO,
@@ -99,13 +109,14 @@ def _spawn(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[dict[st
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
-        raise RuntimeError(f"{cmd[:3]} timed out after {timeout:.0f}s: {err[-2000:]}") from None
-    # communicate() reaped the child; its rusage is in RUSAGE_CHILDREN deltas, which
-    # we do not need: the process reports its own span. Keep the exit code check.
-    if proc.returncode != 0:
+        raise StalledRun(f"killed after {timeout:.0f}s: {err[-1000:]}") from None
+    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
+    if proc.returncode == EXIT_STALLED and lines:
+        raise StalledRun(f"no completion for {STALL_SECONDS:.0f}s: {lines[-1]}")
+    if proc.returncode != 0 or not lines:
         raise RuntimeError(f"{cmd[:3]} exited {proc.returncode}: {err[-2000:]}")
-    line = [ln for ln in out.splitlines() if ln.startswith("{")][-1]
-    return json.loads(line), None
+    report: dict[str, Any] = json.loads(lines[-1])
+    return report
 
 
 def worker_cmd(engine: str, node: str, queue: str, n: int, c: int, kind: str) -> list[str]:
@@ -176,6 +187,18 @@ def _check_jobs(client: redis.Redis, base: str, n: int) -> list[str]:
     return problems
 
 
+def queue_state(client: redis.Redis, base: str) -> dict[str, int]:
+    """Where a stalled run left the jobs."""
+    pipe = client.pipeline(transaction=False)
+    for suffix in ("wait", "active"):
+        pipe.llen(base + suffix)
+    for suffix in ("delayed", "prioritized", "failed", "completed", "marker"):
+        pipe.zcard(base + suffix)
+    pipe.scard(base + "stalled")
+    names = ("wait", "active", "delayed", "prioritized", "failed", "completed", "marker", "stalled")
+    return dict(zip(names, pipe.execute(), strict=True))
+
+
 def delete_queue(client: redis.Redis, base: str) -> None:
     batch: list[str] = []
     for key in client.scan_iter(match=base + "*", count=1000):
@@ -221,15 +244,16 @@ def run_drain(
     asyncio.run(enqueue(queue, n, CHUNK, server.connection_kwargs("worker"), kind))
     env = {**os.environ, **server.env("worker"), **LEVER_ENV.get(engine, {})}
     env["PYTHONPATH"] = str(REPO)
-    timeout = 120 + n / 100
+    # Hard bound (the slowest engine, stock at ~500 jobs/s, needs n/500 s).
+    timeout = 60 + n / 100
+    stalled = False
     try:
-        report, _ = _spawn(worker_cmd(engine, node, queue, n, c, kind), env, timeout)
+        report = _spawn(worker_cmd(engine, node, queue, n, c, kind), env, timeout)
         problems = verify(client, base, n, report)
     except RuntimeError as err:
-        report, problems = (
-            {"elapsed": float("nan"), "cpu": float("nan"), "maxrss_kb": 0},
-            [str(err)],
-        )
+        stalled = isinstance(err, StalledRun)
+        report = {"elapsed": float("nan"), "cpu": float("nan"), "maxrss_kb": 0}
+        problems = [f"STALLED ({err}); queue: {queue_state(client, base)}" if stalled else str(err)]
     finally:
         delete_queue(client, base)
     return {
@@ -244,7 +268,10 @@ def run_drain(
         "cpu_us_per_job": report["cpu"] / n * 1e6,
         "max_rss_mb": report["maxrss_kb"] / 1024,
         "ok": not problems,
+        "stalled": stalled,
         "problems": "; ".join(problems),
+        # The worker's close hung after its N-th completion (figures stand).
+        "close_hung": " | ".join(report.get("close_hung") or []),
     }
 
 
@@ -260,7 +287,7 @@ def run_enqueue(
         cmd = [sys.executable, "-m", "bench.pyproducer", queue, str(cfg.jobs), str(CHUNK)]
     problems = []
     try:
-        report, _ = _spawn(cmd, env, 120 + cfg.jobs / 100)
+        report = _spawn(cmd, env, 60 + cfg.jobs / 100)
         waiting = client.llen(base + "wait")
         if waiting != cfg.jobs:
             problems.append(f"{waiting} jobs waiting, {cfg.jobs} enqueued")
@@ -281,7 +308,9 @@ def run_enqueue(
         "cpu_us_per_job": report["cpu"] / cfg.jobs * 1e6,
         "max_rss_mb": report["maxrss_kb"] / 1024,
         "ok": not problems,
+        "stalled": False,
         "problems": "; ".join(problems),
+        "close_hung": "",
     }
 
 
@@ -318,6 +347,8 @@ def run(cfg: Config) -> list[dict[str, Any]]:
 def _progress(i: int, total: int, row: dict[str, Any]) -> str:
     where = f"[{i}/{total}] " if total else ""
     status = "ok" if row["ok"] else f"FAILED: {row['problems']}"
+    if row.get("close_hung"):
+        status += f"; close() HUNG >{CLOSE_SECONDS:.0f}s, abandoned: {row['close_hung']}"
     return (
         f"  {where}{row['case']} {row['kind']} c={row['concurrency']} r={row['repeat']} "
         f"{row['engine']}: {row['jobs_per_s']:.0f} jobs/s, {row['cpu_us_per_job']:.0f} us/job, "
@@ -337,26 +368,32 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         key = (row["case"], row["kind"], row["concurrency"])
         by_case[key][row["engine"]][row["repeat"]] = row
     out = []
+    nan = float("nan")
     for (case, kind, c), engines in by_case.items():
-        ref = engines.get("node", {})
+        ref = {r: row for r, row in engines.get("node", {}).items() if row["ok"]}
         for engine, reps in engines.items():
+            good = {r: row for r, row in reps.items() if row["ok"]}
             ratios = [
-                reps[r]["jobs_per_s"] / ref[r]["jobs_per_s"]
-                for r in reps
+                good[r]["jobs_per_s"] / ref[r]["jobs_per_s"]
+                for r in good
                 if r in ref and ref[r]["jobs_per_s"] > 0
             ]
-            vals = list(reps.values())
+            vals = list(good.values())
             out.append(
                 {
                     "case": case,
                     "kind": kind,
                     "concurrency": c,
                     "engine": engine,
-                    "jobs_per_s": statistics.median(v["jobs_per_s"] for v in vals),
-                    "cpu_us_per_job": statistics.median(v["cpu_us_per_job"] for v in vals),
-                    "max_rss_mb": max(v["max_rss_mb"] for v in vals),
-                    "ratio_to_node": statistics.median(ratios) if ratios else float("nan"),
-                    "ok": all(v["ok"] for v in vals),
+                    "jobs_per_s": statistics.median(v["jobs_per_s"] for v in vals) if vals else nan,
+                    "cpu_us_per_job": (
+                        statistics.median(v["cpu_us_per_job"] for v in vals) if vals else nan
+                    ),
+                    "max_rss_mb": max(v["max_rss_mb"] for v in vals) if vals else nan,
+                    "ratio_to_node": statistics.median(ratios) if ratios else nan,
+                    "repeats": f"{len(vals)}/{len(reps)}",
+                    "stalled": sum(1 for v in reps.values() if v.get("stalled")),
+                    "ok": len(vals) == len(reps),
                 }
             )
     return out
@@ -365,14 +402,15 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def table(summary: list[dict[str, Any]]) -> str:
     head = (
         f"{'case':<8}{'kind':<9}{'conc':>5}  {'engine':<22}{'jobs/s':>9}{'CPU us/job':>12}"
-        f"{'max RSS MB':>12}{'x Node':>8}  verified"
+        f"{'max RSS MB':>12}{'x Node':>8}  verified runs"
     )
     lines = [head, "-" * len(head)]
     for s in summary:
         lines.append(
             f"{s['case']:<8}{s['kind']:<9}{s['concurrency']:>5}  {s['engine']:<22}"
             f"{s['jobs_per_s']:>9.0f}{s['cpu_us_per_job']:>12.1f}{s['max_rss_mb']:>12.1f}"
-            f"{s['ratio_to_node']:>7.2f}x  {'yes' if s['ok'] else 'NO'}"
+            f"{s['ratio_to_node']:>7.2f}x  {s['repeats']}"
+            + (f" ({s['stalled']} STALLED)" if s["stalled"] else "")
         )
     return "\n".join(lines)
 

@@ -9,8 +9,9 @@ first-in, first-out. hiredis parses the replies.
 Writes are batched per event-loop tick: when a command is sent while others
 are in flight, it waits in the buffer until the end of the current tick, so
 the fifty finish+fetch calls that one tick produces leave in one TLS record
-and one `send` syscall. When the connection is idle the command is written
-at once (batching costs a loop iteration of latency at low load: adaptive).
+and one `send` syscall. Mode "adaptive" writes at once when the connection
+is idle; measured, it is no faster at concurrency 1 and slower at 10 and 50
+(see docs/throughput.md), so the engine batches every tick.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ ReplyError = hiredis.ReplyError
 
 # How writes are flushed: "adaptive" (at once when idle, else at the end of the
 # tick), "tick" (always at the end of the tick) or "immediate" (one write per
-# command). The bench measures the three; "adaptive" is the default.
+# command). The bench measures the three (`python -m bench --levers`); the fast
+# engine uses "tick" (EngineOptions.flush_mode), this client's default stays
+# "adaptive" for one-off callers.
 FLUSH_MODES = ("adaptive", "tick", "immediate")
 
 

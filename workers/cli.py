@@ -59,7 +59,7 @@ def run(
     queue: Annotated[str | None, typer.Option("--queue", "-q", help="Queue to work on.")] = None,
     engine: Annotated[
         str, typer.Option(help=f"Fetch/finish loop: {', '.join(ENGINES)}.")
-    ] = "stock",
+    ] = "fast",
 ) -> None:
     """Run the worker of one queue until SIGTERM (then drain and exit 0)."""
     if ctx.invoked_subcommand is not None:

@@ -11,8 +11,10 @@ finishes them: completed with the return value, retried with the backoff
 - `bullmq.UnrecoverableError` (and InvalidJob): fail now, no retries;
 - anything else: a failed attempt (retried while attempts remain).
 
-`--engine stock` selects workers.engine_stock (bullmq.Worker); a faster
-engine only has to implement this protocol.
+Engines: `fast` (the default; workers.engine_fast: bullmq's own Lua scripts,
+pipelined on one connection, one loop per slot, finish with fetch-next) and
+`stock` (workers.engine_stock: Python bullmq's `Worker`, `--engine stock`).
+Both pass the same worker test suite (tests/workers/ runs on each).
 """
 
 from __future__ import annotations
@@ -83,10 +85,17 @@ class Engine(Protocol):
         """time.monotonic() of the loop's last fetch attempt that returned."""
 
 
-ENGINES = ("stock",)
+ENGINES = ("fast", "stock")
+# What `python -m workers` runs without --engine (the CLI's default).
+DEFAULT_ENGINE = "fast"
 
 
 def create_engine(kind: str, config: EngineConfig, process: Process, hooks: EngineHooks) -> Engine:
+    """The engine `kind` (imported on demand: the stock one pulls in bullmq.Worker)."""
+    if kind == "fast":
+        from workers.engine_fast import PlatformFastEngine
+
+        return PlatformFastEngine(config, process, hooks)
     if kind == "stock":
         from workers.engine_stock import StockEngine
 

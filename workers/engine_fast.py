@@ -23,35 +23,53 @@ write them), job scheduler iterations.
 Interface: `FastEngine(queue, connection, options).run(processor)` and
 `close(drain=True)`; the processor receives a `FastJob` and its return value
 becomes the job's return value; raising fails (and maybe retries) the job.
+
+Memory: this module imports neither `bullmq` (about 20 MB of Python modules,
+redis-py included) nor the runtime's modules. The scripts are found on disk
+without importing the package, and bullmq's `UnrecoverableError` and the
+runtime's `Deferred` are recognised only if their modules are already loaded
+(if they are not, nothing can raise them). A process that runs only this
+engine stays near 25 MB (see docs/throughput.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import os
 import random
+import sys
 import time
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import bullmq
 import msgpack
 import orjson
-from bullmq.custom_errors import UnrecoverableError
 
 from workers._fast_redis import PipelinedRedis
-from workers.errors import Deferred
+
+if TYPE_CHECKING:
+    from workers.engine import EngineConfig, EngineHooks, JobView, Process
 
 log = logging.getLogger(__name__)
 
+
+def _bullmq_dir() -> Path:
+    """The installed bullmq package's folder, found without importing it."""
+    spec = importlib.util.find_spec("bullmq")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the bullmq package is not installed (its Lua scripts are needed)")
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
 # The Lua scripts ship inside the pinned bullmq package; we read them from there.
-SCRIPTS_DIR = Path(bullmq.__file__).resolve().parent / "commands"
+SCRIPTS_DIR = _bullmq_dir() / "commands"
 SCRIPT_FILES = {
     "moveToActive": "moveToActive-11.lua",
     "moveToFinished": "moveToFinished-14.lua",
@@ -82,6 +100,26 @@ Processor = Callable[["FastJob"], Awaitable[Any]]
 
 class JobTimeoutError(Exception):
     """The processor ran longer than the job timeout; the job was cancelled."""
+
+
+class BadJobData(Exception):
+    """The job's data cannot be decoded: it fails at once, without retries."""
+
+
+def is_unrecoverable(err: BaseException) -> bool:
+    """Fail at once? BadJobData, or bullmq's UnrecoverableError (InvalidJob included)."""
+    if isinstance(err, BadJobData):
+        return True
+    errors = sys.modules.get("bullmq.custom_errors")
+    return errors is not None and isinstance(err, errors.UnrecoverableError)
+
+
+def deferred_delay_ms(err: BaseException) -> int | None:
+    """The delay of the runtime's `Deferred` (put back, no attempt spent), else None."""
+    errors = sys.modules.get("workers.errors")
+    if errors is not None and isinstance(err, errors.Deferred):
+        return int(err.delay_ms)
+    return None
 
 
 @dataclass
@@ -487,7 +525,7 @@ class FastEngine:
         self._active[job.id] = token
         try:
             if job.deferred_failure:
-                raise UnrecoverableError(job.deferred_failure)
+                raise BadJobData(job.deferred_failure)
             timeout = self.options.job_timeout_seconds
             if timeout:
                 try:
@@ -505,14 +543,15 @@ class FastEngine:
                     await asyncio.shield(self._move_to_delayed(job, token, 0, b"1", b""))
                 self._active.pop(job.id, None)
             raise
-        except Deferred as deferred:
+        except Exception as err:
+            delay = deferred_delay_ms(err)
+            if delay is None:
+                return await self._fail(job, token, err)
             try:
-                await self._move_to_delayed(job, token, deferred.delay_ms, b"1", b"")
+                await self._move_to_delayed(job, token, delay, b"1", b"")
             finally:
                 self._active.pop(job.id, None)
             return None
-        except Exception as err:
-            return await self._fail(job, token, err)
         self.processed += 1
         try:
             reply = await self._finish(job, token, "completed", b"returnvalue", value)
@@ -566,7 +605,7 @@ class FastEngine:
         reason = str(err) or type(err).__name__
         fields = self._failure_fields(job, err, reason)
         attempts = int(job.opts.get("attempts") or 1)
-        final = isinstance(err, UnrecoverableError) or job.attempts_made + 1 >= attempts
+        final = is_unrecoverable(err) or job.attempts_made + 1 >= attempts
         delay = 0
         if not final:
             try:
@@ -645,10 +684,11 @@ class FastEngine:
             stack = []
         elif limit:
             stack = stack[-int(limit) :]
-        return msgpack.packb(
+        packed: bytes = msgpack.packb(
             ["failedReason", reason, "stacktrace", orjson.dumps(stack).decode()],
             use_bin_type=True,
         )
+        return packed
 
     # ------------------------------------------------------------ idle: wait on the marker
 
@@ -794,7 +834,7 @@ def from_env_levers(options: EngineOptions) -> EngineOptions:
 # ---------------------------------------------------------------- the runtime's Engine
 
 
-def _view(job: FastJob, finished: bool = False) -> Any:
+def _view(job: FastJob, finished: bool = False) -> JobView:
     from workers.engine import JobView
 
     stack: list[str] = []
@@ -822,7 +862,7 @@ class PlatformFastEngine:
     the grace period ends.
     """
 
-    def __init__(self, config: Any, process: Any, hooks: Any) -> None:
+    def __init__(self, config: EngineConfig, process: Process, hooks: EngineHooks) -> None:
         from workers.payloads import MalformedData
 
         self.config = config

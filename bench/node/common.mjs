@@ -22,3 +22,14 @@ export function cpuSeconds() {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 }
+
+// Peak RSS of this process in kB. On Linux, ru_maxrss (process.resourceUsage().maxRSS)
+// keeps the parent's peak across fork+exec, so a child of a 70 MB parent reports
+// >= 70 MB; VmHWM in /proc/self/status is this process's own high-water mark.
+export function peakRssKb() {
+  try {
+    const m = readFileSync('/proc/self/status', 'utf8').match(/^VmHWM:\s+(\d+) kB/m);
+    if (m) return Number(m[1]);
+  } catch { /* not Linux */ }
+  return process.resourceUsage().maxRSS;
+}

@@ -1,7 +1,7 @@
 // Enqueue N jobs with Queue.addBulk in chunks; print one JSON line of figures.
 // usage: node producer.mjs QUEUE N CHUNK
 import { Queue } from 'bullmq';
-import { connection, cpuSeconds } from './common.mjs';
+import { connection, cpuSeconds, peakRssKb } from './common.mjs';
 
 const [queue, nArg, chunkArg] = process.argv.slice(2);
 const n = Number(nArg);
@@ -21,6 +21,6 @@ const elapsed = (performance.now() - t0) / 1000;
 const cpu = cpuSeconds() - cpu0;
 await q.close();
 console.log(JSON.stringify({
-  engine: 'node', enqueued: n, elapsed, cpu, maxrss_kb: process.resourceUsage().maxRSS,
+  engine: 'node', enqueued: n, elapsed, cpu, maxrss_kb: peakRssKb(),
 }));
 process.exit(0);

@@ -1,7 +1,7 @@
 // Drain N pre-enqueued jobs with a Node BullMQ worker; print one JSON line of figures.
 // usage: node worker.mjs QUEUE N CONCURRENCY noop|io
 import { Worker } from 'bullmq';
-import { connection, cpuSeconds } from './common.mjs';
+import { connection, cpuSeconds, peakRssKb } from './common.mjs';
 
 const [queue, nArg, concArg, kind] = process.argv.slice(2);
 const n = Number(nArg);
@@ -31,6 +31,6 @@ const cpu = cpuSeconds() - cpu0;
 await worker.close();
 console.log(JSON.stringify({
   engine: 'node', processed: completed, invocations, elapsed, cpu,
-  maxrss_kb: process.resourceUsage().maxRSS,
+  maxrss_kb: peakRssKb(),
 }));
 process.exit(0);

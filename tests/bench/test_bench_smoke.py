@@ -38,5 +38,13 @@ def test_it_should_run_the_bench_and_verify_every_job(tmp_path: Path) -> None:
     )
     print(result.stdout)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "x Node" in result.stdout and "FAILED" not in result.stdout
+    assert "x Node" in result.stdout
+    # A stock-Worker failure (Python bullmq's own stall) is reported, not fatal;
+    # any failed fast-engine or Node run is.
+    fatal = [
+        line
+        for line in result.stdout.splitlines()
+        if line.startswith("FAILED run:") and " stock:" not in line
+    ]
+    assert not fatal, fatal
     assert list(tmp_path.glob("bench-*.csv")) and (tmp_path / "bench.png").stat().st_size > 0

@@ -1,6 +1,11 @@
 """Fixtures of the worker tests: a spec with throw-away queues, settings for the
 TLS + ACL test Redis (user `worker`), an in-process runtime, polling helpers,
-and Node BullMQ installed from tests/node/package-lock.json."""
+and Node BullMQ installed from tests/node/package-lock.json.
+
+Every test that runs a worker (it calls `running_worker` or `start_worker`)
+runs once per engine (`[fast]`, `[stock]`): the whole worker suite holds on
+both fetch/finish loops. `-k fast` or `-k stock` picks one.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 import pytest
@@ -23,12 +29,41 @@ from local_stack.redis_server import RedisServer
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers.connection import bullmq_connection
+from workers.engine import DEFAULT_ENGINE, ENGINES
 from workers.runtime import WorkerRuntime
 from workers.settings import WorkerSettings
 
 HERE = Path(__file__).resolve().parent
 NODE_DIR = HERE.parent / "node"
 HANDLERS = "worker_test_handlers"
+# The engine the current test's workers run (set by the `worker_engine` fixture).
+_engine = DEFAULT_ENGINE
+_WORKER_STARTERS = frozenset({"running_worker", "start_worker"})
+
+
+def _starts_a_worker(code: CodeType) -> bool:
+    """Whether a test's code (nested functions included) names a worker starter."""
+    if _WORKER_STARTERS.intersection(code.co_names):
+        return True
+    return any(isinstance(c, CodeType) and _starts_a_worker(c) for c in code.co_consts)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "worker_engine" in metafunc.fixturenames and _starts_a_worker(metafunc.function.__code__):
+        metafunc.parametrize("worker_engine", ENGINES, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def worker_engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The engine (`fast` or `stock`) this test's workers run; the default when
+    the test starts no worker."""
+    global _engine
+    engine = str(getattr(request, "param", DEFAULT_ENGINE))
+    previous, _engine = _engine, engine
+    try:
+        yield engine
+    finally:
+        _engine = previous
 
 
 def make_spec(queue: str, **overrides: Any) -> PlatformSpec:
@@ -78,6 +113,7 @@ async def running_worker(
         redis_settings(server),
         RuntimeSettings(http_host="127.0.0.1", http_port=0),
         settings,
+        engine=_engine,
     )
     await runtime.start()
     try:
@@ -186,7 +222,7 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
 def start_worker(env: dict[str, str], queue: str, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
-            [sys.executable, "-m", "workers", "--queue", queue],
+            [sys.executable, "-m", "workers", "--queue", queue, "--engine", _engine],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
