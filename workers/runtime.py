@@ -30,11 +30,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings, RuntimeSettings
-from scheduler.cron import patch_bullmq_cron
-from scheduler.runs import SKIPPED_RESULT, should_skip_overlap
 from workers.connection import bullmq_connection, redis_client, round_trip_seconds
 from workers.dlq import DeadLetterQueue
-from workers.engine import Engine, EngineConfig, JobView, create_engine
+from workers.engine import DEFAULT_ENGINE, Engine, EngineConfig, JobView, create_engine
 from workers.errors import Deferred, InvalidJob, JobTimeout, StartupError
 from workers.health import HealthServer
 from workers.logs import get_logger
@@ -63,7 +61,7 @@ class WorkerRuntime:
         redis: RedisSettings,
         runtime: RuntimeSettings | None = None,
         worker: WorkerSettings | None = None,
-        engine: str = "stock",
+        engine: str = DEFAULT_ENGINE,
     ) -> None:
         self.spec = spec
         self.queue: Queue = spec.queue(queue_name)
@@ -86,17 +84,21 @@ class WorkerRuntime:
         self._elapsed: dict[str, float] = {}
         self._producers: dict[str, BullQueue] = {}
         self._stop = asyncio.Event()
-        # Only queues that receive `overlap: skip` schedules pay for the check.
-        self._skips_overlap = any(
-            s.enabled and s.queue == queue_name and s.overlap == "skip" for s in spec.schedules
-        )
+        # Only queues that receive schedules pay for the scheduler's code (and its memory):
+        # cron ticks need the DST-correct strategy, `overlap: skip` the overlap check.
+        schedules = [x for x in spec.schedules if x.enabled and x.queue == queue_name]
+        self._has_cron_ticks = any(x.cron is not None for x in schedules)
+        self._skips_overlap = any(x.overlap == "skip" for x in schedules)
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        # A worker computes a scheduler's next tick when it fetches the current one:
-        # it must use the same DST-correct cron computation as the scheduler.
-        patch_bullmq_cron()
+        if self._has_cron_ticks:
+            # A worker computes a scheduler's next tick when it fetches the current one:
+            # it must use the same DST-correct cron computation as the scheduler.
+            from scheduler.cron import patch_bullmq_cron
+
+            patch_bullmq_cron()
         await self.wait_for_redis()
         await self.apply_queue_limits()
         q = self.queue
@@ -214,13 +216,15 @@ class WorkerRuntime:
 
     async def process(self, job: JobView) -> Any:
         """Run one attempt of a job; raise to fail it (see workers.engine)."""
-        if self._skips_overlap and await should_skip_overlap(
-            self.redis, self.spec, self.queue.name, job.id
-        ):
-            log.info(
-                "tick skipped: its previous run is still active", extra=self._fields(job, "skipped")
-            )
-            return SKIPPED_RESULT
+        if self._skips_overlap:
+            from scheduler.runs import SKIPPED_RESULT, should_skip_overlap
+
+            if await should_skip_overlap(self.redis, self.spec, self.queue.name, job.id):
+                log.info(
+                    "tick skipped: its previous run is still active",
+                    extra=self._fields(job, "skipped"),
+                )
+                return SKIPPED_RESULT
         name = self.metrics.job(job.name)
         handler, payload = validate_job(self.queue, self.registry, job.name, job.data)
         tenant = tenant_of(job.data)
@@ -334,7 +338,7 @@ class WorkerRuntime:
         }
 
 
-async def run_worker(queue_name: str, engine: str = "stock") -> None:
+async def run_worker(queue_name: str, engine: str = DEFAULT_ENGINE) -> None:
     """Entry point of `python -m workers --queue NAME`."""
     runtime_settings = RuntimeSettings()
     spec = runtime_settings.load_spec()
