@@ -17,10 +17,10 @@ from typing import Any
 
 from bullmq import Queue as BullQueue
 
+from platform_spec.job_options import job_options
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings
 from workers.connection import bullmq_connection
-from workers.options import job_options
 from workers.payloads import validate_job
 from workers.registry import load_registry
 

@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from platform_spec.model import PlatformSpec, Queue, Retention, Schedule
+from platform_spec.job_options import job_options
+from platform_spec.model import PlatformSpec, Queue, Schedule
 
 
 @dataclass(frozen=True)
@@ -73,23 +74,9 @@ def split_owned_field(value: str) -> tuple[str, str]:
     return queue, schedule_id
 
 
-def _keep(retention: Retention) -> dict[str, int] | bool:
-    keep = {}
-    if retention.age_seconds is not None:
-        keep["age"] = retention.age_seconds
-    if retention.count is not None:
-        keep["count"] = retention.count
-    return keep or False
-
-
 def job_template_opts(queue: Queue) -> dict[str, Any]:
-    """Job options of every tick: the target queue's attempts, backoff and retention."""
-    return {
-        "attempts": queue.attempts,
-        "backoff": {"type": queue.backoff.type, "delay": queue.backoff.delay_ms},
-        "removeOnComplete": _keep(queue.remove_on_complete),
-        "removeOnFail": _keep(queue.remove_on_fail),
-    }
+    """Job options of every tick: the target queue's, as any producer of it sets them."""
+    return job_options(queue)
 
 
 def declare(schedule: Schedule, spec: PlatformSpec) -> DeclaredSchedule:

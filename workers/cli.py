@@ -26,6 +26,7 @@ from bullmq import Queue as BullQueue
 from rich.console import Console
 from rich.table import Table
 
+from platform_spec.job_options import job_options
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers.connection import bullmq_connection
@@ -33,7 +34,6 @@ from workers.dlq import DeadLetterQueue
 from workers.engine import ENGINES
 from workers.errors import InvalidJob
 from workers.logs import configure_logging
-from workers.options import job_options
 from workers.payloads import validate_job
 from workers.registry import load_registry
 
@@ -57,9 +57,7 @@ JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 def run(
     ctx: typer.Context,
     queue: Annotated[str | None, typer.Option("--queue", "-q", help="Queue to work on.")] = None,
-    engine: Annotated[
-        str, typer.Option(help=f"Fetch/finish loop: {', '.join(ENGINES)}.")
-    ] = "fast",
+    engine: Annotated[str, typer.Option(help=f"Fetch/finish loop: {', '.join(ENGINES)}.")] = "fast",
 ) -> None:
     """Run the worker of one queue until SIGTERM (then drain and exit 0)."""
     if ctx.invoked_subcommand is not None:

@@ -14,8 +14,8 @@ from typing import Any
 from bullmq import Job
 from bullmq import Queue as BullQueue
 
+from platform_spec.job_options import job_options
 from platform_spec.model import Queue
-from workers.options import job_options
 
 DLQ_STATES = ["wait", "paused", "prioritized", "delayed"]
 

@@ -28,6 +28,7 @@ from redis.exceptions import AuthenticationError, AuthorizationError, NoPermissi
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from platform_spec.job_options import job_options, retention
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers.connection import bullmq_connection, redis_client, round_trip_seconds
@@ -37,7 +38,7 @@ from workers.errors import Deferred, InvalidJob, JobTimeout, StartupError
 from workers.health import HealthServer
 from workers.logs import get_logger
 from workers.metrics import WorkerMetrics
-from workers.options import job_options, retention, retry_delay_ms
+from workers.options import retry_delay_ms
 from workers.payloads import tenant_of, validate_job
 from workers.registry import JobContext, load_registry
 from workers.settings import WorkerSettings

@@ -14,7 +14,7 @@ import pytest
 from conftest import get_job, make_spec, producer, running_worker, wait_finished
 
 from local_stack.redis_server import RedisServer
-from workers.options import job_options
+from platform_spec.job_options import job_options
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
