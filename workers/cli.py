@@ -31,7 +31,7 @@ from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers.connection import bullmq_connection
 from workers.dlq import DeadLetterQueue
-from workers.engine import ENGINES
+from workers.engine import DEFAULT_ENGINE, ENGINES
 from workers.errors import InvalidJob
 from workers.logs import configure_logging
 from workers.payloads import validate_job
@@ -57,7 +57,9 @@ JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 def run(
     ctx: typer.Context,
     queue: Annotated[str | None, typer.Option("--queue", "-q", help="Queue to work on.")] = None,
-    engine: Annotated[str, typer.Option(help=f"Fetch/finish loop: {', '.join(ENGINES)}.")] = "fast",
+    engine: Annotated[
+        str, typer.Option(help=f"Fetch/finish loop: {', '.join(ENGINES)}.")
+    ] = DEFAULT_ENGINE,
 ) -> None:
     """Run the worker of one queue until SIGTERM (then drain and exit 0)."""
     if ctx.invoked_subcommand is not None:
