@@ -72,7 +72,8 @@ async def _busy_worker(queue_name: str, conn: dict[str, Any]) -> AsyncIterator[N
         yield
     finally:
         release.set()
-        await worker.close()
+        # force: bullmq 3.4.4 close() can hang on an idle fetch (docs/throughput.md)
+        await worker.close(force=True)
 
 
 async def _wait_for(client: redis.Redis, key: str, count: int) -> None:
