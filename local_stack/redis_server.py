@@ -65,7 +65,7 @@ class RedisServer:
     port: int = 0
     executable: str = "redis-server"
     process: subprocess.Popen[bytes] | None = None
-    passwords: dict[str, str] = field(default_factory=dict)
+    passwords: dict[str, str] = field(default_factory=dict, repr=False)  # never in repr
     tls: TlsFiles | None = None
 
     # ------------------------------------------------------------ set-up

@@ -114,3 +114,9 @@ def test_it_should_keep_passwords_off_the_command_line(redis_server: RedisServer
     for password in redis_server.passwords.values():
         assert password not in cmdline
     assert (redis_server.state_dir / "passwords" / "worker").stat().st_mode & 0o077 == 0
+
+
+def test_it_should_keep_passwords_out_of_the_servers_repr(redis_server: RedisServer) -> None:
+    text = repr(redis_server)
+    assert redis_server.passwords
+    assert not any(password in text for password in redis_server.passwords.values())
