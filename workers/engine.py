@@ -41,7 +41,7 @@ class JobView:
 class EngineConfig:
     queue: str
     prefix: str
-    connection: dict[str, Any]
+    connection: dict[str, Any] = field(repr=False)  # holds the password: never in repr
     concurrency: int
     default_attempts: int
     lock_duration_ms: int

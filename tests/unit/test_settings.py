@@ -42,3 +42,22 @@ def test_it_should_prefer_an_explicit_password_file(tmp_path: Path, secrets_dir:
     other.write_text("another")
     settings = RedisSettings(secrets_dir=secrets_dir, password_file=other)
     assert settings.password is not None and settings.password.get_secret_value() == "another"
+
+
+def test_it_should_keep_the_password_out_of_the_engine_config() -> None:
+    from workers.engine import EngineConfig
+
+    config = EngineConfig(
+        queue="q",
+        prefix="bull",
+        connection={"host": "h", "password": PASSWORD},
+        concurrency=1,
+        default_attempts=1,
+        lock_duration_ms=1,
+        stalled_interval_ms=1,
+        max_stalled_count=1,
+        drain_delay_seconds=1.0,
+        remove_on_complete=False,
+        remove_on_fail=False,
+    )
+    assert PASSWORD not in repr(config)
