@@ -179,8 +179,13 @@ def tick_times(
     k = keys("bull", queue)
     ticks: list[int] = []
     ran_at: dict[int, float] = {}
-    at = client.hgetall(k["ran_at"])
-    for job_id, n in client.hgetall(k["runs"]).items():
+    # One MULTI for both hashes: the handler writes them in one MULTI too, so a
+    # tick that runs between two separate reads cannot show in one and not the other.
+    pipe = client.pipeline(transaction=True)
+    pipe.hgetall(k["ran_at"])
+    pipe.hgetall(k["runs"])
+    at, runs = pipe.execute()
+    for job_id, n in runs.items():
         tick = parse_tick_id(job_id)
         if tick and tick[0] == schedule_id:
             ticks += [tick[1]] * int(n)
