@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from platform_spec.job_options import job_options
-from platform_spec.model import PlatformSpec, Queue, Schedule
+from platform_spec.model import PlatformSpec, Schedule
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,6 @@ def split_owned_field(value: str) -> tuple[str, str]:
     return queue, schedule_id
 
 
-def job_template_opts(queue: Queue) -> dict[str, Any]:
-    """Job options of every tick: the target queue's, as any producer of it sets them."""
-    return job_options(queue)
-
-
 def declare(schedule: Schedule, spec: PlatformSpec) -> DeclaredSchedule:
     return DeclaredSchedule(
         id=schedule.name,
@@ -88,7 +83,8 @@ def declare(schedule: Schedule, spec: PlatformSpec) -> DeclaredSchedule:
         every_ms=schedule.every_ms,
         tz=schedule.timezone,
         data=dict(schedule.payload),
-        opts=job_template_opts(spec.queue(schedule.queue)),
+        # Ticks carry the target queue's options, as any producer of it sets them.
+        opts=job_options(spec.queue(schedule.queue)),
         overlap=schedule.overlap,
         enabled=schedule.enabled,
     )
