@@ -10,7 +10,7 @@ Redis on 6379 is never touched.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,22 +31,31 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 
 @pytest.fixture
-def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    """A client authenticated as the `worker` ACL user, over verified TLS."""
-    client = redis.Redis(**redis_server.connection_kwargs("worker"), decode_responses=True)
+def role_client(redis_server: RedisServer) -> Iterator[Callable[[str], redis.Redis]]:
+    """Make clients authenticated as an ACL user (over verified TLS); all closed after."""
+    made: list[redis.Redis] = []
+
+    def connect(role: str) -> redis.Redis:
+        client = redis.Redis(**redis_server.connection_kwargs(role), decode_responses=True)
+        made.append(client)
+        return client
+
     try:
-        yield client
+        yield connect
     finally:
-        client.close()
+        for client in made:
+            client.close()
 
 
 @pytest.fixture
-def admin_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    client = redis.Redis(**redis_server.connection_kwargs("admin"), decode_responses=True)
-    try:
-        yield client
-    finally:
-        client.close()
+def redis_client(role_client: Callable[[str], redis.Redis]) -> redis.Redis:
+    """A client authenticated as the `worker` ACL user, over verified TLS."""
+    return role_client("worker")
+
+
+@pytest.fixture
+def admin_client(role_client: Callable[[str], redis.Redis]) -> redis.Redis:
+    return role_client("admin")
 
 
 @pytest.fixture

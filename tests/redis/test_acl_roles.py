@@ -7,7 +7,7 @@ chart's own script), so these tests exercise exactly what a pod gets.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,18 +34,9 @@ DANGEROUS = [
 ROLES = ("worker", "scheduler", "keda", "exporter")
 
 
-def _client(server: RedisServer, role: str) -> redis.Redis:
-    return redis.Redis(**server.connection_kwargs(role), decode_responses=True)
-
-
 @pytest.fixture
-def clients(redis_server: RedisServer) -> Iterator[dict[str, redis.Redis]]:
-    made = {role: _client(redis_server, role) for role in (*ROLES, "admin")}
-    try:
-        yield made
-    finally:
-        for client in made.values():
-            client.close()
+def clients(role_client: Callable[[str], redis.Redis]) -> dict[str, redis.Redis]:
+    return {role: role_client(role) for role in (*ROLES, "admin")}
 
 
 def test_it_should_let_the_worker_process_a_job(redis_server: RedisServer, queue_name: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -51,12 +51,8 @@ def _scaled_object(queue: str, *, prefix: str = "bull") -> dict[str, Any]:
 
 
 @pytest.fixture
-def keda_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    client = redis.Redis(**redis_server.connection_kwargs("keda"), decode_responses=True)
-    try:
-        yield client
-    finally:
-        client.close()
+def keda_client(role_client: Callable[[str], redis.Redis]) -> redis.Redis:
+    return role_client("keda")
 
 
 @contextlib.asynccontextmanager
