@@ -2,7 +2,7 @@
 
 The program needs them before the chart is rendered: the server certificate's
 SANs, the exported Redis host, the Secrets' names. They follow the chart's
-`templates/_helpers.tpl` exactly (a test renders the chart and compares):
+`templates/_names.tpl` and `templates/_redis.tpl` exactly (a test renders the chart and compares):
 
 - fullname: `fullnameOverride`, else the release name if it contains the chart
   name, else `<release>-<chart>`; cut to 50 characters, one trailing `-` dropped;

@@ -1,0 +1,52 @@
+{{/* Redis: its Secrets, how clients reach it, and which keys redis_exporter watches. */}}
+
+{{/* Name of the Secret holding one password per ACL user (never created by the chart). */}}
+{{- define "bullmq-platform.authSecret" -}}
+{{- required "redis.auth.existingSecret is required: name the Secret holding one password per ACL user (Pulumi fills it for source generated; GitOps users create it first)" .Values.redis.auth.existingSecret -}}
+{{- end -}}
+
+{{/* Name of the Secret holding tls.crt, tls.key and ca.crt. */}}
+{{- define "bullmq-platform.tlsSecret" -}}
+{{- if and (eq .Values.redis.tls.source "certManager") (eq .Values.redis.mode "in-cluster") -}}
+{{- printf "%s-tls" (include "bullmq-platform.redisName" .) -}}
+{{- else -}}
+{{- required "redis.tls.existingSecret is required: name the Secret holding tls.crt, tls.key and ca.crt (Pulumi fills it for source generated; GitOps users create it first)" .Values.redis.tls.existingSecret -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Host the workers, scheduler and KEDA connect to: the client Service, or the managed Redis. */}}
+{{- define "bullmq-platform.redisHost" -}}
+{{- if eq .Values.redis.mode "external" -}}
+{{- .Values.redis.external.host -}}
+{{- else -}}
+{{- printf "%s.%s.svc" (include "bullmq-platform.redisName" .) .Release.Namespace -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "bullmq-platform.redisPort" -}}
+{{- if eq .Values.redis.mode "external" -}}
+{{- .Values.redis.external.port -}}
+{{- else -}}
+{{- .Values.redis.port -}}
+{{- end -}}
+{{- end -}}
+
+{{/* ACL user of a role (worker, scheduler, keda); external mode has one managed user. */}}
+{{- define "bullmq-platform.redisUser" -}}
+{{- if eq .ctx.Values.redis.mode "external" -}}
+{{- .ctx.Values.redis.external.username | default "" -}}
+{{- else -}}
+{{- .role -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Keys whose sizes redis_exporter reports: each queue's backlog, busy, delayed and failed sets. */}}
+{{- define "bullmq-platform.exporterKeys" -}}
+{{- $keys := list -}}
+{{- range $q := .Values.queues -}}
+{{- range $suffix := list "wait" "prioritized" "active" "delayed" "failed" -}}
+{{- $keys = append $keys (printf "db0=%s:%s:%s" $.Values.keyPrefix $q.name $suffix) -}}
+{{- end -}}
+{{- end -}}
+{{- join "," $keys -}}
+{{- end -}}

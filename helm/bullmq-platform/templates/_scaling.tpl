@@ -1,0 +1,28 @@
+{{/* Scaling: the scheduler's endpoint that KEDA's metrics-api scaler polls. */}}
+
+{{/*
+"true" when KEDA reads each queue's desired pods from the scheduler's scaling
+endpoint (keda.scaler metricsApi), "" for the plain redis triggers or no KEDA.
+*/}}
+{{- define "bullmq-platform.metricsApi" -}}
+{{- if and .Values.keda.enabled (eq .Values.keda.scaler "metricsApi") -}}true{{- end -}}
+{{- end -}}
+
+{{/* HTTPS port of the scheduler's scaling endpoint (the scheduler reads it from env). */}}
+{{- define "bullmq-platform.scalingPort" -}}8443{{- end -}}
+
+{{/* Where the scheduler finds KEDA's bearer token and its serving certificate. */}}
+{{- define "bullmq-platform.scalingTokenFile" -}}/var/run/secrets/bullmq-platform/scaling-token{{- end -}}
+{{- define "bullmq-platform.scalingCertDir" -}}/var/run/secrets/bullmq-platform/scaling-tls{{- end -}}
+
+{{/* DNS names of the scheduler Service; the scaling endpoint's certificate must cover them. */}}
+{{- define "bullmq-platform.schedulerDnsNames" -}}
+{{- $name := include "bullmq-platform.schedulerName" . -}}
+{{- $ns := .Release.Namespace -}}
+{{- list $name (printf "%s.%s" $name $ns) (printf "%s.%s.svc" $name $ns) (printf "%s.%s.svc.cluster.local" $name $ns) | toJson -}}
+{{- end -}}
+
+{{/* URL KEDA's metrics-api scaler polls for one queue: (dict "ctx" $ "queue" $queue). */}}
+{{- define "bullmq-platform.scalingUrl" -}}
+{{- printf "https://%s.%s.svc:%s/scaling/%s" (include "bullmq-platform.schedulerName" .ctx) .ctx.Release.Namespace (include "bullmq-platform.scalingPort" .ctx) .queue.name -}}
+{{- end -}}
