@@ -1,0 +1,1 @@
+"""The sections of the spec, one module per area; platform_spec/model.py assembles them."""

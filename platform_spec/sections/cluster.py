@@ -1,0 +1,97 @@
+"""Cluster integrations: alerts and monitoring, KEDA, NetworkPolicies."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import (
+    Field,
+)
+
+from platform_spec.base import SpecModel
+
+
+class Alerts(SpecModel):
+    """Default PrometheusRule alerts, each switchable."""
+
+    redis_down: bool = Field(True, description="Alert: Redis unreachable.")
+    redis_memory_high: bool = Field(True, description="Alert: memory above 90% of maxmemory.")
+    aof_write_errors: bool = Field(True, description="Alert: AOF write failing.")
+    pvc_nearly_full: bool = Field(True, description="Alert: Redis PVC above 85%.")
+    queue_backlog: bool = Field(True, description="Alert: waiting jobs above waitingThreshold.")
+    queue_failed: bool = Field(True, description="Alert: failed jobs above failedThreshold.")
+    stuck_active: bool = Field(True, description="Alert: jobs active longer than stuckSeconds.")
+    backlog_without_workers: bool = Field(True, description="Alert: backlog with no workers.")
+    schedule_missed: bool = Field(True, description="Alert: a schedule missed 2 intervals.")
+    waiting_threshold: int = Field(1000, ge=1, description="Waiting jobs that page.")
+    failed_threshold: int = Field(100, ge=1, description="Failed jobs that page.")
+    stuck_seconds: int = Field(300, ge=1, description="Active job age considered stuck.")
+    runbook_base_url: str = Field(
+        "https://github.com/example/bullmq-platform/blob/main/README.md",
+        description="Base of each alert's runbook_url (a README section anchor is appended).",
+    )
+
+
+class ExporterImage(SpecModel):
+    """The redis_exporter image of the metrics sidecar."""
+
+    repository: str = Field(
+        "oliver006/redis_exporter", min_length=1, description="Image repository."
+    )
+    tag: str = Field("v1.67.0", min_length=1, description="Image tag; pin it.")
+    digest: str | None = Field(
+        None, pattern=r"^sha256:[0-9a-f]{64}$", description="Optional digest; wins over the tag."
+    )
+
+
+class Monitoring(SpecModel):
+    """Prometheus integration; switched by explicit values, never by cluster discovery."""
+
+    service_monitor: bool = Field(
+        False, description="Render ServiceMonitors (needs the Prometheus Operator CRDs)."
+    )
+    prometheus_rule: bool = Field(False, description="Render the PrometheusRule with alerts.")
+    exporter: bool = Field(True, description="Run a redis_exporter sidecar next to Redis.")
+    exporter_image: ExporterImage = Field(
+        default_factory=lambda: ExporterImage(),
+        description="redis_exporter sidecar image (needs TLS and ACL user support: >= 1.45).",
+    )
+    namespace: str = Field(
+        "monitoring", description="Namespace allowed to scrape metrics ports (NetworkPolicy)."
+    )
+    alerts: Alerts = Field(default_factory=Alerts, description="Alert switches and thresholds.")
+
+
+class Keda(SpecModel):
+    """KEDA integration of the chart."""
+
+    enabled: bool = Field(
+        True,
+        description="Render a ScaledObject per queue (needs KEDA >= 2.12). Off: fixed "
+        "replicas = minReplicas.",
+    )
+    namespace: str = Field(
+        "keda",
+        description="Namespace of KEDA's operator: the only one allowed to reach the "
+        "scheduler's scaling port (scaler metricsApi) or Redis (scaler redis).",
+    )
+    scaler: Literal["metricsApi", "redis"] = Field(
+        "metricsApi",
+        description="`metricsApi`: KEDA reads each queue's desired pods from the scheduler's "
+        "read-only HTTPS endpoint, which sees pause, global concurrency, rate limit, busy "
+        "workers, delayed jobs due soon and job age (docs/autoscaling.md). `redis`: KEDA's "
+        "plain redis scaler on key lengths (wait + prioritized + active, delayed to wake): "
+        "nothing extra to run, but it scales a paused, capped or rate-limited queue to "
+        "maxReplicas of idle pods. metricsApi needs KEDA >= 2.17, scheduler.replicas >= 1 "
+        "and Redis TLS and auth on (the endpoint's certificate and token come from them).",
+    )
+
+
+class NetworkPolicies(SpecModel):
+    """Who may reach Redis and the metrics ports."""
+
+    enabled: bool = Field(True, description="Render NetworkPolicies.")
+    client_label: str = Field(
+        "bullmq-platform/redis-client",
+        description='Pods labelled `<clientLabel>: "true"` may also reach Redis.',
+    )

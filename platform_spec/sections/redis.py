@@ -1,0 +1,251 @@
+"""The `redis` section: image, persistence, TLS, ACL users, in-cluster or external."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from platform_spec.base import SpecModel
+from platform_spec.quantities import (
+    REDIS_MEMORY_PATTERN,
+    k8s_memory_bytes,
+    redis_memory_bytes,
+)
+from platform_spec.sections.common import (
+    MemoryQuantity,
+    Resources,
+)
+
+# Maxmemory policies that evict keys: BullMQ loses jobs silently under them.
+EVICTING_POLICIES = (
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+)
+
+
+class RedisImage(SpecModel):
+    """The Redis server image. Official `redis` or `valkey/valkey`; never Bitnami."""
+
+    repository: str = Field(
+        "redis",
+        description="`redis` (official) or `valkey/valkey`. Bitnami images left the public "
+        "registry in 2025 and are refused.",
+    )
+    tag: str = Field("7.4.2", description="Server version tag (Redis 7.x / Valkey 7.2+ / 8.x).")
+    digest: str | None = Field(
+        None, pattern=r"^sha256:[0-9a-f]{64}$", description="Optional digest pin."
+    )
+
+    @field_validator("repository")
+    @classmethod
+    def _not_bitnami(cls, value: str) -> str:
+        if "bitnami" in value:
+            raise ValueError(
+                "Bitnami images left the public registry (bitnami/charts#35164); "
+                "use `redis` or `valkey/valkey`"
+            )
+        return value
+
+
+class RdbRule(SpecModel):
+    """One RDB `save` rule: snapshot after `seconds` if at least `changes` keys changed."""
+
+    seconds: int = Field(ge=1, description="Seconds since the last snapshot.")
+    changes: int = Field(ge=1, description="Minimum number of changed keys.")
+
+
+class Persistence(SpecModel):
+    """Disk for AOF and RDB files."""
+
+    enabled: bool = Field(
+        True,
+        description="Keep data on a PersistentVolumeClaim. Off loses every job on a pod "
+        "restart; allowed only in dev.",
+    )
+    size: MemoryQuantity = Field(
+        "8Gi", description="PVC size. Keep well above maxmemory: AOF rewrites need 2x."
+    )
+    storage_class: str | None = Field(
+        None, description="StorageClass of the PVC; null uses the cluster default."
+    )
+    appendfsync: Literal["everysec", "always"] = Field(
+        "everysec",
+        description="AOF fsync policy. `everysec` may lose about one second of acknowledged "
+        "enqueues on a crash; `always` loses none at a throughput cost.",
+    )
+    rdb_snapshots: list[RdbRule] = Field(
+        default_factory=lambda: [
+            RdbRule(seconds=3600, changes=1),
+            RdbRule(seconds=300, changes=100),
+            RdbRule(seconds=60, changes=10000),
+        ],
+        description="RDB `save` rules, in addition to AOF (faster restarts, backups).",
+    )
+
+
+class Tls(SpecModel):
+    """Where Redis's server certificate comes from."""
+
+    enabled: bool = Field(
+        True, description="TLS-only Redis (`port 0`). Off is allowed only in dev."
+    )
+    source: Literal["generated", "existingSecret", "certManager"] = Field(
+        "generated",
+        description="`generated`: the Pulumi program creates a CA and server cert; "
+        "`existingSecret`: a kubernetes.io/tls Secret with ca.crt you provide; "
+        "`certManager`: the chart creates a cert-manager Certificate.",
+    )
+    existing_secret: str | None = Field(
+        None,
+        description="Name of the Secret with tls.crt, tls.key and ca.crt. Required for "
+        "`existingSecret`; Pulumi fills it for `generated`; GitOps users name theirs.",
+    )
+    cert_manager_issuer: str | None = Field(
+        None, description="cert-manager issuer name (source `certManager`)."
+    )
+    cert_manager_issuer_kind: Literal["Issuer", "ClusterIssuer"] = Field(
+        "Issuer", description="Kind of the cert-manager issuer."
+    )
+    auth_clients: Literal["no", "optional", "yes"] = Field(
+        "no",
+        description="Redis `tls-auth-clients`: `yes` requires client certificates (mutual TLS).",
+    )
+
+    @model_validator(mode="after")
+    def _source_needs(self) -> Tls:
+        if self.source == "existingSecret" and not self.existing_secret:
+            raise ValueError("existingSecret is required when source is existingSecret")
+        if self.source == "certManager" and not self.cert_manager_issuer:
+            raise ValueError("certManagerIssuer is required when source is certManager")
+        return self
+
+
+class PasswordKeys(SpecModel):
+    """Keys of the auth Secret, one password per Redis ACL user."""
+
+    worker: str = Field("worker-password", description="Key of the worker user's password.")
+    scheduler: str = Field(
+        "scheduler-password", description="Key of the scheduler user's password."
+    )
+    keda: str = Field("keda-password", description="Key of the read-only KEDA user's password.")
+    exporter: str = Field(
+        "exporter-password", description="Key of the redis_exporter user's password."
+    )
+    admin: str = Field("admin-password", description="Key of the admin user's password.")
+    scaling_token: str = Field(
+        "scaling-token",
+        description="Key of the bearer token KEDA presents to the scheduler's scaling endpoint "
+        "(keda.scaler metricsApi). Not a Redis user: Pulumi generates it with the passwords.",
+    )
+
+
+class Auth(SpecModel):
+    """Redis ACL users and where their passwords come from."""
+
+    enabled: bool = Field(
+        True, description="Require passwords (ACL users, `default` off). Off only in dev."
+    )
+    source: Literal["generated", "existingSecret"] = Field(
+        "generated",
+        description="`generated`: Pulumi creates random passwords in a Secret; "
+        "`existingSecret`: you provide the Secret.",
+    )
+    existing_secret: str | None = Field(
+        None,
+        description="Name of the Secret holding one password per user (see passwordKeys). "
+        "Required for `existingSecret`; Pulumi fills it for `generated`.",
+    )
+    password_keys: PasswordKeys = Field(
+        default_factory=PasswordKeys, description="Secret keys of each user's password."
+    )
+    admin_enabled: bool = Field(
+        False, description="Create the `admin` ACL user (for people; all commands)."
+    )
+
+    @model_validator(mode="after")
+    def _source_needs(self) -> Auth:
+        if self.source == "existingSecret" and not self.existing_secret:
+            raise ValueError("existingSecret is required when source is existingSecret")
+        return self
+
+
+class ExternalRedis(SpecModel):
+    """A managed Redis outside the cluster (mode `external`)."""
+
+    host: str | None = Field(None, description="Hostname clients connect to (TLS SNI name).")
+    port: int = Field(6379, ge=1, le=65535, description="TLS port of the managed Redis.")
+    username: str | None = Field(
+        None, description="ACL user the workers and scheduler use; null for the default user."
+    )
+
+
+class Redis(SpecModel):
+    """The Redis that holds every queue."""
+
+    mode: Literal["in-cluster", "external"] = Field(
+        "in-cluster",
+        description="`in-cluster`: the chart runs a TLS Redis StatefulSet; `external`: "
+        "connect to a managed Redis (nothing may depend on CONFIG, which they refuse).",
+    )
+    image: RedisImage = Field(default_factory=RedisImage, description="Redis server image.")
+    port: int = Field(6379, ge=1, le=65535, description="TLS port of the in-cluster Redis.")
+    resources: Resources = Field(
+        default_factory=lambda: Resources(
+            cpu_request="250m", memory_request="1Gi", memory_limit="1Gi"
+        ),
+        description="Redis container resources. memoryLimit must exceed maxmemory.",
+    )
+    maxmemory: Annotated[str, StringConstraints(pattern=REDIS_MEMORY_PATTERN)] = Field(
+        "768mb",
+        description="Redis `maxmemory`. With noeviction, writes fail above it (loud) instead "
+        "of jobs vanishing (silent). Keep 20-25% below the memory limit for fork/AOF rewrite.",
+    )
+    maxmemory_policy: str = Field(
+        "noeviction",
+        json_schema_extra={"enum": ["noeviction"]},
+        description="Must be `noeviction`: any evicting policy silently deletes job keys.",
+    )
+    persistence: Persistence = Field(default_factory=Persistence, description="AOF and RDB.")
+    tls: Tls = Field(default_factory=Tls, description="TLS certificates.")
+    auth: Auth = Field(default_factory=Auth, description="ACL users and passwords.")
+    external: ExternalRedis = Field(
+        default_factory=ExternalRedis, description="Managed Redis settings (mode external)."
+    )
+    pod_annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra annotations on the Redis pod template; a changed value rolls the "
+        "pod. Redis reads its certificate files only at start: the Pulumi program sets "
+        "`bullmq-platform/tls-cert-sha256` so a certificate renewal restarts Redis.",
+    )
+
+    @field_validator("maxmemory_policy")
+    @classmethod
+    def _noeviction(cls, value: str) -> str:
+        if value != "noeviction":
+            kind = "evicts job keys silently" if value in EVICTING_POLICIES else "is not allowed"
+            raise ValueError(f"maxmemoryPolicy {value!r} {kind}; BullMQ requires `noeviction`")
+        return value
+
+    @model_validator(mode="after")
+    def _mode_and_memory(self) -> Redis:
+        if self.mode == "external" and not self.external.host:
+            raise ValueError("external.host is required when mode is external")
+        if self.mode == "in-cluster" and redis_memory_bytes(self.maxmemory) >= k8s_memory_bytes(
+            self.resources.memory_limit
+        ):
+            raise ValueError(
+                f"maxmemory {self.maxmemory} must be below resources.memoryLimit "
+                f"{self.resources.memory_limit} (fork and AOF rewrite need headroom)"
+            )
+        return self
