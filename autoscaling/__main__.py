@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from redis.asyncio import Redis
 
 from autoscaling.hpa import Behavior
+from autoscaling.signal import scaling_response
 from autoscaling.simulate import (
     Arrivals,
     Result,
@@ -23,7 +25,9 @@ from autoscaling.simulate import (
     trickle_curve,
     wave_curve,
 )
-from platform_spec.model import Autoscaling
+from platform_spec.model import Autoscaling, PlatformSpec
+from platform_spec.settings import RedisSettings, RuntimeSettings
+from platform_spec.stack import load_stack
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 DEFAULT_PNG = Path(__file__).resolve().parent.parent / "docs" / "autoscaling.png"
@@ -177,13 +181,6 @@ def signal_cmd(
     Connection from BULLMQ_PLATFORM_REDIS_* and the secrets directory, as the
     scheduler and workers connect.
     """
-    from redis.asyncio import Redis
-
-    from autoscaling.signal import scaling_response
-    from platform_spec.model import PlatformSpec
-    from platform_spec.settings import RedisSettings, RuntimeSettings
-    from platform_spec.stack import load_stack
-
     if stack is not None:
         spec = load_stack(stack).spec
     elif spec_file is not None:

@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench._conn import connection_from_env
+from workers.bullmq_wire import FastJob
+from workers.engine_fast import EngineOptions, FastEngine, from_env_levers
 
 # No completion for this long: the run is reported as stalled (exit code 3).
 STALL_SECONDS = 20.0
@@ -95,8 +97,6 @@ async def close_within(close: Awaitable[Any], figures: dict[str, Any], engine: s
 
 
 async def _run_fast(queue: str, n: int, concurrency: int, io: bool) -> dict[str, Any]:
-    from workers.engine_fast import EngineOptions, FastEngine, FastJob, from_env_levers
-
     done = asyncio.get_running_loop().create_future()
     counts = {"invocations": 0, "completed": 0, "failed": 0}
 

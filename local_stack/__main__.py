@@ -19,6 +19,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from local_stack import samples
 from local_stack.processes import Platform, PlatformProcess
 from local_stack.redis_server import RedisServer, local_spec
 from platform_spec.keys import QueueKeys
@@ -225,8 +226,6 @@ def enqueue(
     ] = None,
 ) -> None:
     """Send sample jobs (valid payloads for each queue's handlers) to the running local stack."""
-    from local_stack import samples
-
     state = _state_dir(stack, state_dir)
     try:
         doc = json.loads((state / STATE_FILE).read_text())

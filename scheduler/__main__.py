@@ -10,12 +10,15 @@ import asyncio
 import json
 from typing import Annotated
 
+import redis.asyncio as aioredis
 import typer
 
 from platform_spec.settings import RedisSettings, RuntimeSettings, ScalingSettings
 from scheduler.logs import setup_logging
 from scheduler.register import Registrar
 from scheduler.schedules import declared_schedules
+from scheduler.service import serve
+from workers.maintenance.rollups import read_rollups
 
 app = typer.Typer(
     help="The scheduler service: BullMQ job schedulers from the spec, drift repair, metrics.",
@@ -36,8 +39,6 @@ def main(
     over HTTPS on BULLMQ_PLATFORM_SCALING_PORT when set."""
     if ctx.invoked_subcommand is not None:
         return
-    from scheduler.service import serve
-
     settings = RuntimeSettings()
     setup_logging(settings.log_format, settings.log_level)
     spec = settings.load_spec()
@@ -115,10 +116,6 @@ def rollups(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Hourly metric rollups of a queue (written by the metrics-aggregate job)."""
-    import redis.asyncio as aioredis
-
-    from scheduler.maintenance.rollups import read_rollups
-
     spec = RuntimeSettings().load_spec()
 
     async def read() -> dict[str, dict[str, float]]:

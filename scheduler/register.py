@@ -35,7 +35,6 @@ from bullmq import Queue
 
 from platform_spec.keys import PlatformKeys, QueueKeys
 from platform_spec.model import PlatformSpec
-from scheduler.cron import patch_bullmq_cron
 from scheduler.schedules import (
     DeclaredSchedule,
     declared_schedules,
@@ -43,6 +42,7 @@ from scheduler.schedules import (
     split_owned_field,
     stack_owner,
 )
+from workers.cron import patch_bullmq_cron
 
 log = logging.getLogger("scheduler.register")
 

@@ -19,12 +19,12 @@ from typing import Any
 from platform_spec.http_server import Request, Response, bound_port, start_http_server
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import ScalingSettings
-from scheduler.maintenance.health import last_health
-from scheduler.maintenance.rollups import latest_rollups
 from scheduler.metrics import ServiceState, build_registry, render, schedule_intervals
 from scheduler.register import Registrar
-from scheduler.runs import refresh_last_success, run_records
 from scheduler.scaling import ScalingEndpoint, ensure_queue_meta
+from workers.maintenance.health import last_health
+from workers.maintenance.rollups import latest_rollups
+from workers.runs import refresh_last_success, run_records
 
 log = logging.getLogger("scheduler")
 # How often metrics snapshots (last success, health, rollups) are refreshed.

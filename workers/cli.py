@@ -31,11 +31,12 @@ from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers.connection import bullmq_connection
 from workers.dlq import DeadLetterQueue
-from workers.engine import DEFAULT_ENGINE, ENGINES
+from workers.engine_factory import DEFAULT_ENGINE, ENGINES
 from workers.errors import InvalidJob
 from workers.logs import configure_logging
 from workers.payloads import validate_job
 from workers.registry import load_registry
+from workers.runtime import run_worker
 
 COUNT_STATES = ("waiting", "prioritized", "active", "delayed", "completed", "failed", "paused")
 T = TypeVar("T")
@@ -69,8 +70,6 @@ def run(
         raise typer.Exit(2)
     if engine not in ENGINES:
         raise typer.BadParameter(f"unknown engine {engine!r}", param_hint="--engine")
-    from workers.runtime import run_worker
-
     settings = RuntimeSettings()
     configure_logging(settings.log_format, settings.log_level)
     asyncio.run(run_worker(queue, engine))

@@ -11,9 +11,8 @@ finishes them: completed with the return value, retried with the backoff
 - `bullmq.UnrecoverableError` (and InvalidJob): fail now, no retries;
 - anything else: a failed attempt (retried while attempts remain).
 
-Engines: `fast` (the default; workers.engine_fast: bullmq's own Lua scripts,
-pipelined on one connection, one loop per slot, finish with fetch-next) and
-`stock` (workers.engine_stock: Python bullmq's `Worker`, `--engine stock`).
+The implementations import this interface; workers/engine_factory.py picks
+one by name (so this module imports none of them).
 Both pass the same worker test suite (tests/workers/ runs on each).
 """
 
@@ -83,21 +82,3 @@ class Engine(Protocol):
     @property
     def last_progress(self) -> float:
         """time.monotonic() of the loop's last fetch attempt that returned."""
-
-
-ENGINES = ("fast", "stock")
-# What `python -m workers` runs without --engine (the CLI's default).
-DEFAULT_ENGINE = "fast"
-
-
-def create_engine(kind: str, config: EngineConfig, process: Process, hooks: EngineHooks) -> Engine:
-    """The engine `kind` (imported on demand: the stock one pulls in bullmq.Worker)."""
-    if kind == "fast":
-        from workers.engine_fast import PlatformFastEngine
-
-        return PlatformFastEngine(config, process, hooks)
-    if kind == "stock":
-        from workers.engine_stock import StockEngine
-
-        return StockEngine(config, process, hooks)
-    raise ValueError(f"unknown engine {kind!r} (known: {', '.join(ENGINES)})")

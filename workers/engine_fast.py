@@ -23,6 +23,9 @@ write them), job scheduler iterations.
 Interface: `FastEngine(queue, connection, options).run(processor)` and
 `close(drain=True)`; the processor receives a `FastJob` and its return value
 becomes the job's return value; raising fails (and maybe retries) the job.
+What the scripts take and return (KEYS, job hash, backoff) is
+workers/bullmq_wire.py; the runtime's Engine on top of this loop is
+workers/engine_fast_adapter.py.
 
 Memory: this module imports neither `bullmq` (about 20 MB of Python modules,
 redis-py included) nor the runtime's modules. The scripts are found on disk
@@ -36,58 +39,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import os
-import random
 import sys
 import time
-import traceback
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import msgpack
 import orjson
 
 from workers._fast_redis import PipelinedRedis
-
-if TYPE_CHECKING:
-    from workers.engine import EngineConfig, EngineHooks, JobView, Process
+from workers.bullmq_wire import (
+    SCRIPT_FILES,
+    SCRIPTS_DIR,
+    FastJob,
+    ScriptKeys,
+    backoff_delay_ms,
+    failure_fields,
+    job_from_reply,
+    keep_jobs,
+    now_ms,
+)
 
 log = logging.getLogger(__name__)
 
-
-def _bullmq_dir() -> Path:
-    """The installed bullmq package's folder, found without importing it."""
-    spec = importlib.util.find_spec("bullmq")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("the bullmq package is not installed (its Lua scripts are needed)")
-    return Path(next(iter(spec.submodule_search_locations))).resolve()
-
-
-# The Lua scripts ship inside the pinned bullmq package; we read them from there.
-SCRIPTS_DIR = _bullmq_dir() / "commands"
-SCRIPT_FILES = {
-    "moveToActive": "moveToActive-11.lua",
-    "moveToFinished": "moveToFinished-14.lua",
-    "moveToDelayed": "moveToDelayed-11.lua",
-    "retryJob": "retryJob-11.lua",
-    "extendLocks": "extendLocks-1.lua",
-    "moveStalledJobsToWait": "moveStalledJobsToWait-9.lua",
-}
-
-# Short option names Node BullMQ stores in a job's `opts` (bullmq.job.optsDecodeMap).
-OPTS_DECODE = {
-    "fpof": "failParentOnFailure",
-    "cpof": "continueParentOnFailure",
-    "idof": "ignoreDependencyOnFailure",
-    "rdof": "removeDependencyOnFailure",
-    "kl": "keepLogs",
-    "de": "deduplication",
-}
 
 # Pause after a Redis error before a slot tries again (Node's DELAY_TIME_1 is 100 ms).
 RETRY_DELAY_SECONDS = 0.1
@@ -160,122 +138,6 @@ class EngineOptions:
     fetch_next: bool = True
 
 
-@dataclass
-class FastJob:
-    """The job handed to the processor: what a handler needs, nothing lazy."""
-
-    id: str
-    name: str
-    data: Any
-    opts: dict[str, Any]
-    attempts_made: int
-    attempts_started: int = 0
-    timestamp: int = 0
-    token: str = ""
-    stalled_counter: int = 0
-    repeat_job_key: str | None = None
-    deferred_failure: str | None = None
-    raw_stacktrace: bytes | None = None
-    failed_reason: str | None = None
-    queue_name: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    # camelCase aliases, so handlers written for bullmq.Job keep working.
-    @property
-    def attemptsMade(self) -> int:
-        return self.attempts_made
-
-    @property
-    def attemptsStarted(self) -> int:
-        return self.attempts_started
-
-    @property
-    def attempts(self) -> int:
-        return int(self.opts.get("attempts") or 1)
-
-
-def _decode_opts(raw: bytes | None) -> dict[str, Any]:
-    if not raw:
-        return {}
-    opts = orjson.loads(raw)
-    return {OPTS_DECODE.get(k, k): v for k, v in opts.items()}
-
-
-def job_from_reply(
-    fields: list[bytes],
-    job_id: bytes,
-    queue_name: str,
-    token: str,
-    on_bad_data: Callable[[bytes, Exception], Any] | None = None,
-) -> FastJob:
-    """A FastJob from moveToActive's reply (the job hash as a flat field/value list)."""
-    it = iter(fields)
-    h: dict[bytes, bytes] = dict(zip(it, it, strict=True))
-    atm = h.get(b"atm") or h.get(b"attemptsMade") or b"0"
-    data_raw = h.get(b"data")
-    deferred_failure = h[b"defa"].decode() if b"defa" in h else None
-    try:
-        data = orjson.loads(data_raw) if data_raw else {}
-    except orjson.JSONDecodeError as err:
-        if on_bad_data is None:
-            data, deferred_failure = None, f"job data is not JSON: {err}"
-        else:
-            data = on_bad_data(data_raw or b"", err)
-    return FastJob(
-        id=job_id.decode(),
-        name=h.get(b"name", b"").decode(),
-        data=data,
-        opts=_decode_opts(h.get(b"opts")),
-        attempts_made=int(atm),
-        attempts_started=int(h.get(b"ats") or 0),
-        timestamp=int(h.get(b"timestamp") or 0),
-        token=token,
-        stalled_counter=int(h.get(b"stc") or 0),
-        repeat_job_key=h[b"rjk"].decode() if b"rjk" in h else None,
-        deferred_failure=deferred_failure,
-        raw_stacktrace=h.get(b"stacktrace"),
-        queue_name=queue_name,
-    )
-
-
-def keep_jobs(remove: Any) -> dict[str, Any]:
-    """BullMQ's keepJobs from removeOnComplete/removeOnFail (scripts.getKeepJobs)."""
-    if isinstance(remove, bool) or remove is None:
-        return {"count": 0} if remove else {"count": -1}
-    if isinstance(remove, int):
-        return {"count": remove}
-    if isinstance(remove, dict):
-        return remove
-    return {"count": -1}
-
-
-def backoff_delay_ms(backoff: Any, attempts_made: int) -> int:
-    """Delay before the next attempt, as Node BullMQ computes it (fixed/exponential, jitter).
-
-    `attempts_made` counts the attempt that just failed (1 after the first).
-    Jitter j takes a random fraction of up to j off the delay:
-    delay * (1 - j) + random * delay * j.
-    """
-    if backoff is None or backoff == 0:
-        return 0
-    if isinstance(backoff, int | float):
-        backoff = {"type": "fixed", "delay": backoff}
-    kind = backoff.get("type", "fixed")
-    delay = float(backoff.get("delay") or 0)
-    jitter = float(backoff.get("jitter") or 0)
-    if kind == "exponential":
-        delay = round(2 ** (attempts_made - 1) * delay)
-    elif kind != "fixed":
-        raise ValueError(f"unknown backoff type {kind!r}: use fixed or exponential")
-    if jitter > 0:
-        return int(random.random() * delay * jitter + delay * (1 - jitter))
-    return int(delay)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class FastEngine:
     """Fetch, run and finish jobs of one queue with BullMQ's scripts, pipelined."""
 
@@ -310,50 +172,9 @@ class FastEngine:
         self.processed = 0
         self.last_progress = time.monotonic()
         self._handing_back = False
-        self._build_keys()
-
-    # ------------------------------------------------------------ keys
-
-    def _build_keys(self) -> None:
-        base = f"{self.options.prefix}:{self.queue}:"
-        self.base = base
-
-        def k(*names: str) -> list[bytes]:
-            return [(base + n).encode() for n in names]
-
-        self._k_active = k(
-            "wait",
-            "active",
-            "prioritized",
-            "events",
-            "stalled",
-            "limiter",
-            "delayed",
-            "paused",
-            "meta",
-            "pc",
-            "marker",
-        )
-        head = k(
-            "wait",
-            "active",
-            "prioritized",
-            "events",
-            "stalled",
-            "limiter",
-            "delayed",
-            "paused",
-            "meta",
-            "pc",
-        )
-        self._k_finished_head = {t: [*head, (base + t).encode()] for t in ("completed", "failed")}
-        self._k_metrics = {t: (base + "metrics:" + t).encode() for t in ("completed", "failed")}
-        self._k_marker = (base + "marker").encode()
-        self._k_stalled = k("stalled")
-        self._k_stalled_check = k(
-            "stalled", "wait", "active", "stalled-check", "meta", "paused", "marker", "events"
-        ) + k("repeat")
-        self._base_b = base.encode()
+        self.keys = ScriptKeys(self.options.prefix, queue)
+        self.base = self.keys.base
+        self._base_b = self.keys.base_b
 
     # ------------------------------------------------------------ life cycle
 
@@ -495,8 +316,8 @@ class FastEngine:
     async def _fetch(self, token: str) -> FastJob | None:
         reply = await self._redis.evalsha(
             "moveToActive",
-            self._k_active,
-            [self._base_b, _now_ms(), self._pack_opts(token, None, None)],
+            self.keys.move_to_active,
+            [self._base_b, now_ms(), self._pack_opts(token, None, None)],
         )
         self.last_progress = time.monotonic()
         return self._next_from_reply(reply, token)
@@ -516,7 +337,7 @@ class FastEngine:
         if len(reply) >= 4:
             limit_until, delay_until = int(reply[2] or 0), int(reply[3] or 0)
             if limit_until > 0:
-                self._block_until = _now_ms() + limit_until
+                self._block_until = now_ms() + limit_until
             elif delay_until:
                 self._block_until = delay_until
         return None
@@ -578,15 +399,10 @@ class FastEngine:
         remove_key = "removeOnComplete" if target == "completed" else "removeOnFail"
         keep = job.opts.get(remove_key, remove_default)
         fetch = self.options.fetch_next and not self._closing
-        keys = [
-            *self._k_finished_head[target],
-            (self.base + job.id).encode(),
-            self._k_metrics[target],
-            self._k_marker,
-        ]
+        keys = self.keys.move_to_finished(target, job.id)
         args: list[Any] = [
             job.id,
-            _now_ms(),
+            now_ms(),
             prop,
             value,
             target,
@@ -603,7 +419,7 @@ class FastEngine:
 
     async def _fail(self, job: FastJob, token: str, err: Exception) -> FastJob | None:
         reason = str(err) or type(err).__name__
-        fields = self._failure_fields(job, err, reason)
+        fields = failure_fields(job, err, reason)
         attempts = int(job.opts.get("attempts") or 1)
         final = is_unrecoverable(err) or job.attempts_made + 1 >= attempts
         delay = 0
@@ -629,23 +445,8 @@ class FastEngine:
                 push = b"RPUSH" if job.opts.get("lifo") else b"LPUSH"
                 reply = await self._redis.evalsha(
                     "retryJob",
-                    [
-                        *((self.base + n).encode() for n in ("active", "wait", "paused")),
-                        (self.base + job.id).encode(),
-                        *(
-                            (self.base + n).encode()
-                            for n in (
-                                "meta",
-                                "events",
-                                "delayed",
-                                "prioritized",
-                                "pc",
-                                "marker",
-                                "stalled",
-                            )
-                        ),
-                    ],
-                    [self._base_b, _now_ms(), push, job.id, token, fields],
+                    self.keys.retry_job(job.id),
+                    [self._base_b, now_ms(), push, job.id, token, fields],
                 )
             if isinstance(reply, int) and reply < 0:
                 raise RuntimeError(f"failing job {job.id} refused: code {reply}")
@@ -661,34 +462,9 @@ class FastEngine:
     ) -> Awaitable[Any]:
         return self._redis.evalsha(
             "moveToDelayed",
-            [
-                *((self.base + n).encode() for n in ("marker", "active", "prioritized", "delayed")),
-                (self.base + job.id).encode(),
-                *(
-                    (self.base + n).encode()
-                    for n in ("events", "meta", "stalled", "wait", "limiter", "pc")
-                ),
-            ],
-            [self._base_b, _now_ms(), job.id, token, delay, skip_attempt, fields, b"0"],
+            self.keys.move_to_delayed(job.id),
+            [self._base_b, now_ms(), job.id, token, delay, skip_attempt, fields, b"0"],
         )
-
-    @staticmethod
-    def _failure_fields(job: FastJob, err: BaseException, reason: str) -> bytes:
-        stack: list[str] = []
-        if job.raw_stacktrace:
-            with contextlib.suppress(ValueError):
-                stack = list(orjson.loads(job.raw_stacktrace))
-        stack.append("".join(traceback.format_exception(err)))
-        limit = job.opts.get("stackTraceLimit")
-        if limit == 0:
-            stack = []
-        elif limit:
-            stack = stack[-int(limit) :]
-        packed: bytes = msgpack.packb(
-            ["failedReason", reason, "stacktrace", orjson.dumps(stack).decode()],
-            use_bin_type=True,
-        )
-        return packed
 
     # ------------------------------------------------------------ idle: wait on the marker
 
@@ -710,7 +486,7 @@ class FastEngine:
         """One BZPOPMIN on the marker for every idle slot; then wake them all."""
         try:
             while not self._closing:
-                now = _now_ms()
+                now = now_ms()
                 if self._block_until > now:
                     timeout = min((self._block_until - now) / 1000, MAX_BLOCK_SECONDS)
                 else:
@@ -719,10 +495,10 @@ class FastEngine:
                 timeout = max(timeout, MIN_BLOCK_SECONDS)
                 if not self._blocking.connected:
                     await self._blocking.connect()
-                reply = await self._blocking.execute("BZPOPMIN", self._k_marker, f"{timeout:.3f}")
+                reply = await self._blocking.execute("BZPOPMIN", self.keys.marker, f"{timeout:.3f}")
                 if reply:
                     score = int(float(reply[2]))
-                    if score > _now_ms():
+                    if score > now_ms():
                         self._block_until = score
                         continue
                 self._block_until = 0
@@ -759,7 +535,7 @@ class FastEngine:
         ids, tokens = list(self._active), list(self._active.values())
         failed = await self._redis.evalsha(
             "extendLocks",
-            self._k_stalled,
+            self.keys.extend_locks,
             [
                 self._base_b,
                 msgpack.packb(tokens, use_bin_type=True),
@@ -775,11 +551,11 @@ class FastEngine:
             return
         stalled = await self._redis.evalsha(
             "moveStalledJobsToWait",
-            self._k_stalled_check,
+            self.keys.move_stalled_jobs_to_wait,
             [
                 self.options.max_stalled_count,
                 self._base_b,
-                _now_ms(),
+                now_ms(),
                 self.options.stalled_interval_ms,
             ],
         )
@@ -829,108 +605,3 @@ def from_env_levers(options: EngineOptions) -> EngineOptions:
     if os.environ.get("BULLMQ_PLATFORM_FAST_NO_FETCH_NEXT"):
         options.fetch_next = False
     return options
-
-
-# ---------------------------------------------------------------- the runtime's Engine
-
-
-def _view(job: FastJob, finished: bool = False) -> JobView:
-    from workers.engine import JobView
-
-    stack: list[str] = []
-    if job.raw_stacktrace:
-        with contextlib.suppress(ValueError):
-            stack = list(orjson.loads(job.raw_stacktrace))
-    return JobView(
-        id=job.id,
-        name=job.name,
-        data=job.data,
-        attempts_made=job.attempts_made + (1 if finished else 0),
-        max_attempts=int(job.opts.get("attempts") or 1),
-        timestamp_ms=job.timestamp,
-        stacktrace=stack,
-    )
-
-
-class PlatformFastEngine:
-    """FastEngine behind the runtime's `workers.engine.Engine` protocol (`--engine fast`).
-
-    Same contract as workers.engine_stock.StockEngine: the runtime's `process`
-    gets a JobView, the retry delay comes from `hooks.retry_delay_ms`, outcomes
-    go to the async hooks, non-JSON data arrives as `MalformedData`, and `stop`
-    hands back (moveToDelayed, no attempt spent) what is still running when
-    the grace period ends.
-    """
-
-    def __init__(self, config: EngineConfig, process: Process, hooks: EngineHooks) -> None:
-        from workers.payloads import MalformedData
-
-        self.config = config
-        self.process = process
-        self.hooks = hooks
-        self._events: set[asyncio.Future[Any]] = set()
-        self._run: asyncio.Future[None] | None = None
-        options = EngineOptions(
-            concurrency=config.concurrency,
-            prefix=config.prefix,
-            lock_duration_ms=config.lock_duration_ms,
-            stalled_interval_ms=config.stalled_interval_ms,
-            max_stalled_count=config.max_stalled_count,
-            drain_delay_seconds=config.drain_delay_seconds,
-            remove_on_complete=config.remove_on_complete,
-            remove_on_fail=config.remove_on_fail,
-            default_attempts=config.default_attempts,
-            retry_delay_ms=lambda job, backoff: int(hooks.retry_delay_ms(_view(job), backoff)),
-            on_bad_data=lambda raw, err: MalformedData(raw.decode(errors="replace"), str(err)),
-        )
-        self.engine = FastEngine(
-            config.queue,
-            config.connection,
-            from_env_levers(options),
-            on_completed=self._completed,
-            on_failed=self._failed,
-        )
-
-    async def start(self) -> None:
-        self._run = asyncio.ensure_future(self.engine.run(self._processor))
-
-    async def _processor(self, job: FastJob) -> Any:
-        return await self.process(_view(job))
-
-    async def stop(self, timeout: float) -> int:
-        closing = asyncio.ensure_future(self.engine.close(drain=True))
-        done, _ = await asyncio.wait({closing}, timeout=max(timeout, 0))
-        handed_back = 0
-        if not done:
-            handed_back = self.engine.active_jobs
-            await asyncio.wait({asyncio.ensure_future(self.engine.close(drain=False))}, timeout=10)
-            await asyncio.wait({closing}, timeout=10)
-        if self._events:
-            await asyncio.wait(self._events, timeout=10)
-        if self._run is not None:
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(self._run, 5)
-        return handed_back
-
-    @property
-    def active(self) -> int:
-        return self.engine.active_jobs
-
-    @property
-    def alive(self) -> bool:
-        return self._run is not None and not self._run.done()
-
-    @property
-    def last_progress(self) -> float:
-        return self.engine.last_progress
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._events.add(task)
-        task.add_done_callback(self._events.discard)
-
-    def _completed(self, job: FastJob, result: Any) -> None:
-        self._spawn(self.hooks.on_completed(_view(job, finished=True), result))
-
-    def _failed(self, job: FastJob, err: BaseException, final: bool) -> None:
-        self._spawn(self.hooks.on_failed(_view(job, finished=True), err, final))

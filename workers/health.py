@@ -16,20 +16,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from platform_spec.http_server import Request, Response, bound_port, start_http_server
+from platform_spec.model import Queue
 from workers.connection import round_trip_seconds
-
-if TYPE_CHECKING:
-    from workers.runtime import WorkerRuntime
+from workers.engine import Engine
+from workers.metrics import WorkerMetrics
+from workers.settings import WorkerSettings
 
 READY_TIMEOUT_SECONDS = 2.0
 CONTENT_TYPE_METRICS = "text/plain; version=0.0.4; charset=utf-8"
 
 
+class Observed(Protocol):
+    """What the health server reads of a worker (workers.runtime.WorkerRuntime is one);
+    a protocol, so this module does not import the runtime that starts it."""
+
+    @property
+    def engine(self) -> Engine | None: ...
+
+    @property
+    def draining(self) -> bool: ...
+
+    @property
+    def metrics(self) -> WorkerMetrics: ...
+
+    @property
+    def queue(self) -> Queue: ...
+
+    @property
+    def settings(self) -> WorkerSettings: ...
+
+    @property
+    def redis(self) -> Any: ...
+
+
 class HealthServer:
-    def __init__(self, runtime: WorkerRuntime) -> None:
+    def __init__(self, runtime: Observed) -> None:
         self.runtime = runtime
         self.server: asyncio.Server | None = None
         self.port = 0

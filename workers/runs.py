@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
@@ -55,7 +55,8 @@ async def should_skip_overlap(
     schedule = next((s for s in spec.schedules if s.name == schedule_id), None)
     if schedule is None or schedule.queue != queue or schedule.overlap != "skip":
         return False
-    active = await redis.lrange(QueueKeys(spec.key_prefix, queue).active, 0, -1)
+    # Clients here decode replies (decode_responses=True): every reply is a str.
+    active = cast(list[str], await redis.lrange(QueueKeys(spec.key_prefix, queue).active, 0, -1))
     for other in active:
         other_tick = parse_tick_id(other)
         if other_tick and other_tick[0] == schedule_id and other_tick[1] < millis:
@@ -86,7 +87,10 @@ async def refresh_last_success(redis: aioredis.Redis, spec: PlatformSpec) -> dic
         by_queue.setdefault(schedule.queue, set()).add(schedule.name)
     newest: dict[str, float] = {}
     for queue, ids in by_queue.items():
-        events = await redis.xrevrange(QueueKeys(spec.key_prefix, queue).events, count=EVENTS_SCAN)
+        events = cast(
+            list[tuple[str, dict[str, str]]],
+            await redis.xrevrange(QueueKeys(spec.key_prefix, queue).events, count=EVENTS_SCAN),
+        )
         for entry_id, fields in events:
             if fields.get("event") != "completed":
                 continue
@@ -110,7 +114,7 @@ async def refresh_last_success(redis: aioredis.Redis, spec: PlatformSpec) -> dic
 
 async def run_records(redis: aioredis.Redis, spec: PlatformSpec) -> dict[str, dict[str, float]]:
     """Per schedule: registered, last-success, skipped, last-skipped (whatever is recorded)."""
-    stored = await redis.hgetall(PlatformKeys(spec.key_prefix).schedule_runs)
+    stored = cast(dict[str, str], await redis.hgetall(PlatformKeys(spec.key_prefix).schedule_runs))
     out: dict[str, dict[str, float]] = {}
     for key, value in stored.items():
         schedule_id, _, what = key.rpartition(":")

@@ -32,8 +32,10 @@ from platform_spec.job_options import job_options, retention
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers.connection import bullmq_connection, redis_client, round_trip_seconds
+from workers.cron import patch_bullmq_cron
 from workers.dlq import DeadLetterQueue
-from workers.engine import DEFAULT_ENGINE, Engine, EngineConfig, JobView, create_engine
+from workers.engine import Engine, EngineConfig, JobView
+from workers.engine_factory import DEFAULT_ENGINE, create_engine
 from workers.errors import Deferred, InvalidJob, JobTimeout, StartupError
 from workers.health import HealthServer
 from workers.logs import get_logger
@@ -41,6 +43,7 @@ from workers.metrics import WorkerMetrics
 from workers.options import retry_delay_ms
 from workers.payloads import tenant_of, validate_job
 from workers.registry import JobContext, load_registry
+from workers.runs import SKIPPED_RESULT, should_skip_overlap
 from workers.settings import WorkerSettings
 
 log = get_logger("runtime")
@@ -85,8 +88,8 @@ class WorkerRuntime:
         self._elapsed: dict[str, float] = {}
         self._producers: dict[str, BullQueue] = {}
         self._stop = asyncio.Event()
-        # Only queues that receive schedules pay for the scheduler's code (and its memory):
-        # cron ticks need the DST-correct strategy, `overlap: skip` the overlap check.
+        # Only queues that receive schedules patch bullmq's cron strategy (cron ticks need
+        # the DST-correct one, workers/cron.py) or check overlaps (workers/runs.py).
         schedules = [x for x in spec.schedules if x.enabled and x.queue == queue_name]
         self._has_cron_ticks = any(x.cron is not None for x in schedules)
         self._skips_overlap = any(x.overlap == "skip" for x in schedules)
@@ -97,8 +100,6 @@ class WorkerRuntime:
         if self._has_cron_ticks:
             # A worker computes a scheduler's next tick when it fetches the current one:
             # it must use the same DST-correct cron computation as the scheduler.
-            from scheduler.cron import patch_bullmq_cron
-
             patch_bullmq_cron()
         await self.wait_for_redis()
         await self.apply_queue_limits()
@@ -217,15 +218,14 @@ class WorkerRuntime:
 
     async def process(self, job: JobView) -> Any:
         """Run one attempt of a job; raise to fail it (see workers.engine)."""
-        if self._skips_overlap:
-            from scheduler.runs import SKIPPED_RESULT, should_skip_overlap
-
-            if await should_skip_overlap(self.redis, self.spec, self.queue.name, job.id):
-                log.info(
-                    "tick skipped: its previous run is still active",
-                    extra=self._fields(job, "skipped"),
-                )
-                return SKIPPED_RESULT
+        if self._skips_overlap and await should_skip_overlap(
+            self.redis, self.spec, self.queue.name, job.id
+        ):
+            log.info(
+                "tick skipped: its previous run is still active",
+                extra=self._fields(job, "skipped"),
+            )
+            return SKIPPED_RESULT
         name = self.metrics.job(job.name)
         handler, payload = validate_job(self.queue, self.registry, job.name, job.data)
         tenant = tenant_of(job.data)

@@ -23,7 +23,7 @@ from local_stack.processes import PlatformProcess, scheduler_process, worker_pro
 from local_stack.processes import write_spec_file as write_spec_file
 from local_stack.redis_server import RedisServer
 from platform_spec.model import PlatformSpec
-from scheduler.runs import parse_tick_id
+from workers.runs import parse_tick_id
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "scheduler"))

@@ -25,8 +25,8 @@ from bullmq import Worker
 
 from local_stack.redis_server import RedisServer, free_port, local_spec
 from platform_spec.model import PlatformSpec
-from scheduler.cron import patch_bullmq_cron
-from scheduler.runs import parse_tick_id
+from workers.cron import patch_bullmq_cron
+from workers.runs import parse_tick_id
 
 REPO = Path(__file__).resolve().parents[2]
 EVERY_SECOND = "* * * * * *"

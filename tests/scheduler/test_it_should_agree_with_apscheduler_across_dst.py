@@ -3,7 +3,7 @@
 The chain is walked the way a worker walks it (bullmq's updateJobScheduler,
 each tick producing the next) on the real Redis, with `startDate` placed before
 each transition. Pins the croniter DST bugs of bullmq 3.4.4's default cron
-strategy (see scheduler/cron.py); the last test shows the bug is still there,
+strategy (see workers/cron.py); the last test shows the bug is still there,
 so when it fails after a bullmq upgrade the workaround may go.
 """
 
@@ -20,7 +20,7 @@ from bullmq.job_scheduler import JobScheduler
 
 from local_stack.redis_server import RedisServer
 from platform_spec.cron import next_fires, trigger_fires
-from scheduler.cron import patch_bullmq_cron
+from workers.cron import patch_bullmq_cron
 
 pytestmark = [pytest.mark.redis]
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -103,8 +103,8 @@ def test_it_should_agree_with_apscheduler_across_dst(
 
 def test_it_should_still_need_the_cron_workaround() -> None:
     """bullmq 3.4.4 + croniter 2.0.7 skip Berlin's autumn 02:00 daily run (our patch fixes it)."""
-    from scheduler.cron import BULLMQ_DEFAULT_STRATEGY as croniter_strategy
-    from scheduler.cron import apscheduler_repeat_strategy
+    from workers.cron import BULLMQ_DEFAULT_STRATEGY as croniter_strategy
+    from workers.cron import apscheduler_repeat_strategy
 
     before = int(datetime(2025, 10, 26, 0, 30, tzinfo=UTC).timestamp() * 1000)
     opts = {"pattern": "0 2 * * *", "tz": "Europe/Berlin"}
@@ -112,4 +112,4 @@ def test_it_should_still_need_the_cron_workaround() -> None:
     theirs = croniter_strategy(before, opts)
     # after the first 02:00 of that night: next is 27 Oct 02:00 CET; croniter says 03:00 CET
     assert ours == int(datetime(2025, 10, 27, 1, tzinfo=UTC).timestamp() * 1000)
-    assert theirs != ours, "bullmq's own cron strategy is fixed: scheduler/cron.py may go"
+    assert theirs != ours, "bullmq's own cron strategy is fixed: workers/cron.py may go"

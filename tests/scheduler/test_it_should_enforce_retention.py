@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from scheduler_harness import make_spec, stage_job
 
 from local_stack.redis_server import RedisServer
-from scheduler.maintenance import run_maintenance
+from workers.maintenance import run_maintenance
 
 pytestmark = [pytest.mark.redis]
 

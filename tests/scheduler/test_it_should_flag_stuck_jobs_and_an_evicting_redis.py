@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from scheduler_harness import make_spec, stage_job
 
 from local_stack.redis_server import RedisServer
-from scheduler.maintenance import run_maintenance
+from workers.maintenance import run_maintenance
 
 pytestmark = [pytest.mark.redis]
 
@@ -53,7 +53,7 @@ def test_it_should_flag_stuck_jobs_and_an_evicting_redis(
         finally:
             await client.aclose()
 
-    with caplog.at_level(logging.ERROR, logger="scheduler.maintenance.health"):
+    with caplog.at_level(logging.ERROR, logger="workers.maintenance.health"):
         report = asyncio.run(check(redis_server))
     mine = {f["check"] for f in report["findings"] if f["queue"] == queue_name}
     assert {"stuck_active", "backlog_without_workers"} <= mine

@@ -10,8 +10,8 @@ import redis.asyncio as aioredis
 from scheduler_harness import make_spec, stage_job
 
 from local_stack.redis_server import RedisServer
-from scheduler.maintenance import run_maintenance
-from scheduler.maintenance.rollups import HOUR_MS, hour_label, read_rollups
+from workers.maintenance import run_maintenance
+from workers.maintenance.rollups import HOUR_MS, hour_label, read_rollups
 
 pytestmark = [pytest.mark.redis]
 

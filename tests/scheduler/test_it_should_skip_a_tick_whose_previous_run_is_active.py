@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 from scheduler_harness import make_spec, schedule
 
 from local_stack.redis_server import RedisServer
-from scheduler.runs import run_records, should_skip_overlap
+from workers.runs import run_records, should_skip_overlap
 
 pytestmark = [pytest.mark.redis]
 

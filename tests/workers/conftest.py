@@ -29,7 +29,7 @@ from local_stack.redis_server import RedisServer
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers.connection import bullmq_connection
-from workers.engine import DEFAULT_ENGINE, ENGINES
+from workers.engine_factory import DEFAULT_ENGINE, ENGINES
 from workers.runtime import WorkerRuntime
 from workers.settings import WorkerSettings
 

@@ -22,7 +22,8 @@ import redis
 from bullmq import Queue, UnrecoverableError
 
 from local_stack.redis_server import RedisServer
-from workers.engine_fast import EngineOptions, FastEngine, FastJob, backoff_delay_ms
+from workers.bullmq_wire import FastJob, backoff_delay_ms
+from workers.engine_fast import EngineOptions, FastEngine
 
 pytestmark = pytest.mark.redis
 REPO = Path(__file__).resolve().parents[2]

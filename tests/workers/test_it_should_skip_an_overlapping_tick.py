@@ -9,7 +9,7 @@ from conftest import get_job, producer, running_worker, wait_finished
 
 from local_stack.redis_server import RedisServer
 from platform_spec.model import PlatformSpec
-from scheduler.runs import SKIPPED_RESULT
+from workers.runs import SKIPPED_RESULT
 
 pytestmark = pytest.mark.redis
 

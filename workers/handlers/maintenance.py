@@ -1,6 +1,6 @@
 """Queue of the spec's `maintenanceQueue`: the four platform maintenance jobs.
 
-The work itself lives in `scheduler.maintenance.run_maintenance` (one place);
+The work itself lives in `workers.maintenance.run_maintenance` (one place);
 this module only validates the payloads and hands over a Redis client.
 """
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import Field
 
+from workers.maintenance import run_maintenance
 from workers.registry import JobContext, Payload, Registry
 
 registry = Registry()
@@ -33,9 +34,6 @@ class RetentionEnforce(Payload):
 
 def _register(name: str, model: type[Payload]) -> None:
     async def handle(payload: Payload, ctx: JobContext) -> dict[str, Any]:
-        # Imported per call: the scheduler package owns it and may be mid-change.
-        from scheduler.maintenance import run_maintenance
-
         data = payload.model_dump(by_alias=True, exclude_none=True)
         result: dict[str, Any] = await run_maintenance(
             ctx.name, data, redis=ctx.redis, spec=ctx.spec

@@ -18,10 +18,10 @@ import redis.asyncio as aioredis
 
 from platform_spec.keys import PlatformKeys
 from platform_spec.model import PlatformSpec
-from scheduler.maintenance.cleanup import cleanup
-from scheduler.maintenance.health import health_check
-from scheduler.maintenance.retention import enforce_retention
-from scheduler.maintenance.rollups import aggregate_metrics
+from workers.maintenance.cleanup import cleanup
+from workers.maintenance.health import health_check
+from workers.maintenance.retention import enforce_retention
+from workers.maintenance.rollups import aggregate_metrics
 
 Job = Callable[[aioredis.Redis, PlatformSpec, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -51,8 +51,3 @@ async def run_maintenance(
         PlatformKeys(spec.key_prefix).maintenance_reports, job_name, json.dumps(report)
     )
     return report
-
-
-def flag(payload: dict[str, Any], camel: str, snake: str, default: Any = None) -> Any:
-    """A payload option under its camelCase (wire) or snake_case name."""
-    return payload.get(camel, payload.get(snake, default))

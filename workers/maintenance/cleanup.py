@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from bullmq import Queue as BullQueue
 
 from platform_spec.model import PlatformSpec
+from workers.maintenance.flags import flag
 
 BATCH = 1000
 MAX_BATCHES = 100  # at most 100k jobs per queue and state per run; the next run continues
@@ -44,8 +45,6 @@ async def clean_older_than(queue: BullQueue, state: str, age_seconds: int, *, dr
 async def cleanup(
     redis: aioredis.Redis, spec: PlatformSpec, payload: dict[str, Any]
 ) -> dict[str, Any]:
-    from scheduler.maintenance import flag
-
     dry_run = bool(flag(payload, "dryRun", "dry_run", False))
     per_queue: dict[str, dict[str, int]] = {}
     for q in spec.queues:

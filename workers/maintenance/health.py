@@ -25,8 +25,9 @@ import redis.asyncio as aioredis
 
 from platform_spec.keys import PlatformKeys, QueueKeys
 from platform_spec.model import PlatformSpec, Queue
+from workers.maintenance.cleanup import bull_queue
 
-log = logging.getLogger("scheduler.maintenance.health")
+log = logging.getLogger("workers.maintenance.health")
 MEMORY_HIGH_RATIO = 0.9
 ACTIVE_SCAN = 1000  # active jobs inspected per queue
 HEALTH_TTL_SECONDS = 86400
@@ -140,8 +141,6 @@ async def check_queue(
 
 async def worker_counts(redis: aioredis.Redis, spec: PlatformSpec) -> dict[str, int] | None:
     """Connected bullmq workers per queue from CLIENT LIST (None if the server refuses it)."""
-    from scheduler.maintenance.cleanup import bull_queue
-
     counts: dict[str, int] = {}
     for queue in spec.queues:
         try:

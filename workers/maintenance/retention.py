@@ -10,13 +10,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
 from platform_spec.keys import PlatformKeys, QueueKeys
 from platform_spec.model import PlatformSpec
-from scheduler.maintenance.cleanup import BATCH, MAX_BATCHES, bull_queue
+from workers.maintenance.cleanup import BATCH, MAX_BATCHES, bull_queue
 
 DLQ_STATES = ("wait", "paused", "prioritized", "delayed", "completed", "failed")
 
@@ -52,7 +52,8 @@ async def enforce_retention(
     cutoff = time.time() - spec.scheduler.rollup_retention_seconds
     rollups_removed: dict[str, int] = {}
     for q in spec.queues:
-        labels = await redis.zrangebyscore(pk.rollup_index(q.name), "-inf", cutoff)
+        # The client decodes replies (decode_responses=True): members are str.
+        labels = cast(list[str], await redis.zrangebyscore(pk.rollup_index(q.name), "-inf", cutoff))
         if labels:
             await redis.delete(*[pk.rollup(q.name, label) for label in labels])
             await redis.zrem(pk.rollup_index(q.name), *labels)

@@ -15,12 +15,13 @@ from __future__ import annotations
 import math
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
 from platform_spec.keys import PlatformKeys, QueueKeys
 from platform_spec.model import PlatformSpec
+from workers.maintenance.flags import flag
 
 HOUR_MS = 3_600_000
 MAX_JOBS_PER_HOUR = 100_000
@@ -61,8 +62,13 @@ async def rollup_hour(
 ) -> dict[str, float]:
     keys = QueueKeys(spec.key_prefix, queue)
     end_ms = start_ms + HOUR_MS
-    lim = {"start": 0, "num": MAX_JOBS_PER_HOUR}
-    completed = await redis.zrangebyscore(keys.completed, start_ms, f"({end_ms}", **lim)
+    # The client decodes replies (decode_responses=True): members are str.
+    completed = cast(
+        list[str],
+        await redis.zrangebyscore(
+            keys.completed, start_ms, f"({end_ms}", start=0, num=MAX_JOBS_PER_HOUR
+        ),
+    )
     failed = await redis.zcount(keys.failed, start_ms, f"({end_ms}")
     durations = await _durations(redis, keys, list(completed))
     elapsed = max(1.0, (min(end_ms, now_ms) - start_ms) / 1000)
@@ -80,8 +86,6 @@ async def rollup_hour(
 async def aggregate_metrics(
     redis: aioredis.Redis, spec: PlatformSpec, payload: dict[str, Any]
 ) -> dict[str, Any]:
-    from scheduler.maintenance import flag
-
     window = int(flag(payload, "windowSeconds", "window_seconds", 3600) or 3600)
     now_ms = int(time.time() * 1000)
     current = now_ms - now_ms % HOUR_MS
@@ -107,10 +111,10 @@ async def read_rollups(
 ) -> dict[str, dict[str, float]]:
     """The newest `limit` rollups of a queue, hour label -> fields."""
     pk = PlatformKeys(spec.key_prefix)
-    labels = await redis.zrevrange(pk.rollup_index(queue), 0, limit - 1)
-    out = {}
+    labels = cast(list[str], await redis.zrevrange(pk.rollup_index(queue), 0, limit - 1))
+    out: dict[str, dict[str, float]] = {}
     for label in labels:
-        data = await redis.hgetall(pk.rollup(queue, label))
+        data = cast(dict[str, str], await redis.hgetall(pk.rollup(queue, label)))
         if data:
             out[label] = {k: float(v) for k, v in data.items()}
     return out
@@ -120,9 +124,12 @@ async def latest_rollups(redis: aioredis.Redis, spec: PlatformSpec) -> dict[str,
     """Per queue, the rollup of the last full hour (what /metrics exports)."""
     now_ms = int(time.time() * 1000)
     last_full = hour_label(now_ms - now_ms % HOUR_MS - HOUR_MS)
-    out = {}
+    out: dict[str, dict[str, float]] = {}
     for queue in spec.queues:
-        data = await redis.hgetall(PlatformKeys(spec.key_prefix).rollup(queue.name, last_full))
+        data = cast(
+            dict[str, str],
+            await redis.hgetall(PlatformKeys(spec.key_prefix).rollup(queue.name, last_full)),
+        )
         if data:
             out[queue.name] = {k: float(v) for k, v in data.items()}
     return out

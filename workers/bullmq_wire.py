@@ -1,0 +1,248 @@
+"""BullMQ's wire: which Lua scripts, their KEYS per queue, job hash decoding, backoff.
+
+Everything here is knowledge of the installed `bullmq` package's scripts
+(read from the package at run time, never copied) and of what Node BullMQ
+stores in a job hash; nothing here talks to Redis. The loop that calls the
+scripts is workers/engine_fast.py. This module imports neither `bullmq`
+(its scripts are found on disk) nor the runtime's modules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import random
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import orjson
+
+
+def _bullmq_dir() -> Path:
+    """The installed bullmq package's folder, found without importing it."""
+    spec = importlib.util.find_spec("bullmq")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the bullmq package is not installed (its Lua scripts are needed)")
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
+# The Lua scripts ship inside the pinned bullmq package; we read them from there.
+SCRIPTS_DIR = _bullmq_dir() / "commands"
+SCRIPT_FILES = {
+    "moveToActive": "moveToActive-11.lua",
+    "moveToFinished": "moveToFinished-14.lua",
+    "moveToDelayed": "moveToDelayed-11.lua",
+    "retryJob": "retryJob-11.lua",
+    "extendLocks": "extendLocks-1.lua",
+    "moveStalledJobsToWait": "moveStalledJobsToWait-9.lua",
+}
+
+# Short option names Node BullMQ stores in a job's `opts` (bullmq.job.optsDecodeMap).
+OPTS_DECODE = {
+    "fpof": "failParentOnFailure",
+    "cpof": "continueParentOnFailure",
+    "idof": "ignoreDependencyOnFailure",
+    "rdof": "removeDependencyOnFailure",
+    "kl": "keepLogs",
+    "de": "deduplication",
+}
+
+
+@dataclass
+class FastJob:
+    """The job handed to the processor: what a handler needs, nothing lazy."""
+
+    id: str
+    name: str
+    data: Any
+    opts: dict[str, Any]
+    attempts_made: int
+    attempts_started: int = 0
+    timestamp: int = 0
+    token: str = ""
+    stalled_counter: int = 0
+    repeat_job_key: str | None = None
+    deferred_failure: str | None = None
+    raw_stacktrace: bytes | None = None
+    failed_reason: str | None = None
+    queue_name: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # camelCase aliases, so handlers written for bullmq.Job keep working.
+    @property
+    def attemptsMade(self) -> int:
+        return self.attempts_made
+
+    @property
+    def attemptsStarted(self) -> int:
+        return self.attempts_started
+
+    @property
+    def attempts(self) -> int:
+        return int(self.opts.get("attempts") or 1)
+
+
+def decode_opts(raw: bytes | None) -> dict[str, Any]:
+    """A job's stored `opts` JSON with Node's short names spelled out."""
+    if not raw:
+        return {}
+    opts = orjson.loads(raw)
+    return {OPTS_DECODE.get(k, k): v for k, v in opts.items()}
+
+
+def job_from_reply(
+    fields: list[bytes],
+    job_id: bytes,
+    queue_name: str,
+    token: str,
+    on_bad_data: Callable[[bytes, Exception], Any] | None = None,
+) -> FastJob:
+    """A FastJob from moveToActive's reply (the job hash as a flat field/value list)."""
+    it = iter(fields)
+    h: dict[bytes, bytes] = dict(zip(it, it, strict=True))
+    atm = h.get(b"atm") or h.get(b"attemptsMade") or b"0"
+    data_raw = h.get(b"data")
+    deferred_failure = h[b"defa"].decode() if b"defa" in h else None
+    try:
+        data = orjson.loads(data_raw) if data_raw else {}
+    except orjson.JSONDecodeError as err:
+        if on_bad_data is None:
+            data, deferred_failure = None, f"job data is not JSON: {err}"
+        else:
+            data = on_bad_data(data_raw or b"", err)
+    return FastJob(
+        id=job_id.decode(),
+        name=h.get(b"name", b"").decode(),
+        data=data,
+        opts=decode_opts(h.get(b"opts")),
+        attempts_made=int(atm),
+        attempts_started=int(h.get(b"ats") or 0),
+        timestamp=int(h.get(b"timestamp") or 0),
+        token=token,
+        stalled_counter=int(h.get(b"stc") or 0),
+        repeat_job_key=h[b"rjk"].decode() if b"rjk" in h else None,
+        deferred_failure=deferred_failure,
+        raw_stacktrace=h.get(b"stacktrace"),
+        queue_name=queue_name,
+    )
+
+
+def keep_jobs(remove: Any) -> dict[str, Any]:
+    """BullMQ's keepJobs from removeOnComplete/removeOnFail (scripts.getKeepJobs)."""
+    if isinstance(remove, bool) or remove is None:
+        return {"count": 0} if remove else {"count": -1}
+    if isinstance(remove, int):
+        return {"count": remove}
+    if isinstance(remove, dict):
+        return remove
+    return {"count": -1}
+
+
+def backoff_delay_ms(backoff: Any, attempts_made: int) -> int:
+    """Delay before the next attempt, as Node BullMQ computes it (fixed/exponential, jitter).
+
+    `attempts_made` counts the attempt that just failed (1 after the first).
+    Jitter j takes a random fraction of up to j off the delay:
+    delay * (1 - j) + random * delay * j.
+    """
+    if backoff is None or backoff == 0:
+        return 0
+    if isinstance(backoff, int | float):
+        backoff = {"type": "fixed", "delay": backoff}
+    kind = backoff.get("type", "fixed")
+    delay = float(backoff.get("delay") or 0)
+    jitter = float(backoff.get("jitter") or 0)
+    if kind == "exponential":
+        delay = round(2 ** (attempts_made - 1) * delay)
+    elif kind != "fixed":
+        raise ValueError(f"unknown backoff type {kind!r}: use fixed or exponential")
+    if jitter > 0:
+        return int(random.random() * delay * jitter + delay * (1 - jitter))
+    return int(delay)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def failure_fields(job: FastJob, err: BaseException, reason: str) -> bytes:
+    """The failedReason/stacktrace fields the failing scripts store (stackTraceLimit applied)."""
+    stack: list[str] = []
+    if job.raw_stacktrace:
+        with contextlib.suppress(ValueError):
+            stack = list(orjson.loads(job.raw_stacktrace))
+    stack.append("".join(traceback.format_exception(err)))
+    limit = job.opts.get("stackTraceLimit")
+    if limit == 0:
+        stack = []
+    elif limit:
+        stack = stack[-int(limit) :]
+    packed: bytes = msgpack.packb(
+        ["failedReason", reason, "stacktrace", orjson.dumps(stack).decode()],
+        use_bin_type=True,
+    )
+    return packed
+
+
+class ScriptKeys:
+    """The KEYS of each script for one queue, encoded once, in each script's order."""
+
+    def __init__(self, prefix: str, queue: str) -> None:
+        base = f"{prefix}:{queue}:"
+        self.base = base
+        self.base_b = base.encode()
+
+        def k(*names: str) -> list[bytes]:
+            return [(base + n).encode() for n in names]
+
+        head = k(
+            "wait",
+            "active",
+            "prioritized",
+            "events",
+            "stalled",
+            "limiter",
+            "delayed",
+            "paused",
+            "meta",
+            "pc",
+        )
+        self.move_to_active = [*head, (base + "marker").encode()]
+        self._finished_head = {t: [*head, (base + t).encode()] for t in ("completed", "failed")}
+        self._metrics = {t: (base + "metrics:" + t).encode() for t in ("completed", "failed")}
+        self.marker = (base + "marker").encode()
+        self.extend_locks = k("stalled")
+        self.move_stalled_jobs_to_wait = k(
+            "stalled", "wait", "active", "stalled-check", "meta", "paused", "marker", "events"
+        ) + k("repeat")
+
+    def job(self, job_id: str) -> bytes:
+        return (self.base + job_id).encode()
+
+    def move_to_finished(self, target: str, job_id: str) -> list[bytes]:
+        return [*self._finished_head[target], self.job(job_id), self._metrics[target], self.marker]
+
+    def retry_job(self, job_id: str) -> list[bytes]:
+        return [
+            *((self.base + n).encode() for n in ("active", "wait", "paused")),
+            self.job(job_id),
+            *(
+                (self.base + n).encode()
+                for n in ("meta", "events", "delayed", "prioritized", "pc", "marker", "stalled")
+            ),
+        ]
+
+    def move_to_delayed(self, job_id: str) -> list[bytes]:
+        return [
+            *((self.base + n).encode() for n in ("marker", "active", "prioritized", "delayed")),
+            self.job(job_id),
+            *(
+                (self.base + n).encode()
+                for n in ("events", "meta", "stalled", "wait", "limiter", "pc")
+            ),
+        ]

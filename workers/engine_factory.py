@@ -1,0 +1,26 @@
+"""Pick the fetch/finish loop by name: the one module that knows every engine.
+
+Engines: `fast` (the default; workers/engine_fast.py: bullmq's own Lua scripts,
+pipelined on one connection, one loop per slot, finish with fetch-next) and
+`stock` (workers/engine_stock.py: Python bullmq's `Worker`, `--engine stock`).
+The interface they implement is workers/engine.py.
+"""
+
+from __future__ import annotations
+
+from workers.engine import Engine, EngineConfig, EngineHooks, Process
+from workers.engine_fast_adapter import PlatformFastEngine
+from workers.engine_stock import StockEngine
+
+ENGINES = ("fast", "stock")
+# What `python -m workers` runs without --engine (the CLI's default).
+DEFAULT_ENGINE = "fast"
+
+
+def create_engine(kind: str, config: EngineConfig, process: Process, hooks: EngineHooks) -> Engine:
+    """The engine `kind`, running `process` for each job and reporting through `hooks`."""
+    if kind == "fast":
+        return PlatformFastEngine(config, process, hooks)
+    if kind == "stock":
+        return StockEngine(config, process, hooks)
+    raise ValueError(f"unknown engine {kind!r} (known: {', '.join(ENGINES)})")
