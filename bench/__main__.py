@@ -6,18 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.run import (
-    ENGINES,
-    KINDS,
-    RESULTS_DIR,
-    Config,
-    goal_lines,
-    plot,
-    run,
-    summarize,
-    table,
-    write_results,
-)
+from bench.report import goal_lines, plot, summarize, table, write_results
+from bench.run import ENGINES, KINDS, RESULTS_DIR, Config, run
 
 
 def parse(argv: list[str]) -> Config:

@@ -2,7 +2,7 @@
 
 Python bullmq 3.4.4 computes a cron scheduler's next fire with croniter 2.0.7,
 which is wrong across daylight-saving changes (checked here for Europe/Berlin,
-see tests/scheduler/test_it_should_agree_with_apscheduler_across_dst.py): in
+see tests/workers/test_it_should_agree_with_apscheduler_across_dst.py): in
 autumn it skips a daily `0 2 * * *` run and fires the next one an hour late,
 skips one run of an hourly cron in the repeated hour; in spring a daily
 `15 1 * * *` fires at 00:15 the next day. The spec validates crons with

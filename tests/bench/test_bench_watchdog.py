@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bench import pyworker
-from bench.run import summarize
+from bench.report import summarize
 
 
 def test_it_should_report_a_run_without_progress_as_stalled(

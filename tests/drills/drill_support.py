@@ -1,13 +1,12 @@
 """Shared pieces of the fault drills: spec, processes, producers, counting, figures.
 
 Processes are started with local_stack.processes (what `scripts/local` runs);
-the tick check is the scheduler tests' own (tests/scheduler/scheduler_harness).
+the tick check is the scheduler tests' own (tests/scheduler_harness.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from typing import Any
 import redis
 from bullmq import Queue as BullQueue
 from drill_handlers import keys
+from scheduler_harness import assert_one_job_per_tick
 
 from local_stack.processes import PlatformProcess, scheduler_process, worker_process
 from local_stack.processes import write_spec_file as write_spec_file
@@ -26,8 +26,6 @@ from platform_spec.model import PlatformSpec
 from workers.runs import parse_tick_id
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "scheduler"))
-from scheduler_harness import assert_one_job_per_tick  # noqa: E402
 
 __all__ = ["assert_one_job_per_tick"]
 

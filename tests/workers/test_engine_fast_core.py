@@ -22,7 +22,7 @@ import redis
 from bullmq import Queue, UnrecoverableError
 
 from local_stack.redis_server import RedisServer
-from workers.bullmq_wire import FastJob, backoff_delay_ms
+from workers.bullmq_wire import FastJob
 from workers.engine_fast import EngineOptions, FastEngine
 
 pytestmark = pytest.mark.redis
@@ -313,22 +313,3 @@ def test_it_should_finish_active_jobs_and_stop_fetching_on_sigterm(
     assert set(started) <= completed
     assert redis_client.llen(base + "active") == 0
     assert redis_client.llen(base + "wait") == 12 - len(completed)
-
-
-@pytest.mark.parametrize(
-    ("backoff", "attempt", "low", "high"),
-    [
-        ({"type": "fixed", "delay": 1000}, 3, 1000, 1000),
-        ({"type": "exponential", "delay": 1000}, 1, 1000, 1000),
-        ({"type": "exponential", "delay": 1000}, 3, 4000, 4000),
-        ({"type": "exponential", "delay": 1000, "jitter": 0.5}, 3, 2000, 4000),
-        ({"type": "fixed", "delay": 1000, "jitter": 1.0}, 1, 0, 1000),
-        (500, 2, 500, 500),
-        (None, 2, 0, 0),
-    ],
-)
-def test_it_should_compute_backoff_like_node_bullmq(
-    backoff: Any, attempt: int, low: int, high: int
-) -> None:
-    for _ in range(50):
-        assert low <= backoff_delay_ms(backoff, attempt) <= high

@@ -28,7 +28,7 @@ from platform_spec.model import PlatformSpec
 from workers.cron import patch_bullmq_cron
 from workers.runs import parse_tick_id
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 EVERY_SECOND = "* * * * * *"
 
 

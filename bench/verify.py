@@ -1,0 +1,82 @@
+"""Checks of a drained bench queue: every job completed exactly once, nothing left
+waiting, active or locked, removeOnComplete honoured; and the queue's clean-up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+
+def verify(client: redis.Redis, base: str, n: int, report: dict[str, Any]) -> list[str]:
+    """Problems found in a drained queue (empty list: all good)."""
+    problems = []
+    if report.get("invocations") != n:
+        problems.append(f"processor ran {report.get('invocations')} times for {n} jobs")
+    pipe = client.pipeline(transaction=False)
+    for suffix in ("wait", "active", "paused"):
+        pipe.llen(base + suffix)
+    for suffix in ("prioritized", "delayed", "failed", "waiting-children"):
+        pipe.zcard(base + suffix)
+    pipe.scard(base + "stalled")
+    counts = pipe.execute()
+    names = ("wait", "active", "paused", "prioritized", "delayed", "failed", "waiting-children")
+    for name, count in zip((*names, "stalled"), counts, strict=True):
+        if count:
+            problems.append(f"{count} jobs left in {name}")
+    kept = {f"j{i}" for i in range(1, n, 2)}
+    completed = set(client.zrange(base + "completed", 0, -1))
+    if completed != kept:
+        problems.append(
+            f"completed set: {len(completed - kept)} unexpected, {len(kept - completed)} missing"
+        )
+    problems += _check_jobs(client, base, n)
+    locks = list(client.scan_iter(match=base + "*:lock", count=1000))
+    if locks:
+        problems.append(f"{len(locks)} job locks left")
+    return problems
+
+
+def _check_jobs(client: redis.Redis, base: str, n: int) -> list[str]:
+    """Kept jobs ran once and returned i; removeOnComplete jobs are gone."""
+    problems = []
+    pipe = client.pipeline(transaction=False)
+    for i in range(n):
+        if i % 2:
+            pipe.hmget(f"{base}j{i}", "atm", "ats", "returnvalue")
+        else:
+            pipe.exists(f"{base}j{i}")
+    bad = 0
+    for i, value in enumerate(pipe.execute()):
+        if i % 2:
+            if value != ["1", "1", str(i)]:
+                bad += 1
+        elif value:
+            problems.append(f"j{i} has removeOnComplete but its hash is still there")
+            break
+    if bad:
+        problems.append(f"{bad} kept jobs without attemptsMade=1, attemptsStarted=1, returnvalue=i")
+    return problems
+
+
+def queue_state(client: redis.Redis, base: str) -> dict[str, int]:
+    """Where a stalled run left the jobs."""
+    pipe = client.pipeline(transaction=False)
+    for suffix in ("wait", "active"):
+        pipe.llen(base + suffix)
+    for suffix in ("delayed", "prioritized", "failed", "completed", "marker"):
+        pipe.zcard(base + suffix)
+    pipe.scard(base + "stalled")
+    names = ("wait", "active", "delayed", "prioritized", "failed", "completed", "marker", "stalled")
+    return dict(zip(names, pipe.execute(), strict=True))
+
+
+def delete_queue(client: redis.Redis, base: str) -> None:
+    batch: list[str] = []
+    for key in client.scan_iter(match=base + "*", count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            client.unlink(*batch)
+            batch.clear()
+    if batch:
+        client.unlink(*batch)

@@ -1,0 +1,53 @@
+"""BullMQ's wire knowledge (workers/bullmq_wire.py), checked without a server."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from workers.bullmq_wire import SCRIPT_FILES, SCRIPTS_DIR, ScriptKeys, backoff_delay_ms
+
+KEYS = ScriptKeys("bull", "q")
+
+
+@pytest.mark.parametrize(
+    ("script", "keys"),
+    [
+        ("moveToActive", KEYS.move_to_active),
+        ("moveToFinished", KEYS.move_to_finished("completed", "1")),
+        ("moveToFinished", KEYS.move_to_finished("failed", "1")),
+        ("moveToDelayed", KEYS.move_to_delayed("1")),
+        ("retryJob", KEYS.retry_job("1")),
+        ("extendLocks", KEYS.extend_locks),
+        ("moveStalledJobsToWait", KEYS.move_stalled_jobs_to_wait),
+    ],
+)
+def test_each_script_gets_the_keys_its_file_name_counts(script: str, keys: list[bytes]) -> None:
+    """bullmq names each script `<name>-<number of KEYS>.lua`; the file must exist."""
+    filename = SCRIPT_FILES[script]
+    assert (SCRIPTS_DIR / filename).is_file()
+    match = re.fullmatch(rf"{script}-(\d+)\.lua", filename)
+    assert match is not None
+    assert len(keys) == int(match.group(1))
+    assert all(key.startswith(b"bull:q:") for key in keys)
+
+
+@pytest.mark.parametrize(
+    ("backoff", "attempt", "low", "high"),
+    [
+        ({"type": "fixed", "delay": 1000}, 3, 1000, 1000),
+        ({"type": "exponential", "delay": 1000}, 1, 1000, 1000),
+        ({"type": "exponential", "delay": 1000}, 3, 4000, 4000),
+        ({"type": "exponential", "delay": 1000, "jitter": 0.5}, 3, 2000, 4000),
+        ({"type": "fixed", "delay": 1000, "jitter": 1.0}, 1, 0, 1000),
+        (500, 2, 500, 500),
+        (None, 2, 0, 0),
+    ],
+)
+def test_it_should_compute_backoff_like_node_bullmq(
+    backoff: Any, attempt: int, low: int, high: int
+) -> None:
+    for _ in range(50):
+        assert low <= backoff_delay_ms(backoff, attempt) <= high
