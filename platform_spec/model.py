@@ -27,6 +27,7 @@ from pydantic_core import PydanticCustomError
 
 from platform_spec.base import SpecModel
 from platform_spec.cron import cron_trigger, zone
+from platform_spec.image_policy import PLACEHOLDER_REPOSITORY, image_problems
 from platform_spec.quantities import (
     K8S_CPU_PATTERN,
     K8S_MEMORY_PATTERN,
@@ -91,9 +92,11 @@ class Image(SpecModel):
     """The platform image: workers and scheduler run from the same one."""
 
     repository: str = Field(
-        "ghcr.io/example/bullmq-platform",
+        PLACEHOLDER_REPOSITORY,
         min_length=1,
-        description="Image repository of the worker/scheduler image built from this repo.",
+        description="Repository of the worker/scheduler image built from this repo "
+        "(scripts/image build, README 'The platform image'); the default is a placeholder "
+        "that only environment dev may keep.",
     )
     tag: str = Field("0.1.0", min_length=1, description="Image tag; pin it, never `latest`.")
     digest: str | None = Field(
@@ -762,6 +765,7 @@ class PlatformSpec(SpecModel):
     @model_validator(mode="after")
     def _catalog(self) -> PlatformSpec:
         problems = catalog_problems(self) + check_environment(self)
+        problems += image_problems(self.environment, self.image.repository)
         if problems:
             # One line per problem, each starting with the field path it is about;
             # spec_problems() splits them back into (path, message).
