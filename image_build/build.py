@@ -18,6 +18,8 @@ from image_build.recipes import RECIPES, Recipe, project_version, revision, sour
 from image_build.tools import container_env, ensure_tools, image_exists, progress, run
 
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+# OCI label (org.opencontainers.image.<name>) -> the build argument that carries its value.
+OCI_LABELS = {"version": "VERSION", "revision": "REVISION", "source": "SOURCE"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,10 @@ def build(
     cmd += ["-f", str(recipe.containerfile), "-t", ref]
     for key, value in sorted(args.items()):
         cmd += ["--build-arg", f"{key}={value}"]
+    # Also as --label: buildah 1.28's layer cache reuses a LABEL step whose ARG values
+    # changed, so a rebuild at a new commit would keep the old revision label.
+    for label, key in OCI_LABELS.items():
+        cmd += ["--label", f"org.opencontainers.image.{label}={args[key]}"]
     if CA_BUNDLE.is_file():
         cmd += ["--secret", f"id=cabundle,src={CA_BUNDLE}"]
     cmd.append(str(recipe.context))

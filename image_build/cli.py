@@ -22,16 +22,22 @@ MB = 1_000_000
 
 def push_instructions(built: Built) -> str:
     """How to publish `built` and pin its digest in the stack files and values."""
-    name = built.ref.rsplit(":", 1)[0]
-    version = built.ref.rsplit(":", 1)[1]
-    return f"""\
-Push it (the digest file records the manifest digest the registry stores):
-  podman push {built.ref} docker://<registry>/<path>/bullmq-platform:{version} --digestfile image.digest
-Pin it by digest, so every pod runs exactly this build:
-  Pulumi:  pulumi config set --stack prod --path 'bullmq-platform:spec.image.repository' <registry>/<path>/bullmq-platform
-           pulumi config set --stack prod --path 'bullmq-platform:spec.image.digest' "$(cat image.digest)"
-  GitOps:  image: {{repository: <registry>/<path>/bullmq-platform, tag: "{version}", digest: <contents of image.digest>}}
-(built locally as {name}; the chart deploys repository@digest when image.digest is set)"""
+    name, version = built.ref.rsplit(":", 1)
+    target = "<registry>/<path>/bullmq-platform"
+    spec = "bullmq-platform:spec.image"
+    return "\n".join(
+        [
+            "Push it (--digestfile records the manifest digest the registry stores):",
+            f"  podman push {built.ref} docker://{target}:{version} --digestfile image.digest",
+            "Pin it by digest, so every pod runs exactly this build:",
+            f"  pulumi config set --stack prod --path '{spec}.repository' {target}",
+            f"  pulumi config set --stack prod --path '{spec}.digest' \"$(cat image.digest)\"",
+            f'  values.yaml:  image: {{repository: {target}, tag: "{version}", '
+            "digest: <image.digest>}",
+            f"(built locally as {name}; the chart deploys repository@digest once image.digest "
+            "is set)",
+        ]
+    )
 
 
 def _summary(built: Built) -> str:

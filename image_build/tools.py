@@ -66,9 +66,7 @@ def container_env() -> dict[str, str]:
 
 def run(cmd: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run a buildah/podman command with our containers.conf; raise with its stderr."""
-    result = subprocess.run(
-        cmd, env=container_env(), text=True, capture_output=True, check=False
-    )
+    result = subprocess.run(cmd, env=container_env(), text=True, capture_output=True, check=False)
     if check and result.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:3])} failed ({result.returncode}):\n{result.stderr}")
     return result

@@ -35,8 +35,9 @@ import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from packaging.markers import default_environment
+from packaging.markers import Marker, default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -72,10 +73,15 @@ class InstallSet:
 
 
 DEV = InstallSet("dev", ("infra", "sim", "dev"))
-SETS = (DEV, InstallSet("infra", ("infra",)), InstallSet("runtime"), InstallSet("build", build=True))
+SETS = (
+    DEV,
+    InstallSet("infra", ("infra",)),
+    InstallSet("runtime"),
+    InstallSet("build", build=True),
+)
 
 
-def _pyproject(root: Path) -> dict[str, object]:
+def _pyproject(root: Path) -> dict[str, Any]:
     return tomllib.loads((root / "pyproject.toml").read_text())
 
 
@@ -83,18 +89,18 @@ def direct_requirements(root: Path, install_set: InstallSet) -> list[str]:
     """The pyproject lines an install set is made from."""
     data = _pyproject(root)
     if install_set.build:
-        return list(data["build-system"]["requires"])  # type: ignore[index]
+        return list(data["build-system"]["requires"])
     project = data["project"]
-    reqs = list(project["dependencies"])  # type: ignore[index]
+    reqs = list(project["dependencies"])
     for extra in install_set.extras:
-        reqs += project["optional-dependencies"][extra]  # type: ignore[index]
+        reqs += project["optional-dependencies"][extra]
     return reqs
 
 
 def inputs_hash(root: Path, install_set: InstallSet) -> str:
     """sha256 of the inputs (and the uv pin): a lock with another hash is stale."""
     data = _pyproject(root)
-    uv_pin = [r for r in data["project"]["optional-dependencies"]["dev"] if r.startswith("uv==")]  # type: ignore[index]
+    uv_pin = [r for r in data["project"]["optional-dependencies"]["dev"] if r.startswith("uv==")]
     payload = json.dumps([direct_requirements(root, install_set), uv_pin])
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -174,17 +180,17 @@ def _direct_pin_problems(root: Path, install_set: InstallSet) -> list[str]:
 
 
 def _venv_problems(root: Path) -> list[str]:
-    env = default_environment()
+    env = {key: str(value) for key, value in default_environment().items()}
     problems = []
     for name, (version, marker) in read_pins(root / DEV.filename).items():
-        if marker and not Requirement(f"x; {marker}").marker.evaluate(env):  # type: ignore[union-attr]
+        if marker and not Marker(marker).evaluate(env):
             continue
         try:
             have = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             problems.append(f".venv: {name} not installed (dev.lock pins {version})")
             continue
-        if canonicalize_name(have) != canonicalize_name(version) and have != version:
+        if have != version:
             problems.append(f".venv: {name} {have} installed, dev.lock pins {version}")
     return problems
 
@@ -207,7 +213,9 @@ def check(root: Path, *, venv: bool = True) -> list[str]:
     for install_set in SETS[1:3]:
         for name, pin in read_pins(root / install_set.filename).items():
             if dev.get(name, pin)[0] != pin[0]:
-                problems.append(f"{install_set.filename}: {name}=={pin[0]}, dev.lock {dev[name][0]}")
+                problems.append(
+                    f"{install_set.filename}: {name}=={pin[0]}, dev.lock {dev[name][0]}"
+                )
     runtime = read_pins(root / "requirements/runtime.lock")
     problems += [
         f"requirements/runtime.lock: {name} is not a runtime package"
