@@ -2,4 +2,4 @@
 
 from image_build.cli import app
 
-app()
+app(prog_name="scripts/image")

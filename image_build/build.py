@@ -60,6 +60,7 @@ def build(
     repository: str | None = None,
     build_args: dict[str, str] | None = None,
     log: Path | None = None,
+    no_cache: bool = False,
 ) -> Built:
     """Build `recipe` and tag it `<repository>:<tag>` (default: the project version)."""
     ensure_tools()
@@ -71,6 +72,8 @@ def build(
     args.update(build_args or {})
     cmd = ["buildah", "bud", "--isolation", "chroot", "--layers", "--format", "oci"]
     cmd += ["-f", str(recipe.containerfile), "-t", ref]
+    if no_cache:
+        cmd.append("--no-cache")
     for key, value in sorted(args.items()):
         cmd += ["--build-arg", f"{key}={value}"]
     # Also as --label: buildah 1.28's layer cache reuses a LABEL step whose ARG values

@@ -66,6 +66,9 @@ def build_command(
         str | None,
         typer.Option(help="For derived images: the platform image to build FROM."),
     ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Rebuild every step (new base packages).")
+    ] = False,
 ) -> None:
     """Build IMAGE, tag it with the project version, print how to push and pin it."""
     try:
@@ -75,7 +78,9 @@ def build_command(
     args = {}
     if target.needs:
         args["PLATFORM_IMAGE"] = platform_image or f"{PLATFORM.repository}:{project_version()}"
-    built = build(target, base=base, repository=repository, tag=tag, build_args=args)
+    built = build(
+        target, base=base, repository=repository, tag=tag, build_args=args, no_cache=no_cache
+    )
     progress(_summary(built))
     if target is PLATFORM:
         typer.echo(push_instructions(built))

@@ -1,12 +1,14 @@
 """Fixtures of the image tests: both images built once per session, a container runner.
 
 The images are built from this checkout on the local bookworm base (no registry
-here; see image_build/base.py), tagged under localhost/ so they never shadow a
-real build. buildah's layer cache makes a second session's build quick.
+here; see image_build/base.py), tagged under localhost/ with a per-checkout tag,
+so they never shadow a real build or another clone's. buildah's layer cache
+makes a second session's build quick.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,10 +18,13 @@ import pytest
 from containers import Containers
 
 from image_build.build import Built, build
-from image_build.recipes import HANDLER_EXAMPLE, PLATFORM
+from image_build.recipes import HANDLER_EXAMPLE, PLATFORM, ROOT, project_version
 from image_build.tools import ensure_tools, progress
 
 MB = 1_000_000
+# One tag per checkout: another clone on this machine building at the same time
+# must not retag the image this session runs.
+TAG = f"{project_version()}-test-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:10]}"
 
 
 @dataclass(frozen=True)
@@ -35,11 +40,12 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Images:
     started = time.monotonic()
     try:
         platform = build(
-            PLATFORM, base="local", repository="localhost/bullmq-platform-test", log=log
+            PLATFORM, base="local", repository="localhost/bullmq-platform", tag=TAG, log=log
         )
         handler = build(
             HANDLER_EXAMPLE,
-            repository="localhost/bullmq-platform-test-handler",
+            repository="localhost/bullmq-platform-handler-example",
+            tag=TAG,
             build_args={"PLATFORM_IMAGE": platform.ref},
             log=log,
         )
