@@ -104,7 +104,8 @@ def test_it_should_build_both_images_small_labelled_and_as_the_charts_user(
 
 
 def test_it_should_hold_only_runtime_packages(images: Images, containers: Containers) -> None:
-    posture = ["--read-only", "--cap-drop=all", "--user", "10001:10001"]
+    user = _config(containers, images.platform.ref)["User"]
+    posture = ["--read-only", "--cap-drop=all", "--user", user]
     listing = containers.exec_output(
         images.platform.ref, ["python", "-m", "pip", "list", "--format", "json"], *posture
     )
