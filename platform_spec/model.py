@@ -26,6 +26,7 @@ from platform_spec.catalog import (
     default_queues,
     default_schedules,
 )
+from platform_spec.image_policy import image_problems
 from platform_spec.problems import (
     CATALOG_ERROR,
     SpecError,
@@ -182,6 +183,7 @@ class PlatformSpec(SpecModel):
     @model_validator(mode="after")
     def _catalog(self) -> PlatformSpec:
         problems = catalog_problems(self) + check_environment(self)
+        problems += image_problems(self.environment, self.image.repository)
         if problems:
             # One line per problem, each starting with the field path it is about;
             # spec_problems() splits them back into (path, message).

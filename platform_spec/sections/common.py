@@ -11,6 +11,7 @@ from pydantic import (
 )
 
 from platform_spec.base import SpecModel
+from platform_spec.image_policy import PLACEHOLDER_REPOSITORY
 from platform_spec.quantities import (
     K8S_CPU_PATTERN,
     K8S_MEMORY_PATTERN,
@@ -63,9 +64,11 @@ class Image(SpecModel):
     """The platform image: workers and scheduler run from the same one."""
 
     repository: str = Field(
-        "ghcr.io/example/bullmq-platform",
+        PLACEHOLDER_REPOSITORY,
         min_length=1,
-        description="Image repository of the worker/scheduler image built from this repo.",
+        description="Repository of the worker/scheduler image built from this repo "
+        "(scripts/image build, README 'The platform image'); the default is a placeholder "
+        "that only environment dev may keep.",
     )
     tag: str = Field("0.1.0", min_length=1, description="Image tag; pin it, never `latest`.")
     digest: str | None = Field(

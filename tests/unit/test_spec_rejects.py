@@ -110,6 +110,18 @@ REJECTED = [
         "requires `noeviction`",
     ),
     (
+        "placeholder image in prod",
+        {"environment": "prod"},
+        "image.repository",
+        "is the placeholder 'ghcr.io/example/bullmq-platform'",
+    ),
+    (
+        "placeholder image in staging, digest or not",
+        {"environment": "staging", "image.digest": "sha256:" + "a" * 64},
+        "image.repository",
+        "only environment 'dev' may keep the placeholder",
+    ),
+    (
         "TLS off in prod",
         {"environment": "prod", "redis.tls.enabled": False},
         "redis.tls.enabled",
@@ -210,6 +222,12 @@ def test_it_should_accept_every_problem_at_once_not_just_the_first() -> None:
         validate_spec(bad)
     paths = {path for path, _ in caught.value.problems}
     assert {"schedules[0].queue", "redis.tls.enabled"} <= paths
+
+
+def test_it_should_accept_a_real_image_repository_outside_dev() -> None:
+    repository = "registry.acme.example/platform/bullmq-platform"
+    spec = validate_spec(spec_with(environment="prod", **{"image.repository": repository}))
+    assert spec.image.repository == repository
 
 
 def test_it_should_allow_relaxed_security_in_dev_only() -> None:

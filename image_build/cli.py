@@ -1,0 +1,93 @@
+"""`scripts/image`: build the project's images and say how to push and pin them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from image_build.base import ensure_local_base
+from image_build.build import Built, build, recipe
+from image_build.recipes import PLATFORM, RECIPES, project_version
+from image_build.tools import ensure_tools, progress
+
+app = typer.Typer(
+    help="Build the platform image (and the derived handler example) with buildah.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+MB = 1_000_000
+
+
+def push_instructions(built: Built) -> str:
+    """How to publish `built` and pin its digest in the stack files and values."""
+    name, version = built.ref.rsplit(":", 1)
+    target = "<registry>/<path>/bullmq-platform"
+    spec = "bullmq-platform:spec.image"
+    return "\n".join(
+        [
+            "Push it (--digestfile records the manifest digest the registry stores):",
+            f"  podman push {built.ref} docker://{target}:{version} --digestfile image.digest",
+            "Pin it by digest, so every pod runs exactly this build:",
+            f"  pulumi config set --stack prod --path '{spec}.repository' {target}",
+            f"  pulumi config set --stack prod --path '{spec}.digest' \"$(cat image.digest)\"",
+            f'  values.yaml:  image: {{repository: {target}, tag: "{version}", '
+            "digest: <image.digest>}",
+            f"(built locally as {name}; the chart deploys repository@digest once image.digest "
+            "is set)",
+        ]
+    )
+
+
+def _summary(built: Built) -> str:
+    added = f", {built.added / MB:.1f} MB above its base" if built.added is not None else ""
+    return (
+        f"built {built.ref} in {built.seconds:.0f} s: id {built.image_id[:19]}, "
+        f"{built.size / MB:.1f} MB{added}"
+    )
+
+
+@app.command("build")
+def build_command(
+    image: Annotated[str, typer.Argument(help=f"Which image: {', '.join(RECIPES)}.")] = "platform",
+    base: Annotated[
+        str,
+        typer.Option(
+            help="Base image: 'official' (the Containerfile's pinned python slim), 'local' "
+            "(a debootstrapped bookworm, for machines without a registry) or a reference."
+        ),
+    ] = "official",
+    repository: Annotated[
+        str | None, typer.Option(help="Repository to tag with (default: the recipe's).")
+    ] = None,
+    tag: Annotated[str | None, typer.Option(help="Tag (default: the project version).")] = None,
+    platform_image: Annotated[
+        str | None,
+        typer.Option(help="For derived images: the platform image to build FROM."),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Rebuild every step (new base packages).")
+    ] = False,
+) -> None:
+    """Build IMAGE, tag it with the project version, print how to push and pin it."""
+    try:
+        target = recipe(image)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="IMAGE") from None
+    args = {}
+    if target.needs:
+        args["PLATFORM_IMAGE"] = platform_image or f"{PLATFORM.repository}:{project_version()}"
+    built = build(
+        target, base=base, repository=repository, tag=tag, build_args=args, no_cache=no_cache
+    )
+    progress(_summary(built))
+    if target is PLATFORM:
+        typer.echo(push_instructions(built))
+
+
+@app.command("base")
+def base_command() -> None:
+    """Make the local bookworm + python3.11 base (cached outside the repository)."""
+    ensure_tools()
+    progress(f"local base ready: {ensure_local_base()}")

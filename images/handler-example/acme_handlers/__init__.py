@@ -1,0 +1,1 @@
+"""A team's own handlers, installed into an image derived from the platform image."""
