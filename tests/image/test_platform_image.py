@@ -24,7 +24,7 @@ import pytest
 from bullmq import Job, Queue
 from conftest import MB, Images
 from containers import Containers
-from pod_fixture import JOB, ImageStack
+from image_stack import JOB, ImageStack
 
 from image_build.recipes import project_version, revision, source_url
 from local_stack.redis_server import RedisServer, free_port
@@ -126,7 +126,7 @@ def _key_files(containers: Containers, ref: str, scratch: Path) -> set[str]:
         containers.podman("export", "-o", str(export), name)
         with tarfile.open(export, mode="r|") as tar:
             for member in tar:
-                path = "/" + member.name.lstrip("./")
+                path = "/" + member.name.removeprefix("./").lstrip("/")
                 if re.search(r"(^|/)(\.state|passwords?|secrets?)(/|$)|\.key$", path):
                     found.add(path)
                 if member.isfile() and member.size < 8 * MB:
