@@ -3,7 +3,7 @@
 The official Python base cannot be pulled here, so `--base local` builds on a
 debootstrapped bookworm (python3.11, python3-venv, ca-certificates) imported into
 podman as `localhost/bullmq-platform-base:bookworm-py311`. The root filesystem is
-cached as a tarball outside the repository (image_build/tools.py CACHE_DIR): the
+cached as a tarball outside the repository (image_build/tools.py cache_dir()): the
 first run takes about two minutes, later runs only re-import it when podman's
 storage lost the image. A file lock keeps two builds on one machine from racing.
 """

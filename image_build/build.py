@@ -89,7 +89,14 @@ def build(
         result = subprocess.run(cmd, env=container_env(), stdout=out, stderr=out, check=False)
     if result.returncode != 0:
         where = f"; log: {log}" if log else ""
-        raise RuntimeError(f"buildah bud of {recipe.name} failed ({result.returncode}){where}")
+        hint = (
+            " (no registry reachable? --base local builds on a local base)"
+            if base == "official"
+            else ""
+        )
+        raise RuntimeError(
+            f"buildah bud of {recipe.name} failed ({result.returncode}){where}{hint}"
+        )
     seconds = time.monotonic() - started
     image_id = run(["podman", "image", "inspect", ref, "--format", "{{.Id}}"]).stdout.strip()
     # The size above the parent: the base image, or the platform image a derived one is FROM.

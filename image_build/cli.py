@@ -78,9 +78,13 @@ def build_command(
     args = {}
     if target.needs:
         args["PLATFORM_IMAGE"] = platform_image or f"{PLATFORM.repository}:{project_version()}"
-    built = build(
-        target, base=base, repository=repository, tag=tag, build_args=args, no_cache=no_cache
-    )
+    try:
+        built = build(
+            target, base=base, repository=repository, tag=tag, build_args=args, no_cache=no_cache
+        )
+    except RuntimeError as exc:
+        progress(str(exc))
+        raise typer.Exit(1) from None
     progress(_summary(built))
     if target is PLATFORM:
         typer.echo(push_instructions(built))

@@ -15,8 +15,9 @@ from pathlib import Path
 
 APT_PACKAGES = ("buildah", "podman", "runc", "debootstrap")
 COMMANDS = ("buildah", "podman", "runc", "debootstrap")
-# Outside the repository, shared by every clone on the machine.
-CACHE_DIR = Path(os.environ.get("BULLMQ_PLATFORM_IMAGE_CACHE", "~/.cache/bullmq-platform"))
+# Outside the repository, shared by every clone on the machine (env var overrides).
+CACHE_ENV = "BULLMQ_PLATFORM_IMAGE_CACHE"
+DEFAULT_CACHE = "~/.cache/bullmq-platform"
 # root here lacks CAP_SYS_RESOURCE: podman's default rlimits are refused, so name them.
 CONTAINERS_CONF = """\
 # Written by image_build/tools.py: runc (crun fails on hybrid cgroups) and explicit
@@ -34,7 +35,8 @@ def progress(message: str) -> None:
 
 
 def cache_dir() -> Path:
-    path = CACHE_DIR.expanduser()
+    """The cache folder (local base tarball, containers.conf), made on first use."""
+    path = Path(os.environ.get(CACHE_ENV, DEFAULT_CACHE)).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

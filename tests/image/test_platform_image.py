@@ -9,6 +9,7 @@ suite's TLS + ACL Redis on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import ssl
@@ -23,7 +24,7 @@ import pytest
 from bullmq import Job, Queue
 from conftest import MB, Images
 from containers import Containers
-from pod_fixture import JOB, ImageStack
+from image_stack import JOB, ImageStack
 
 from image_build.recipes import project_version, revision, source_url
 from local_stack.redis_server import RedisServer, free_port
@@ -125,7 +126,7 @@ def _key_files(containers: Containers, ref: str, scratch: Path) -> set[str]:
         containers.podman("export", "-o", str(export), name)
         with tarfile.open(export, mode="r|") as tar:
             for member in tar:
-                path = "/" + member.name.lstrip("./")
+                path = "/" + member.name.removeprefix("./").lstrip("/")
                 if re.search(r"(^|/)(\.state|passwords?|secrets?)(/|$)|\.key$", path):
                     found.add(path)
                 if member.isfile() and member.size < 8 * MB:
@@ -171,15 +172,35 @@ async def _complete_then_drain(containers: Containers, name: str, stack: ImageSt
         quick = await queue.add(JOB, {"invoiceId": "inv-1", "lines": lines})
         result = await _finished(queue, quick.id)
         assert result == {"invoiceId": "inv-1", "totalCents": 3750, "renderedBy": stack.queue}
-        # A job still running when SIGTERM arrives must finish before the worker exits.
-        slow = await queue.add(JOB, {"invoiceId": "inv-2", "lines": lines, "renderSeconds": 3})
-        await _until(lambda: _state(queue, slow.id), "active")
+        # Jobs still running when SIGTERM arrives must finish before the worker exits 0; the
+        # ones not yet fetched stay waiting. Enough 3 s jobs that the worker (concurrency 2)
+        # is busy whenever the signal lands, however slow the machine.
+        slow = [
+            (await queue.add(JOB, {"invoiceId": f"s{i}", "lines": lines, "renderSeconds": 3})).id
+            for i in range(6)
+        ]
+        await _until(lambda: _state(queue, slow[0]), "active")
         await asyncio.to_thread(_stop_cleanly, containers, name)
-        assert await _state(queue, slow.id) == "completed"
-        done = await Job.fromId(queue, slow.id)
-        assert done.returnvalue["invoiceId"] == "inv-2"
+        (draining,) = [e for e in _events(containers.logs(name)) if e.get("msg") == "draining"]
+        assert draining["active"] >= 1, draining
+        states = [await _state(queue, job_id) for job_id in slow]
+        assert set(states) <= {"completed", "waiting"} and "completed" in states, states
+        for job_id, state in zip(slow, states, strict=True):
+            if state == "completed":
+                assert (await Job.fromId(queue, job_id)).returnvalue["totalCents"] == 3750
     finally:
         await queue.close()
+
+
+def _events(logs: str) -> list[dict[str, Any]]:
+    """The JSON log lines of a container (BULLMQ_PLATFORM_LOG_FORMAT=json)."""
+    events = []
+    for line in logs.splitlines():
+        with contextlib.suppress(ValueError):
+            event = json.loads(line)
+            if isinstance(event, dict):
+                events.append(event)
+    return events
 
 
 async def _state(queue: Queue, job_id: str) -> str:
