@@ -74,7 +74,6 @@ class WorkerMetrics:
             ("queue",),
             registry=r,
         )
-
         self._initialise(queue, [*sorted(self.known), UNKNOWN_JOB])
 
     def _initialise(self, queue: str, names: list[str]) -> None:
@@ -87,6 +86,7 @@ class WorkerMetrics:
             self.active.labels(queue, name)
             for reason in FAIL_REASONS:
                 self.failed.labels(queue, name, reason)
+        self.redis_rtt.labels(queue)
 
     def job(self, name: str) -> str:
         """The job_name label value for `name`."""

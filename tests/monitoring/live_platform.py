@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ def live_spec() -> PlatformSpec:
         queues=[defaults.queue(q).model_dump(by_alias=True, mode="json") for q in QUEUES],
         schedules=[
             {"name": "health-check", "queue": "scheduled-jobs", "jobName": "health-check",
-             "everyMs": 2000},
+             "everyMs": 4000},
             {"name": "metrics-aggregate", "queue": "scheduled-jobs",
              "jobName": "metrics-aggregate", "everyMs": 5000},
             {"name": "agent-tick", "queue": "agent-execution", "jobName": "execute-agent",
@@ -68,6 +68,7 @@ class LivePlatform:
     server: RedisServer | None = None
     processes: dict[str, PlatformProcess] = field(default_factory=dict)
     monitoring: MonitoringStack | None = None
+    started_at: float = 0.0
 
     @property
     def prometheus(self) -> Prometheus:
@@ -76,6 +77,7 @@ class LivePlatform:
 
     def start(self, *, idle_queue: str) -> None:
         """Redis, scheduler and a worker per queue (`idle_queue`'s not started yet)."""
+        self.started_at = time.time()
         self.server = RedisServer(self.root / "redis", spec=self.spec)
         self.server.start()
         spec_file = write_spec_file(self.root / "spec.json", self.spec)
@@ -123,23 +125,36 @@ class LivePlatform:
         jobs = [Planned(queue, name, data) for _ in range(count)]
         return asyncio.run(enqueue(self.spec, self.settings(), jobs))
 
-    def clean_failed(self, queue: str) -> None:
-        async def clean() -> None:
+    def _on_queue(self, queue: str, action: Callable[[BullQueue], Awaitable[Any]]) -> None:
+        async def run() -> None:
             q = BullQueue(queue, {"connection": bullmq_connection(self.settings()),
                                   "prefix": self.spec.key_prefix})  # fmt: skip
             try:
-                await q.clean(0, 1000, "failed")
+                await action(q)
             finally:
                 await q.close()
 
-        asyncio.run(clean())
+        asyncio.run(run())
+
+    def clean_failed(self, queue: str) -> None:
+        self._on_queue(queue, lambda q: q.clean(0, 1000, "failed"))
+
+    def remove_schedule(self, queue: str, schedule: str) -> None:
+        """Delete a job scheduler by hand: drift the scheduler repairs (and counts)."""
+        self._on_queue(queue, lambda q: q.removeJobScheduler(schedule))
 
 
-def wait_for(what: str, check: Callable[[], bool], timeout: float = 60.0) -> float:
-    """Poll `check` (a Prometheus API read) until true; seconds it took."""
+def wait_for(
+    what: str,
+    check: Callable[[], bool],
+    timeout: float = 60.0,
+    show: Callable[[], object] = lambda: "",
+) -> float:
+    """Poll `check` (a Prometheus API read) until true; seconds it took. On timeout the
+    error carries `show()` (e.g. the alerts Prometheus has)."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if check():
             return time.monotonic() - started
         time.sleep(0.25)
-    raise AssertionError(f"not within {timeout}s: {what}")
+    raise AssertionError(f"not within {timeout}s: {what}; last seen: {show()}")

@@ -82,3 +82,55 @@ def test_it_should_link_every_alert_to_its_runbook_section(stack: str) -> None:
         anchor = "#" + rule["annotations"]["runbook_url"].rsplit("#", 1)[1]
         assert anchor in anchors, f"{rule['alert']}: {anchor} is not a README section"
         assert anchor == "#" + rule["alert"].lower()
+
+
+def test_it_should_record_jobs_per_queue_and_state(tmp_path: Path) -> None:
+    """The dashboard's `bullmq:queue_jobs` splits the exporter's key sizes by queue and state,
+    a DLQ (`<queue>-dlq`) being a queue of its own."""
+    values, groups = _groups("staging")
+    ns, prefix = values["namespace"], values["keyPrefix"]
+    write_rules_file(tmp_path / "rules.yaml", groups)
+    size = 'redis_key_size{{namespace="{ns}", db="db0", key="{key}"}}'
+    series = {
+        f"{prefix}:email:wait": 3,
+        f"{prefix}:email:prioritized": 4,
+        f"{prefix}:email-dlq:wait": 2,
+        f"{prefix}:my-queue:failed": 1,
+    }
+    tests = {
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": size.format(ns=ns, key=k), "values": f"{v}x5"}
+                    for k, v in series.items()
+                ],
+                "promql_expr_test": [
+                    {
+                        "expr": "bullmq:queue_jobs",
+                        "eval_time": "2m",
+                        "exp_samples": [
+                            {
+                                "labels": (
+                                    f'bullmq:queue_jobs{{namespace="{ns}", '
+                                    f'queue="{k.split(":")[1]}", state="{k.split(":")[2]}"}}'
+                                ),
+                                "value": v,
+                            }
+                            for k, v in series.items()
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = subprocess.run(
+        [binary("promtool"), "test", "rules", "tests.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

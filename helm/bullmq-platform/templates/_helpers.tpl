@@ -268,6 +268,9 @@ Checksums of what a pod reads at start: a changed spec, config or Secret name ro
 {{- range $suffix := list "wait" "prioritized" "active" "delayed" "failed" -}}
 {{- $keys = append $keys (printf "db0=%s:%s:%s" $.Values.keyPrefix $q.name $suffix) -}}
 {{- end -}}
+{{- if $q.deadLetter.enabled -}}{{/* the DLQ's waiting jobs: PlatformSpec Queue.dlq_name */}}
+{{- $keys = append $keys (printf "db0=%s:%s-dlq:wait" $.Values.keyPrefix $q.name) -}}
+{{- end -}}
 {{- end -}}
 {{- join "," $keys -}}
 {{- end -}}
