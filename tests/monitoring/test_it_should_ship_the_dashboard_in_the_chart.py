@@ -19,9 +19,7 @@ def test_it_should_keep_the_shipped_json_generated() -> None:
 
 
 def test_it_should_render_the_configmap_only_when_switched_on() -> None:
-    assert not [
-        c for c in of_kind(objects(default_values()), "ConfigMap") if "dashboard" in str(c)
-    ]
+    assert not [c for c in of_kind(objects(default_values()), "ConfigMap") if "dashboard" in str(c)]
     docs = objects(default_values(**{"monitoring.grafanaDashboard": True}))
     (cm,) = [c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"].endswith("-dashboard")]
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
