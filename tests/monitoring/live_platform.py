@@ -31,7 +31,9 @@ from workers.connection import bullmq_connection
 # The alert thresholds of the staged conditions (the defaults: 1000 waiting, 100 failed).
 WAITING_THRESHOLD, FAILED_THRESHOLD = 5, 3
 QUEUES = ("agent-execution", "background-tasks", "scheduled-jobs")
-TICK_EVERY_MS = 10_000  # the schedule staged as missed: 2 intervals = 20 s
+# The schedule staged as missed (2 intervals = 20 s). A cron, not everyMs: BullMQ adds an
+# `every` scheduler's first job at once, which would be a backlog on the idle queue.
+TICK_CRON = "*/10 * * * * *"
 STALL_ENV = {"BULLMQ_PLATFORM_WORKER_STALLED_INTERVAL_MS": "1000"}
 
 
@@ -39,13 +41,14 @@ def live_spec() -> PlatformSpec:
     defaults = PlatformSpec()
     return local_spec(
         queues=[defaults.queue(q).model_dump(by_alias=True, mode="json") for q in QUEUES],
+        # health-check every 4 s: 2 intervals must exceed the scheduler's metrics refresh (5 s).
         schedules=[
             {"name": "health-check", "queue": "scheduled-jobs", "jobName": "health-check",
              "everyMs": 4000},
             {"name": "metrics-aggregate", "queue": "scheduled-jobs",
              "jobName": "metrics-aggregate", "everyMs": 5000},
             {"name": "agent-tick", "queue": "agent-execution", "jobName": "execute-agent",
-             "everyMs": TICK_EVERY_MS, "payload": {"agentId": "tick", "input": "Tick."}},
+             "cron": TICK_CRON, "payload": {"agentId": "tick", "input": "Tick."}},
         ],
         scheduler={"reconcileIntervalSeconds": 5},
         monitoring={
