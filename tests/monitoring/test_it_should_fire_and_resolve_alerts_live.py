@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -210,12 +211,20 @@ def _assert_every_panel_returns_data(live: LivePlatform) -> None:
         Path(out).write_text(json.dumps(data))
 
 
+def _names_in_docs() -> set[str]:
+    """`bullmq_*` names the README and docs/ mention (not `prefix_{a,b}` shorthands)."""
+    repo = catalog.DOC.parent.parent
+    text = "".join(p.read_text() for p in [repo / "README.md", *sorted(repo.glob("docs/*.md"))])
+    return {n for n in re.findall(r"\bbullmq_[a-z0-9_]+", text) if not n.endswith("_")}
+
+
 def _assert_every_metric_scraped(live: LivePlatform) -> None:
     """Every metric a rule reads or docs/metrics.md lists was scraped from a live process
     (cluster-only series aside); a histogram counts by its `_bucket` series."""
     assert live.monitoring is not None
     wanted = {n for r in alerting_rules(live.monitoring.groups) for n in metric_names(r["expr"])}
     wanted |= catalog.documented_names(catalog.DOC.read_text())
+    wanted |= _names_in_docs()
     wanted |= {n for _, expr in dashboard.queries() for n in metric_names(expr)}
     wanted = {n for n in wanted if not n.startswith(CLUSTER_ONLY)}
     seen = live.prometheus.metric_names()
