@@ -2,8 +2,8 @@
 
 Staged: a backlog over the threshold on a queue with no worker (backlog, backlog
 without workers), a stuck active job there, a schedule there that cannot
-succeed (missed), failed jobs over the threshold, Redis memory above 90 %, and
-Redis down. Each is seen firing in Prometheus's own /api/v1/alerts, then gone
+succeed (missed), failed jobs over the threshold, Redis memory above 90 %,
+Redis down, and the exporter gone (no redis_up at all). Each is seen firing in Prometheus's own /api/v1/alerts, then gone
 after the condition is undone. The chart has no knob for `for:`: the loaded
 copy has every `for:` rewritten to 2s (the real durations are exercised by the
 promtool cases). Every metric a rule reads is seen in the live scrape, except
@@ -231,3 +231,18 @@ def _assert_every_metric_scraped(live: LivePlatform) -> None:
     missing = sorted(n for n in wanted if n not in seen and f"{n}_bucket" not in seen)
     assert not missing, f"never scraped: {missing}"
     print(f"{len(wanted)} metric names seen in the live scrape")
+
+
+def test_it_should_fire_redis_down_when_the_exporter_is_gone(live: LivePlatform) -> None:
+    """No redis_up series at all (the sidecar crashed): the rule's absent() branch pages."""
+    assert live.monitoring is not None and live.monitoring.exporter is not None
+    exporter, key = live.monitoring.exporter, ("BullmqRedisDown", "")
+    exporter.stop()
+    took = wait_for(
+        "BullmqRedisDown firing",
+        lambda: _active(live).get(key) == "firing",
+        show=lambda: _active(live),
+    )
+    exporter.start()  # the same port: Prometheus's target comes back
+    took += wait_for("BullmqRedisDown resolved", lambda: key not in _active(live))
+    print(f"exporter gone fired and resolved in {took:.1f}s")
