@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typer.testing import CliRunner
+
 from monitoring import catalog
+from monitoring.__main__ import app
 from workers.metrics import DURATION_BUCKETS
 
 
@@ -24,3 +27,9 @@ def test_it_should_follow_the_naming_conventions() -> None:
 def test_it_should_bucket_jobs_from_ten_milliseconds_to_an_hour() -> None:
     assert DURATION_BUCKETS[0] == 0.01 and DURATION_BUCKETS[-1] == 3600
     assert list(DURATION_BUCKETS) == sorted(DURATION_BUCKETS)
+
+
+def test_it_should_have_help_on_every_monitoring_command() -> None:
+    for command in ([], ["metrics-table"], ["dashboard"], ["dashboard-png"]):
+        result = CliRunner().invoke(app, [*command, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output, command

@@ -3,11 +3,12 @@
 Staged: a backlog over the threshold on a queue with no worker (backlog, backlog
 without workers), a stuck active job there, a schedule there that cannot
 succeed (missed), failed jobs over the threshold, Redis memory above 90 %,
-Redis down, and the exporter gone (no redis_up at all). Each is seen firing in Prometheus's own /api/v1/alerts, then gone
-after the condition is undone. The chart has no knob for `for:`: the loaded
-copy has every `for:` rewritten to 2s (the real durations are exercised by the
-promtool cases). Every metric a rule reads is seen in the live scrape, except
-kubelet and kube-state-metrics series, which only a cluster has.
+Redis down, and the exporter gone (no redis_up at all). Each is seen firing in
+Prometheus's own /api/v1/alerts, then gone after the condition is undone. The
+chart has no knob for `for:`: the loaded copy has every `for:` rewritten to 2s
+(the real durations are exercised by the promtool cases). Every metric a rule,
+the dashboard or the docs name is seen in the live scrape, except kubelet and
+kube-state-metrics series, which only a cluster has.
 """
 
 from __future__ import annotations
