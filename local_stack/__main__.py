@@ -1,6 +1,7 @@
 """`python -m local_stack`: the whole platform on one machine, for newcomers and drills.
 
 python -m local_stack up [--stack dev]        # Redis + scheduler + one worker per queue
+python -m local_stack up --monitoring         # ... plus redis_exporter and Prometheus
 python -m local_stack enqueue [--count 5]     # sample jobs into every queue (another terminal)
 """
 
@@ -22,6 +23,7 @@ from rich.table import Table
 from local_stack import samples
 from local_stack.processes import Platform, PlatformProcess
 from local_stack.redis_server import RedisServer, local_spec
+from monitoring.stack import MonitoringStack
 from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings
@@ -167,6 +169,34 @@ def _watch(server: RedisServer, spec: PlatformSpec, platform: Platform, once: bo
         client.close()
 
 
+def _start_monitoring(
+    server: RedisServer, platform: Platform, state: Path, once: bool
+) -> MonitoringStack:
+    """redis_exporter + Prometheus (5 s scrapes, the chart's rules with their real `for:`)."""
+    console.print("starting redis_exporter and Prometheus ...")
+    watchers = MonitoringStack(
+        server, platform.processes, state / "monitoring", interval="5s"
+    ).start()
+    assert watchers.prometheus is not None and watchers.exporter is not None
+    prom = watchers.prometheus
+    console.print(
+        f"Prometheus: {prom.url}  (alerts {prom.url}/alerts, targets {prom.url}/targets)\n"
+        f"redis_exporter: {watchers.exporter.url}",
+        soft_wrap=True,
+    )
+    if once:  # prove the scrape: every target up (bounded)
+        deadline = time.monotonic() + 60
+        health = prom.target_health()
+        while time.monotonic() < deadline and not (
+            health and all(h == "up" for h in health.values())
+        ):
+            time.sleep(0.5)
+            health = prom.target_health()
+        up_count = sum(h == "up" for h in health.values())
+        console.print(f"Prometheus targets up: {up_count}/{len(health)}")
+    return watchers
+
+
 @app.command()
 def up(
     stack: StackOption = "dev",
@@ -176,6 +206,15 @@ def up(
         bool,
         typer.Option(
             "--once", help="Start everything, wait until ready, print the status once, stop."
+        ),
+    ] = False,
+    monitoring: Annotated[
+        bool,
+        typer.Option(
+            "--monitoring",
+            help="Also run redis_exporter (configured as the chart's sidecar) and Prometheus "
+            "(scraping every process, the chart's alerts and recording rules loaded); "
+            "prints Prometheus's URL.",
         ),
     ] = False,
 ) -> None:
@@ -192,10 +231,13 @@ def up(
     server.prepare()
     server.start()
     platform = Platform(server, spec, state)
+    watchers: MonitoringStack | None = None
     try:
         platform.start()
         _write_state(state, stack, server, platform)
         console.print(_endpoints(server, platform), soft_wrap=True)
+        if monitoring:
+            watchers = _start_monitoring(server, platform, state, once)
         console.print(
             f"Sample jobs: .venv/bin/python -m local_stack enqueue --stack {stack}"
             + (f" --state-dir {state}" if state_dir else "")
@@ -204,6 +246,9 @@ def up(
     finally:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: keep draining
         try:
+            if watchers is not None:
+                console.print("stopping Prometheus and redis_exporter ...")
+                watchers.stop()
             console.print("stopping: workers drain their active jobs, then the scheduler ...")
             codes = platform.stop()
             for name, code in codes.items():

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 
+from local_stack.lifetime import die_with_parent
 from local_stack.redis_server import RedisServer, free_port
 from platform_spec.model import PlatformSpec
 from platform_spec.stack import REPO_ROOT
@@ -75,6 +76,7 @@ class PlatformProcess:
     grace_seconds: float = 30.0
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    dies_with_parent: bool = False  # SIGKILLed by the kernel when its starter exits
 
     def start(self) -> PlatformProcess:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -87,6 +89,7 @@ class PlatformProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in the terminal is ours to forward
+                preexec_fn=die_with_parent if self.dies_with_parent else None,
             )
         self.starts += 1
         return self

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from local_stack.certs import TlsFiles, generate_tls
+from local_stack.lifetime import die_with_parent
 from platform_spec import chart
 from platform_spec.model import PlatformSpec
 from platform_spec.values import chart_values
@@ -67,6 +68,7 @@ class RedisServer:
     process: subprocess.Popen[bytes] | None = None
     passwords: dict[str, str] = field(default_factory=dict, repr=False)  # never in repr
     tls: TlsFiles | None = None
+    dies_with_parent: bool = False  # SIGKILLed by the kernel when its starter exits
 
     # ------------------------------------------------------------ set-up
 
@@ -157,6 +159,7 @@ class RedisServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            preexec_fn=die_with_parent if self.dies_with_parent else None,
         )
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None

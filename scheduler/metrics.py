@@ -32,6 +32,7 @@ class ServiceState:
     run_records: dict[str, dict[str, float]] = field(default_factory=dict)
     health: dict[str, Any] | None = None
     rollups: dict[str, dict[str, float]] = field(default_factory=dict)
+    desired_replicas: dict[str, int] = field(default_factory=dict)  # queue -> scaling signal
     started_at: float = field(default_factory=time.time)
 
     def record(self, report: ReconcileReport) -> None:
@@ -81,6 +82,15 @@ class StateCollector(Collector):
         yield from self._per_schedule(now)
         yield from self._health()
         yield from self._rollups()
+        desired = GaugeMetricFamily(
+            "bullmq_queue_desired_replicas",
+            "Worker replicas the scaling signal asks for (what KEDA's metrics-api scaler reads "
+            "from /scaling/<queue>), at the last metrics refresh.",
+            labels=["queue"],
+        )
+        for queue, replicas in sorted(s.desired_replicas.items()):
+            desired.add_metric([queue], replicas)
+        yield desired
 
     def _per_schedule(self, now: float) -> Iterator[Any]:
         s = self.state

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from autoscaling.signal import scaling_response
+from autoscaling.signal import QueueNotFound, scaling_payload, scaling_response
 from platform_spec.http_server import Request, Response
 from platform_spec.keys import META_MAX_LEN_EVENTS, QueueKeys
 from platform_spec.model import PlatformSpec
@@ -30,6 +30,19 @@ async def ensure_queue_meta(redis: Any, spec: PlatformSpec) -> None:
         keys = QueueKeys(spec.key_prefix, queue.name)
         pipe.hsetnx(keys.meta, META_MAX_LEN_EVENTS, spec.scheduler.events_max_length)
     await pipe.execute()
+
+
+async def desired_replicas(redis: Any, spec: PlatformSpec) -> dict[str, int]:
+    """Each queue's desired replicas, as `/scaling/<queue>` would answer KEDA now (for the
+    `bullmq_queue_desired_replicas` metric); queues without a meta hash are left out."""
+    out = {}
+    for queue in spec.queues:
+        try:
+            payload = await scaling_payload(redis, spec, queue.name)
+        except QueueNotFound:
+            continue
+        out[queue.name] = int(payload["desiredReplicas"])
+    return out
 
 
 class ScalingEndpoint:

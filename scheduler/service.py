@@ -21,7 +21,7 @@ from platform_spec.model import PlatformSpec
 from platform_spec.settings import ScalingSettings
 from scheduler.metrics import ServiceState, build_registry, render, schedule_intervals
 from scheduler.register import Registrar
-from scheduler.scaling import ScalingEndpoint, ensure_queue_meta
+from scheduler.scaling import ScalingEndpoint, desired_replicas, ensure_queue_meta
 from workers.maintenance.health import last_health
 from workers.maintenance.rollups import latest_rollups
 from workers.runs import refresh_last_success, run_records
@@ -64,6 +64,7 @@ class SchedulerService:
             self.state.run_records = await run_records(redis, self.spec)
             self.state.health = await last_health(redis, self.spec)
             self.state.rollups = await latest_rollups(redis, self.spec)
+            self.state.desired_replicas = await desired_replicas(redis, self.spec)
         except Exception as exc:
             log.warning("metrics refresh failed", extra={"error": f"{type(exc).__name__}: {exc}"})
 

@@ -34,6 +34,7 @@ class JobView:
     max_attempts: int
     timestamp_ms: int
     stacktrace: list[str] = field(default_factory=list)
+    delay_ms: int = 0  # opts.delay: the job was due at timestamp_ms + delay_ms
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ def _view(job: FastJob, finished: bool = False) -> JobView:
         max_attempts=int(job.opts.get("attempts") or 1),
         timestamp_ms=job.timestamp,
         stacktrace=stack,
+        delay_ms=int(job.opts.get("delay") or 0),
     )
 
 

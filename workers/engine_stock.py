@@ -71,6 +71,7 @@ def _view(job: Job) -> JobView:
         max_attempts=int(job.opts.get("attempts") or 1),
         timestamp_ms=int(job.timestamp or 0),
         stacktrace=list(job.stacktrace or []),
+        delay_ms=int(job.opts.get("delay") or 0),
     )
 
 

@@ -1,8 +1,11 @@
 """Prometheus metrics of one worker process (its own registry, served on /metrics).
 
-Names follow `bullmq_<thing>_<unit>`; labels are `queue` and `job_name`, never
-a job id. Job names outside the queue's registry are counted as `unknown`, so
-a producer sending random names cannot blow up the series count.
+Names follow `bullmq_<thing>_<unit>` (seconds, `_total` counters); labels are
+`queue` and `job_name`, never a job or tenant id. Job names outside the queue's
+registry are counted as `unknown`, so a producer sending random names cannot
+blow up the series count: at most (known names + 1) x len(FAIL_REASONS) series
+per metric. Every series of a known name exists from start-up at zero, so
+`rate()` and "absent" checks work before the first job. All names: docs/metrics.md.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 LABELS = ("queue", "job_name")
 UNKNOWN_JOB = "unknown"
-# Seconds: from a 5 ms no-op to a 15-minute report.
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
+FAIL_REASONS = ("invalid", "timeout", "error")
+# Seconds, for run and wait times alike: from a 10 ms job to one of an hour.
+DURATION_BUCKETS = (
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600,
+)  # fmt: skip
 RTT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
 
 
@@ -44,6 +50,14 @@ class WorkerMetrics:
             buckets=DURATION_BUCKETS,
             registry=r,
         )
+        self.wait = Histogram(
+            "bullmq_job_wait_seconds",
+            "First attempt only: from when the job was due (enqueue time plus its delay) to "
+            "its start.",
+            LABELS,
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
         self.active = Gauge(
             "bullmq_jobs_active", "Jobs running in this process.", LABELS, registry=r
         )
@@ -60,6 +74,19 @@ class WorkerMetrics:
             ("queue",),
             registry=r,
         )
+        self._initialise(queue, [*sorted(self.known), UNKNOWN_JOB])
+
+    def _initialise(self, queue: str, names: list[str]) -> None:
+        """Create every series of the known label values at zero."""
+        for name in names:
+            for counter in (self.completed, self.retried, self.dead_lettered):
+                counter.labels(queue, name)
+            for histogram in (self.duration, self.wait):
+                histogram.labels(queue, name)
+            self.active.labels(queue, name)
+            for reason in FAIL_REASONS:
+                self.failed.labels(queue, name, reason)
+        self.redis_rtt.labels(queue)
 
     def job(self, name: str) -> str:
         """The job_name label value for `name`."""

@@ -227,6 +227,11 @@ class WorkerRuntime:
             )
             return SKIPPED_RESULT
         name = self.metrics.job(job.name)
+        if job.attempts_made == 0:  # retries wait for their backoff: not queueing time
+            due_ms = job.timestamp_ms + job.delay_ms
+            self.metrics.wait.labels(self.queue.name, name).observe(
+                max(0.0, time.time() - due_ms / 1000)
+            )
         handler, payload = validate_job(self.queue, self.registry, job.name, job.data)
         tenant = tenant_of(job.data)
         limit = self.queue.tenancy.max_active_per_tenant

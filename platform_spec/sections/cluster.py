@@ -51,6 +51,12 @@ class Monitoring(SpecModel):
         False, description="Render ServiceMonitors (needs the Prometheus Operator CRDs)."
     )
     prometheus_rule: bool = Field(False, description="Render the PrometheusRule with alerts.")
+    grafana_dashboard: bool = Field(
+        False,
+        description='Ship the Grafana dashboard as a ConfigMap labelled grafana_dashboard: "1" '
+        "(the Grafana chart's dashboard sidecar loads it); its panels read the PrometheusRule's "
+        "recording rules, so turn prometheusRule on too.",
+    )
     exporter: bool = Field(True, description="Run a redis_exporter sidecar next to Redis.")
     exporter_image: ExporterImage = Field(
         default_factory=lambda: ExporterImage(),

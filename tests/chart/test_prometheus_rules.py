@@ -14,7 +14,7 @@ SWITCHES = [name for name, info in Alerts.model_fields.items() if info.annotatio
 def _alerts(**changes: object) -> list[dict]:
     values = default_values(**{"monitoring.prometheusRule": True, **changes})
     (rule,) = of_kind(objects(values), "PrometheusRule")
-    return [r for group in rule["spec"]["groups"] for r in group["rules"]]
+    return [r for group in rule["spec"]["groups"] for r in group["rules"] if "alert" in r]
 
 
 def test_it_should_give_every_alert_a_runbook_url() -> None:

@@ -47,6 +47,9 @@
 {{- range $suffix := list "wait" "prioritized" "active" "delayed" "failed" -}}
 {{- $keys = append $keys (printf "db0=%s:%s:%s" $.Values.keyPrefix $q.name $suffix) -}}
 {{- end -}}
+{{- if $q.deadLetter.enabled -}}{{/* the DLQ's waiting jobs: PlatformSpec Queue.dlq_name */}}
+{{- $keys = append $keys (printf "db0=%s:%s-dlq:wait" $.Values.keyPrefix $q.name) -}}
+{{- end -}}
 {{- end -}}
 {{- join "," $keys -}}
 {{- end -}}
