@@ -52,7 +52,8 @@ class EngineConfig:
 
 
 class EngineHooks(Protocol):
-    def retry_delay_ms(self, job: JobView, opts_backoff: Any) -> int: ...
+    def retry_delay_ms(self, job: JobView, opts_backoff: Any, attempts_made: int) -> int:
+        """Delay before the next try; `attempts_made` counts the try that just failed."""
 
     async def on_completed(self, job: JobView, result: Any) -> None: ...
 

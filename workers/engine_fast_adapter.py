@@ -61,7 +61,9 @@ class PlatformFastEngine:
             remove_on_complete=config.remove_on_complete,
             remove_on_fail=config.remove_on_fail,
             default_attempts=config.default_attempts,
-            retry_delay_ms=lambda job, backoff: int(hooks.retry_delay_ms(_view(job), backoff)),
+            retry_delay_ms=lambda job, backoff: int(
+                hooks.retry_delay_ms(_view(job), backoff, job.attempts_made + 1)
+            ),
             on_bad_data=lambda raw, err: MalformedData(raw.decode(errors="replace"), str(err)),
         )
         self.engine = FastEngine(

@@ -148,8 +148,9 @@ class StockEngine:
     # ------------------------------------------------------------ jobs
 
     def _backoff(self, attempts_made: int, _type: str, _err: Any, job: Job) -> int:
+        # bullmq's Job.moveToFailed passes attemptsMade + 1: the failed try counts, as in Node.
         original = job.opts.get("backoff", {}).get("original")
-        return self.hooks.retry_delay_ms(_view(job), original)
+        return self.hooks.retry_delay_ms(_view(job), original, attempts_made)
 
     async def _processor(self, job: Job, token: str) -> Any:
         if not job.opts.get("attempts"):

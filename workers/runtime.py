@@ -287,8 +287,8 @@ class WorkerRuntime:
 
     # ------------------------------------------------------------ engine hooks
 
-    def retry_delay_ms(self, job: JobView, opts_backoff: Any) -> int:
-        return retry_delay_ms(opts_backoff, self.queue.backoff, job.attempts_made)
+    def retry_delay_ms(self, job: JobView, opts_backoff: Any, attempts_made: int) -> int:
+        return retry_delay_ms(opts_backoff, self.queue.backoff, attempts_made)
 
     async def on_completed(self, job: JobView, result: Any) -> None:
         self.metrics.completed.labels(self.queue.name, self.metrics.job(job.name)).inc()
