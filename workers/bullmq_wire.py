@@ -73,6 +73,8 @@ class FastJob:
     failed_reason: str | None = None
     queue_name: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    processed_on: int = 0
+    parent: dict[str, str] | None = None  # {"id", "queue"} of a flow's child
 
     # camelCase aliases, so handlers written for bullmq.Job keep working.
     @property
@@ -130,7 +132,19 @@ def job_from_reply(
         deferred_failure=deferred_failure,
         raw_stacktrace=h.get(b"stacktrace"),
         queue_name=queue_name,
+        processed_on=int(h.get(b"processedOn") or 0),
+        parent=parent_of(h.get(b"parent")),
     )
+
+
+def parent_of(raw: bytes | None) -> dict[str, str] | None:
+    """A child's `parent` field ({"id", "queueKey"} JSON) as {"id", "queue"}."""
+    if not raw:
+        return None
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        parent = orjson.loads(raw)
+        return {"id": str(parent["id"]), "queue": str(parent["queueKey"])}
+    return None
 
 
 def keep_jobs(remove: Any) -> dict[str, Any]:

@@ -8,6 +8,8 @@ finishes them: completed with the return value, retried with the backoff
 
 `process` may raise:
 - `workers.errors.Deferred`: put the job back after a delay, no attempt spent;
+- `workers.errors.JobMoved`: the handler moved the job itself (waiting-children):
+  finish nothing;
 - `bullmq.UnrecoverableError` (and InvalidJob): fail now, no retries;
 - anything else: a failed attempt (retried while attempts remain).
 
@@ -34,6 +36,12 @@ class JobView:
     max_attempts: int
     timestamp_ms: int
     stacktrace: list[str] = field(default_factory=list)
+    # For the handler's Job (workers/job.py): options as stored, lock token, start of
+    # this attempt (ms), parent {"id", "queue"} of a flow's child.
+    opts: dict[str, Any] = field(default_factory=dict)
+    token: str = ""
+    processed_on: int = 0
+    parent: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

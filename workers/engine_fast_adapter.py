@@ -32,6 +32,10 @@ def _view(job: FastJob, finished: bool = False) -> JobView:
         max_attempts=int(job.opts.get("attempts") or 1),
         timestamp_ms=job.timestamp,
         stacktrace=stack,
+        opts=job.opts,
+        token=job.token,
+        processed_on=job.processed_on,
+        parent=job.parent,
     )
 
 

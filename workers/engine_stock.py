@@ -19,10 +19,10 @@ import time
 from typing import Any
 
 from bullmq import Job, Worker
-from bullmq.custom_errors import DelayedError, UnrecoverableError
+from bullmq.custom_errors import DelayedError, UnrecoverableError, WaitingChildrenError
 
 from workers.engine import EngineConfig, EngineHooks, JobView, Process
-from workers.errors import Deferred
+from workers.errors import Deferred, JobMoved
 from workers.logs import get_logger
 from workers.payloads import MalformedData
 
@@ -62,7 +62,22 @@ class _PlatformWorker(Worker):  # type: ignore[misc]
             return job
 
 
-def _view(job: Job) -> JobView:
+def _parent(job: Job) -> dict[str, str] | None:
+    parent = job.parent
+    if not isinstance(parent, dict) or "id" not in parent:
+        return None
+    return {"id": str(parent["id"]), "queue": str(parent.get("queueKey") or "")}
+
+
+def _opts(job: Job) -> dict[str, Any]:
+    """The job's options as stored (the backoff the processor swapped in memory put back)."""
+    backoff = job.opts.get("backoff")
+    if isinstance(backoff, dict) and backoff.get("type") == _PLATFORM_BACKOFF:
+        return {**job.opts, "backoff": backoff.get("original")}
+    return dict(job.opts)
+
+
+def _view(job: Job, token: str = "") -> JobView:
     return JobView(
         id=str(job.id),
         name=str(job.name),
@@ -71,6 +86,10 @@ def _view(job: Job) -> JobView:
         max_attempts=int(job.opts.get("attempts") or 1),
         timestamp_ms=int(job.timestamp or 0),
         stacktrace=list(job.stacktrace or []),
+        opts=_opts(job) if token else job.opts,
+        token=token,
+        processed_on=int(job.processedOn or 0),
+        parent=_parent(job),
     )
 
 
@@ -159,7 +178,9 @@ class StockEngine:
         job.opts["backoff"] = {"type": _PLATFORM_BACKOFF, "original": job.opts.get("backoff")}
         self._active[str(job.id)] = (job, token)
         try:
-            return await self.process(_view(job))
+            return await self.process(_view(job, token))
+        except JobMoved:
+            raise WaitingChildrenError() from None
         except Deferred as deferred:
             await job.moveToDelayed(int(time.time() * 1000) + deferred.delay_ms, token)
             raise DelayedError(str(deferred)) from None

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from platform_spec.model import PlatformSpec, Queue
+from workers.job import Job
 
 PING = "ping"
 
@@ -62,6 +63,8 @@ class JobContext:
     # enqueue(queue, name, data, job_id=None) -> job id, with the target queue's spec options
     enqueue: Callable[..., Awaitable[str]] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # The job itself: progress, log, data, options, flows, job control (workers/job.py).
+    job: Job | None = None
 
 
 HandlerFunc = Callable[[Any, JobContext], Awaitable[Any]] | Callable[[Any, JobContext], Any]

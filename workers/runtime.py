@@ -29,6 +29,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from platform_spec.job_options import job_options, retention
+from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers.connection import bullmq_connection, redis_client, round_trip_seconds
@@ -36,8 +37,16 @@ from workers.cron import patch_bullmq_cron
 from workers.dlq import DeadLetterQueue
 from workers.engine import Engine, EngineConfig, JobView
 from workers.engine_factory import DEFAULT_ENGINE, create_engine
-from workers.errors import Deferred, InvalidJob, JobTimeout, StartupError
+from workers.errors import (
+    Deferred,
+    Discarded,
+    InvalidJob,
+    JobMoved,
+    JobTimeout,
+    StartupError,
+)
 from workers.health import HealthServer
+from workers.job import Job, JobServices
 from workers.logs import get_logger
 from workers.metrics import WorkerMetrics
 from workers.options import retry_delay_ms
@@ -87,6 +96,7 @@ class WorkerRuntime:
         self.draining = False
         self._elapsed: dict[str, float] = {}
         self._producers: dict[str, BullQueue] = {}
+        self._job_services: JobServices | None = None
         self._stop = asyncio.Event()
         # Only queues that receive schedules patch bullmq's cron strategy (cron ticks need
         # the DST-correct one, workers/cron.py) or check overlaps (workers/runs.py).
@@ -116,6 +126,10 @@ class WorkerRuntime:
             drain_delay_seconds=self.settings.drain_delay_seconds,
             remove_on_complete=retention(q.remove_on_complete),
             remove_on_fail=retention(q.remove_on_fail),
+        )
+        own = self._producer(q.name)
+        self._job_services = JobServices(
+            QueueKeys(self.spec.key_prefix, q.name), own.backend, self.redis, self.enqueue
         )
         self.engine = create_engine(self.engine_kind, config, self.process, self)
         self.health = HealthServer(self)
@@ -232,6 +246,20 @@ class WorkerRuntime:
         limit = self.queue.tenancy.max_active_per_tenant
         if tenant and limit is not None and self.tenants[tenant] >= limit:
             raise Deferred(TENANT_RETRY_MS, f"tenant {tenant} at its active limit {limit}")
+        assert self._job_services is not None, "process() before start()"
+        handle = Job(
+            self._job_services,
+            id=job.id,
+            name=job.name,
+            data=job.data,
+            payload=payload,
+            opts=job.opts,
+            attempts_made=job.attempts_made,
+            timestamp=job.timestamp_ms,
+            processed_on=job.processed_on,
+            parent=job.parent,
+            token=job.token,
+        )
         ctx = JobContext(
             job_id=job.id,
             name=job.name,
@@ -242,6 +270,7 @@ class WorkerRuntime:
             redis=self.redis,
             enqueue=self.enqueue,
             extras={"connection": self.connection},
+            job=handle,
         )
         if tenant:
             self.tenants[tenant] += 1
@@ -261,8 +290,15 @@ class WorkerRuntime:
                     return await call
             except TimeoutError:
                 if scope.expired():
+                    handle.abort()
                     raise JobTimeout(timeout) from None
                 raise
+        except (Deferred, JobMoved, InvalidJob):
+            raise
+        except Exception as exc:
+            if handle.discarded:
+                raise Discarded(str(exc) or type(exc).__name__) from exc
+            raise
         finally:
             elapsed = time.perf_counter() - started
             self.metrics.duration.labels(self.queue.name, name).observe(elapsed)
@@ -274,16 +310,28 @@ class WorkerRuntime:
             self._elapsed[job.id] = elapsed
 
     async def enqueue(
-        self, queue_name: str, name: str, data: Any, job_id: str | None = None
+        self,
+        queue_name: str,
+        name: str,
+        data: Any,
+        job_id: str | None = None,
+        extra_opts: dict[str, Any] | None = None,
     ) -> str:
-        """Add a job to a queue of the catalog with its spec options (for handlers)."""
+        """Add a job to a queue of the catalog with its spec options (for handlers);
+        `extra_opts` adds BullMQ options (a flow child's `parent`)."""
         target = self.spec.queue(queue_name)
+        opts = job_options(target, job_id=job_id)
+        if extra_opts:
+            opts.update(extra_opts)
+        job = await self._producer(queue_name).add(name, data, opts)
+        return str(job.id)
+
+    def _producer(self, queue_name: str) -> BullQueue:
         producer = self._producers.get(queue_name)
         if producer is None:
             opts = {"connection": self.connection, "prefix": self.spec.key_prefix}
             producer = self._producers[queue_name] = BullQueue(queue_name, opts)
-        job = await producer.add(name, data, job_options(target, job_id=job_id))
-        return str(job.id)
+        return producer
 
     # ------------------------------------------------------------ engine hooks
 
