@@ -17,8 +17,8 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -70,12 +70,17 @@ class JobContext:
 HandlerFunc = Callable[[Any, JobContext], Awaitable[Any]] | Callable[[Any, JobContext], Any]
 
 
+UnknownFields = Literal["ignore", "forbid"]
+
+
 @dataclass(frozen=True)
 class JobHandler:
     name: str
     payload_model: type[BaseModel]
     func: HandlerFunc
     blocking: bool = False
+    # The spec's `jobs[].unknownFields` (ignore when the job is not listed).
+    unknown_fields: UnknownFields = "ignore"
 
 
 class Registry:
@@ -151,11 +156,14 @@ def load_registry(queue: Queue) -> Registry:
             f"{queue.handler} has no handler for jobs {missing} of queue {queue.name}"
         )
     for job in queue.jobs:
+        base = registry.get(job.name)
+        assert base is not None
+        model = base.payload_model
         if job.payload_model:
             model = _import(job.payload_model)
             if not (isinstance(model, type) and issubclass(model, BaseModel)):
                 raise TypeError(f"payloadModel {job.payload_model} is not a pydantic model")
-            base = registry.get(job.name)
-            assert base is not None
-            registry._handlers[job.name] = JobHandler(job.name, model, base.func, base.blocking)
+        registry._handlers[job.name] = replace(
+            base, payload_model=model, unknown_fields=job.unknown_fields
+        )
     return registry

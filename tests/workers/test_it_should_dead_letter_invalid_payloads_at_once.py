@@ -24,7 +24,7 @@ CASES: list[tuple[str, str, Any, str]] = [
         "count: Input should be a valid integer",
     ),
     ("missing-field", "echo", {"count": 1}, "text: Field required"),
-    ("unknown-field", "echo", {"text": "x", "extra": 1}, "extra: Extra inputs are not permitted"),
+    ("unknown-field", "echo", {"text": "x", "extra": 1}, "extra: unknown field"),
     ("unknown-name", "no-such-job", {"text": "x"}, "unknown job name 'no-such-job'"),
     ("too-big", "echo", {"text": "x" * 2000}, "over maxPayloadBytes 1024"),
     ("not-an-object", "echo", [1, 2], "payload must be a JSON object"),
@@ -37,7 +37,9 @@ def test_it_should_reject_and_dead_letter(
     redis_server: RedisServer, queue_name: str, case: str, name: str, data: Any, error: str
 ) -> None:
     tenancy = {"required": case == "no-tenant"}
-    spec = make_spec(queue_name, attempts=3, maxPayloadBytes=1024, tenancy=tenancy)
+    # unknown fields are refused where the spec says so (the default ignores them)
+    jobs = [{"name": "echo", "unknownFields": "forbid"}] if case == "unknown-field" else []
+    spec = make_spec(queue_name, attempts=3, maxPayloadBytes=1024, tenancy=tenancy, jobs=jobs)
     if case != "no-tenant" and isinstance(data, dict):
         data = {**data, "tenantId": "t1"} if case != "unknown-name" else data
 
