@@ -18,6 +18,7 @@ import json
 import time
 from typing import Any
 
+import orjson
 from bullmq import Job, Worker
 from bullmq.custom_errors import DelayedError, UnrecoverableError, WaitingChildrenError
 
@@ -47,19 +48,41 @@ class _PlatformWorker(Worker):  # type: ignore[misc]
         delay_until: int = 0,
         token: str | None = None,
     ) -> Any:
-        try:
-            return await super().nextJobFromJobData(
-                job_data, job_id, limit_until, delay_until, token
-            )
-        except json.JSONDecodeError as exc:
-            if not job_data or "data" not in job_data:
-                raise
-            raw = str(job_data["data"])
-            patched = {**job_data, "data": "null"}
-            job = await super().nextJobFromJobData(patched, job_id, limit_until, delay_until, token)
-            if job is not None:
-                job.data = MalformedData(raw, f"{exc.msg} at position {exc.pos}")
-            return job
+        raw = job_data.get("data") if job_data else None
+        error = lone_surrogate_error(raw) if isinstance(raw, str) else None
+        if error is None:
+            try:
+                return await super().nextJobFromJobData(
+                    job_data, job_id, limit_until, delay_until, token
+                )
+            except json.JSONDecodeError as exc:
+                if not job_data or "data" not in job_data:
+                    raise
+                error = f"{exc.msg} at position {exc.pos}"
+        assert job_data is not None
+        patched = {**job_data, "data": "null"}
+        job = await super().nextJobFromJobData(patched, job_id, limit_until, delay_until, token)
+        if job is not None:
+            job.data = MalformedData(str(job_data["data"]), error)
+        return job
+
+
+def lone_surrogate_error(raw: str) -> str | None:
+    """Refuse a lone UTF-16 surrogate (`"\\ud83d"`) as the fast engine does.
+
+    Node's JSON.stringify writes one as an escape; Python's json module decodes it to a
+    str that cannot be encoded as UTF-8 (so it breaks later, in a log line or a
+    Redis write), while orjson (the fast engine's parser) refuses it. Both engines
+    refuse it: the job fails at once as invalid, and the reason names the position.
+    Only data holding a `\\uD8xx`-style escape is parsed a second time.
+    """
+    if "\\ud" not in raw and "\\uD" not in raw:
+        return None
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return str(exc)
+    return None
 
 
 def _parent(job: Job) -> dict[str, str] | None:
