@@ -116,6 +116,23 @@ def _view(job: Job, token: str = "") -> JobView:
     )
 
 
+def _allow_fractional_block_timeouts(worker: Worker) -> None:
+    """Let the blocking wait for the next job time out in milliseconds, not whole seconds.
+
+    Python bullmq rounds its BZPOPMIN timeout UP to whole seconds unless the
+    blocking connection's `capabilities` say `canDoubleTimeout`, and only a
+    version check sets them, which `Worker` never runs (bullmq/worker.py
+    `waitForJob`, bullmq/redis_connection.py `getRedisVersion`). So a delayed job
+    (a retry, an `every` scheduler's next tick) was fetched up to a second late;
+    the lateness carried over from tick to tick, growing by the loop's own time,
+    until a slot was skipped: `every: 1000` ran about 1,090 ms apart. Redis >= 6
+    takes fractional timeouts (the platform runs Redis 7).
+    """
+    for conn in (worker.redisConnection, worker.blockingRedisConnection):
+        if conn is not None:
+            conn.capabilities = {**conn.capabilities, "canDoubleTimeout": True}
+
+
 class StockEngine:
     """bullmq.Worker with the platform's hooks."""
 
@@ -146,6 +163,7 @@ class StockEngine:
             "autorun": False,
         }
         worker = _PlatformWorker(cfg.queue, self._processor, opts)
+        _allow_fractional_block_timeouts(worker)
         worker.progress = time.monotonic()
         worker.on("completed", self._completed)
         worker.on("failed", self._failed)

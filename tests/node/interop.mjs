@@ -10,6 +10,7 @@
 //                                                             (due time minus the event's time)
 //   node interop.mjs flow TREES_JSON                       -> FlowProducer.addBulk(trees): JSON ids
 //   node interop.mjs logs QUEUE ID                         -> JSON of Job.getJobLogs
+//   node interop.mjs every QUEUE ID EVERY_MS NAME DATA     -> upsertJobScheduler(id, {every})
 import { readFileSync } from "node:fs";
 import { FlowProducer, Queue, QueueEvents, Worker } from "bullmq";
 import IORedis from "ioredis";
@@ -117,6 +118,13 @@ if (cmd === "produce") {
 } else if (cmd === "logs") {
   const queue = new Queue(queueName, { connection });
   console.log(JSON.stringify(await queue.getJobLogs(args[0])));
+  await queue.close();
+} else if (cmd === "every") {
+  const [id, every, name, data] = args;
+  const queue = new Queue(queueName, { connection });
+  const job = await queue.upsertJobScheduler(id, { every: Number(every) },
+    { name, data: JSON.parse(data) });
+  console.log(JSON.stringify(job.id));
   await queue.close();
 } else {
   console.error(`unknown command ${cmd}`);
