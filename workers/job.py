@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from platform_spec.job_options import flow_child_options
 from platform_spec.keys import QueueKeys
 from workers.errors import Deferred, JobMoved
 
@@ -188,16 +189,13 @@ class Job:
         data: Any,
         *,
         job_id: str | None = None,
-        fail_parent_on_failure: bool = False,
-        ignore_dependency_on_failure: bool = False,
+        on_failure: str | None = None,
     ) -> str:
         """Add a child of this job on `queue` (a queue of the spec), with that queue's
-        options. Then `await job.move_to_waiting_children()` to wait for it."""
-        opts: dict[str, Any] = {"parent": {"id": self.id, "queue": self.qualified_queue}}
-        if fail_parent_on_failure:
-            opts["failParentOnFailure"] = True
-        if ignore_dependency_on_failure:
-            opts["ignoreDependencyOnFailure"] = True
+        options; `on_failure` = None (this job keeps waiting), `fail` or `ignore`
+        (platform_spec.job_options.child_failure_options). Then
+        `await job.move_to_waiting_children()` to wait for it."""
+        opts = flow_child_options(self.id, self.qualified_queue, on_failure)
         return await self._services.enqueue(queue, name, data, job_id=job_id, extra_opts=opts)
 
     async def move_to_waiting_children(self) -> None:

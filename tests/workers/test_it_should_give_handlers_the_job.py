@@ -31,6 +31,8 @@ from local_stack.redis_server import RedisServer
 from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RuntimeSettings
+from workers.connection import bullmq_connection
+from workers.flows import AddedJob, FlowJob, FlowProducer
 from workers.runtime import WorkerRuntime
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -191,14 +193,35 @@ def test_it_should_work_a_node_flow_across_two_queues(
     }
     tree, doomed_tree = node(node_bullmq, redis_server, "flow", json.dumps([flow, doomed]))
 
-    async def scenario() -> list[str]:
+    py_flow = FlowJob(
+        queue_name,
+        "gather",
+        {},
+        children=[FlowJob(queue_name, "child", {"n": 3}), FlowJob(other, "child", {"n": 4})],
+    )
+
+    async def scenario() -> tuple[list[str], AddedJob]:
+        flows = FlowProducer(spec, bullmq_connection(redis_settings(redis_server)))
+        try:
+            with pytest.raises(ValueError, match=r"flow.children\[0\].queue: no queue 'nope'"):
+                await flows.add(FlowJob(queue_name, "gather", {}, [FlowJob("nope", "child", {})]))
+            added = await flows.add(py_flow)
+        finally:
+            await flows.close()
         async with (
             running_worker(redis_server, spec),
             _second_worker(redis_server, spec, worker_engine),
         ):
-            return await _finish(redis_server, queue_name, [tree["id"], doomed_tree["id"]])
+            ids = [tree["id"], doomed_tree["id"], added.id]
+            return await _finish(redis_server, queue_name, ids), added
 
-    assert asyncio.run(scenario()) == ["completed", "failed"]
+    states, added = asyncio.run(scenario())
+    assert states == ["completed", "failed", "completed"]
+    py_parent = node(node_bullmq, redis_server, "read", queue_name, added.id)
+    assert py_parent["returnvalue"]["values"] == {
+        QueueKeys("bull", c.queue).job(c.id): {"double": 2 * n}
+        for c, n in zip(added.children, (3, 4), strict=True)
+    }
     parent, failed_parent = node(
         node_bullmq, redis_server, "read", queue_name, tree["id"], doomed_tree["id"]
     )
