@@ -64,7 +64,7 @@ class JobContext:
     enqueue: Callable[..., Awaitable[str]] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     # The job itself: progress, log, data, options, flows, job control (workers/job.py).
-    job: Job | None = None
+    job: Job = field(kw_only=True)
 
 
 HandlerFunc = Callable[[Any, JobContext], Awaitable[Any]] | Callable[[Any, JobContext], Any]

@@ -1,4 +1,7 @@
-"""Handlers that use the handler job API (workers/job.py), for the tests of issue 17.
+"""Handlers that use the handler job API (workers/job.py): the examples of
+docs/workers.md ("The job in a handler's hands"), quoted there verbatim
+(tests/unit/test_docs_examples.py checks it) and run on both engines by
+tests/workers/test_it_should_give_handlers_the_job.py.
 
 Each one exercises one feature and returns what it saw, so the tests (and Node,
 reading the job) can check it. `ABORTS` collects the ids of blocking jobs that saw
@@ -21,14 +24,9 @@ class Step(Payload):
     n: int = 0
 
 
-def _job(ctx: JobContext) -> Any:
-    assert ctx.job is not None
-    return ctx.job
-
-
 @registry.job("report", Step)
 async def report(payload: Step, ctx: JobContext) -> dict[str, Any]:
-    job = _job(ctx)
+    job = ctx.job
     await job.update_progress(50)
     await job.log("halfway")
     await job.update_progress({"done": payload.n})
@@ -48,7 +46,7 @@ async def report(payload: Step, ctx: JobContext) -> dict[str, Any]:
 
 @registry.job("rewrite", Step)
 async def rewrite(payload: Step, ctx: JobContext) -> dict[str, Any]:
-    job = _job(ctx)
+    job = ctx.job
     if payload.step == 0:
         await job.update_data({**job.data, "step": 1})
         raise RuntimeError("first attempt fails after update_data")
@@ -57,13 +55,13 @@ async def rewrite(payload: Step, ctx: JobContext) -> dict[str, Any]:
 
 @registry.job("discard", Step)
 async def discard(payload: Step, ctx: JobContext) -> None:
-    _job(ctx).discard()
+    ctx.job.discard()
     raise RuntimeError("discarded: no retries")
 
 
 @registry.job("later", Step)
 async def later(payload: Step, ctx: JobContext) -> dict[str, Any]:
-    job = _job(ctx)
+    job = ctx.job
     if payload.step == 0:
         await job.update_data({**job.data, "step": 1})
         job.move_to_delayed(int(time.time() * 1000) + 300)
@@ -72,7 +70,7 @@ async def later(payload: Step, ctx: JobContext) -> dict[str, Any]:
 
 @registry.job("limited", Step)
 async def limited(payload: Step, ctx: JobContext) -> dict[str, Any]:
-    job = _job(ctx)
+    job = ctx.job
     if payload.step == 0:
         await job.update_data({**job.data, "step": 1})
         await job.rate_limit(300)
@@ -81,7 +79,7 @@ async def limited(payload: Step, ctx: JobContext) -> dict[str, Any]:
 
 @registry.job("hang", Step, blocking=True)
 def hang(payload: Step, ctx: JobContext) -> None:
-    job = _job(ctx)
+    job = ctx.job
     if job.signal.wait(30):  # the job timeout sets it
         ABORTS.append(job.id)
 
@@ -96,14 +94,14 @@ async def child(payload: Step, ctx: JobContext) -> dict[str, int]:
 @registry.job("gather", Step)
 async def gather(payload: Step, ctx: JobContext) -> dict[str, Any]:
     """A flow's parent: reads what its children returned."""
-    job = _job(ctx)
+    job = ctx.job
     return {"values": await job.children_values(), "deps": await job.dependencies()}
 
 
 @registry.job("spawn", Step)
 async def spawn(payload: Step, ctx: JobContext) -> dict[str, Any]:
     """The dynamic-children pattern: add children, wait for them, then gather."""
-    job = _job(ctx)
+    job = ctx.job
     if payload.step == 0:
         for n in range(1, payload.n + 1):
             await job.add_child(job.queue_name, "child", {"n": n}, job_id=f"{job.id}-c{n}")
