@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 
 from platform_spec.job_options import flow_child_options
 from platform_spec.keys import QueueKeys
+from workers.engine import JobView
 from workers.errors import Deferred, JobMoved
 
 # Node's RateLimitError / Worker.rateLimit: the limiter key holds a count above any max.
@@ -47,7 +48,8 @@ def _parse(value: Any) -> Any:
 
 
 class Job:
-    """One attempt of one job. Attributes mirror Node's `Job` (snake_case):
+    """One attempt of one job. Attributes mirror Node's `Job` (snake_case), read from
+    the engine's JobView when asked (creating a Job copies nothing):
 
     - `id`, `name`, `queue_name`; `data` (the raw data as sent) and `payload`
       (the handler's validated pydantic model);
@@ -58,52 +60,12 @@ class Job:
       (a `blocking` handler in a thread checks it and returns early).
     """
 
-    __slots__ = (
-        "_abort",
-        "_aborted",
-        "_services",
-        "attempts_made",
-        "data",
-        "discarded",
-        "id",
-        "name",
-        "opts",
-        "parent",
-        "payload",
-        "processed_on",
-        "progress",
-        "queue_name",
-        "timestamp",
-        "token",
-    )
+    __slots__ = ("_abort", "_aborted", "_services", "_view", "discarded", "payload", "progress")
 
-    def __init__(
-        self,
-        services: JobServices,
-        *,
-        id: str,
-        name: str,
-        data: Any,
-        payload: Any,
-        opts: dict[str, Any],
-        attempts_made: int,
-        timestamp: int,
-        processed_on: int,
-        parent: dict[str, str] | None,
-        token: str,
-    ) -> None:
+    def __init__(self, services: JobServices, view: JobView, payload: Any) -> None:
         self._services = services
-        self.id = id
-        self.name = name
-        self.queue_name = services.keys.queue
-        self.data = data
+        self._view = view  # what the engine decoded; the attributes below read it
         self.payload = payload
-        self.opts = opts
-        self.attempts_made = attempts_made
-        self.timestamp = timestamp
-        self.processed_on = processed_on
-        self.parent = parent
-        self.token = token
         self.progress: Any = 0
         self.discarded = False
         self._aborted = False
@@ -111,6 +73,46 @@ class Job:
 
     def __repr__(self) -> str:  # never the data: it may hold secrets
         return f"Job({self.queue_name}/{self.id} {self.name!r} attempt {self.attempts_made + 1})"
+
+    @property
+    def id(self) -> str:
+        return self._view.id
+
+    @property
+    def name(self) -> str:
+        return self._view.name
+
+    @property
+    def queue_name(self) -> str:
+        return self._services.keys.queue
+
+    @property
+    def data(self) -> Any:
+        return self._view.data
+
+    @property
+    def opts(self) -> dict[str, Any]:
+        return self._view.opts
+
+    @property
+    def attempts_made(self) -> int:
+        return self._view.attempts_made
+
+    @property
+    def timestamp(self) -> int:
+        return self._view.timestamp_ms
+
+    @property
+    def processed_on(self) -> int:
+        return self._view.processed_on
+
+    @property
+    def parent(self) -> dict[str, str] | None:
+        return self._view.parent
+
+    @property
+    def token(self) -> str:
+        return self._view.token
 
     @property
     def priority(self) -> int:
@@ -137,7 +139,7 @@ class Job:
     async def update_data(self, data: Any) -> None:
         """Node `job.updateData`: replace the stored data (seen by the next attempt)."""
         await self._services.backend.updateData(self.id, data)
-        self.data = data
+        self._view.data = data
 
     # ------------------------------------------------------------ control
 

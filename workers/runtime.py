@@ -247,19 +247,7 @@ class WorkerRuntime:
         if tenant and limit is not None and self.tenants[tenant] >= limit:
             raise Deferred(TENANT_RETRY_MS, f"tenant {tenant} at its active limit {limit}")
         assert self._job_services is not None, "process() before start()"
-        handle = Job(
-            self._job_services,
-            id=job.id,
-            name=job.name,
-            data=job.data,
-            payload=payload,
-            opts=job.opts,
-            attempts_made=job.attempts_made,
-            timestamp=job.timestamp_ms,
-            processed_on=job.processed_on,
-            parent=job.parent,
-            token=job.token,
-        )
+        handle = Job(self._job_services, job, payload)
         ctx = JobContext(
             job_id=job.id,
             name=job.name,

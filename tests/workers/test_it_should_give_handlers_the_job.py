@@ -8,32 +8,26 @@ children from inside its handler."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import job_api_handlers
 import pytest
 from conftest import (
-    FAST,
     make_spec,
     producer,
     redis_settings,
     running_worker,
     wait_finished,
 )
-from node_interop import node, node_add, node_add_many, node_env
+from node_interop import node, node_add, node_add_many, node_events
 
 from local_stack.redis_server import RedisServer
 from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec
-from platform_spec.settings import RuntimeSettings
 from workers.connection import bullmq_connection
 from workers.flows import AddedJob, FlowJob, FlowProducer
-from workers.runtime import WorkerRuntime
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 HANDLERS = "job_api_handlers"
@@ -55,25 +49,6 @@ def _two_queue_spec(first: str, second: str) -> PlatformSpec:
     )
 
 
-@contextlib.asynccontextmanager
-async def _second_worker(
-    server: RedisServer, spec: PlatformSpec, engine: str
-) -> AsyncIterator[WorkerRuntime]:
-    runtime = WorkerRuntime(
-        spec,
-        spec.queues[1].name,
-        redis_settings(server),
-        RuntimeSettings(http_host="127.0.0.1", http_port=0),
-        FAST,
-        engine=engine,
-    )
-    await runtime.start()
-    try:
-        yield runtime
-    finally:
-        await runtime.stop()
-
-
 async def _finish(server: RedisServer, queue: str, ids: list[str]) -> list[str]:
     async with producer(server, queue) as q:
         return [await wait_finished(q, job_id) for job_id in ids]
@@ -82,17 +57,8 @@ async def _finish(server: RedisServer, queue: str, ids: list[str]) -> list[str]:
 def test_it_should_report_progress_and_logs_that_node_reads(
     redis_server: RedisServer, node_bullmq: Path, queue_name: str
 ) -> None:
-    listener = subprocess.Popen(
-        ["node", "interop.mjs", "events", queue_name, "3", "30000"],
-        cwd=node_bullmq,
-        env=node_env(redis_server),
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert listener.stdout is not None
-        assert listener.stdout.readline().strip() == "ready"
-        data = {"n": 5, "traceId": "from-node"}
+    data = {"n": 5, "traceId": "from-node"}
+    with node_events(node_bullmq, redis_server, queue_name, 3) as events:
         job_id = node_add(
             node_bullmq, redis_server, queue_name, "report", data, {"attempts": 2, "priority": 3}
         )
@@ -102,12 +68,6 @@ def test_it_should_report_progress_and_logs_that_node_reads(
                 return await _finish(redis_server, queue_name, [job_id])
 
         assert asyncio.run(scenario()) == ["completed"]
-        out, _ = listener.communicate(timeout=40)
-    finally:
-        if listener.poll() is None:
-            listener.kill()
-            listener.wait(10)
-    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert [e["data"] for e in events if e["event"] == "progress"] == [50, {"done": 5}]
     seen = node(node_bullmq, redis_server, "read", queue_name, job_id)
     assert seen["progress"] == {"done": 5}
@@ -167,7 +127,7 @@ def test_it_should_steer_its_own_job(
 
 
 def test_it_should_work_a_node_flow_across_two_queues(
-    redis_server: RedisServer, node_bullmq: Path, queue_name: str, worker_engine: str
+    redis_server: RedisServer, node_bullmq: Path, queue_name: str
 ) -> None:
     other = f"{queue_name}-b"
     spec = _two_queue_spec(queue_name, other)
@@ -210,7 +170,7 @@ def test_it_should_work_a_node_flow_across_two_queues(
             await flows.close()
         async with (
             running_worker(redis_server, spec),
-            _second_worker(redis_server, spec, worker_engine),
+            running_worker(redis_server, spec, queue_name=other),
         ):
             ids = [tree["id"], doomed_tree["id"], added.id]
             return await _finish(redis_server, queue_name, ids), added
