@@ -10,7 +10,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from conftest import get_job, make_spec, producer, running_worker, wait_finished
+from conftest import get_job, make_spec, producer, running_worker, wait_finished, wait_for
 from node_interop import node_add_many
 
 from local_stack.redis_server import RedisServer
@@ -42,6 +42,12 @@ def test_it_should_dead_letter_a_lone_surrogate_and_pass_a_pair(
             assert await wait_finished(q, pair) == "completed"
             assert (await get_job(q, pair)).returnvalue["text"] == "\U0001f600"
             assert await wait_finished(q, lone) == "failed"
+
+            # the DLQ entry is written by the failed hook, just after the job's state
+            async def dead_lettered() -> bool:
+                return await dlq.getJob(entry_id(queue_name, lone)) is not None
+
+            assert await wait_for(dead_lettered), "the job is not in the DLQ"
             letter = await dlq.getJob(entry_id(queue_name, lone))
             assert letter is not None, "the job is not in the DLQ"
             error = letter.data["error"]
