@@ -6,8 +6,9 @@
 //   node interop.mjs add QUEUE NAME DATA_JSON OPTS_JSON [NAME DATA OPTS...] -> JSON id(s)
 //   node interop.mjs fail-worker QUEUE N TIMEOUT_MS        -> a Node Worker failing every job
 //                                                             until N have no attempts left
-//   node interop.mjs delays QUEUE ID                       -> JSON [ms] of each `delayed` event
-//                                                             (due time minus the event's time)
+//   node interop.mjs delays QUEUE ID [ID...]               -> JSON [ms] of each `delayed` event
+//                                                             (due time minus the event's time;
+//                                                             {id: [ms]} for several ids)
 //   node interop.mjs flow TREES_JSON                       -> FlowProducer.addBulk(trees): JSON ids
 //   node interop.mjs logs QUEUE ID                         -> JSON of Job.getJobLogs
 //   node interop.mjs every QUEUE ID EVERY_MS NAME DATA     -> upsertJobScheduler(id, {every})
@@ -98,15 +99,15 @@ if (cmd === "produce") {
   const client = new IORedis(connection);
   const entries = await client.xrange(queue.keys.events, "-", "+");
   client.disconnect();
-  const delays = [];
+  const delays = Object.fromEntries(args.map((id) => [id, []]));
   for (const [entryId, flat] of entries) {
     const f = {};
     for (let i = 0; i < flat.length; i += 2) f[flat[i]] = flat[i + 1];
-    if (f.event === "delayed" && f.jobId === args[0]) {
-      delays.push(Number(f.delay) - Number(entryId.split("-")[0]));
+    if (f.event === "delayed" && f.jobId in delays) {
+      delays[f.jobId].push(Number(f.delay) - Number(entryId.split("-")[0]));
     }
   }
-  console.log(JSON.stringify(delays));
+  console.log(JSON.stringify(args.length === 1 ? delays[args[0]] : delays));
   await queue.close();
 } else if (cmd === "flow") {
   const flows = new FlowProducer({ connection });

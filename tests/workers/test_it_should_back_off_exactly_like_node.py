@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import make_spec, producer, running_worker, wait_finished
-from node_interop import node, node_add
+from node_interop import node, node_add_many
 
 from local_stack.redis_server import RedisServer
 
@@ -29,21 +29,16 @@ TOLERANCE_MS = 100
 
 
 def _add_jobs(node_dir: Path, server: RedisServer, queue: str) -> dict[str, str]:
-    return {
-        label: node_add(
-            node_dir,
-            server,
-            queue,
-            "fail",
-            {"text": label},
-            {"attempts": ATTEMPTS, "backoff": backoff},
-        )
+    jobs = [
+        ("fail", {"text": label}, {"attempts": ATTEMPTS, "backoff": backoff})
         for label, backoff in JOBS.items()
-    }
+    ]
+    return dict(zip(JOBS, node_add_many(node_dir, server, queue, jobs), strict=True))
 
 
 def _delays(node_dir: Path, server: RedisServer, queue: str, ids: dict[str, str]) -> Any:
-    return {label: node(node_dir, server, "delays", queue, job_id) for label, job_id in ids.items()}
+    by_id = node(node_dir, server, "delays", queue, *ids.values())
+    return {label: by_id[job_id] for label, job_id in ids.items()}
 
 
 @pytest.fixture(scope="module")
