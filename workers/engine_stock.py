@@ -6,7 +6,12 @@ Everything camelCase and every library quirk stays in this module:
   jitter that Python bullmq's built-in strategies ignore), through bullmq's
   custom-strategy hook, in memory only: the job's stored opts are untouched;
 - data that is not JSON reaches the runtime as `MalformedData` instead of
-  breaking the fetch (the job would otherwise sit in `active` until it stalls);
+  breaking the fetch (the job would otherwise sit in `active` until it stalls),
+  and so does data holding a lone UTF-16 surrogate, as the fast engine decides;
+- the blocking wait for the next job times out in milliseconds, not whole
+  seconds (`every` schedulers otherwise lose slots);
+- a handler's `JobMoved` (waiting for children) becomes bullmq's
+  WaitingChildrenError, so the worker leaves the job alone;
 - progress of the fetch loop is stamped for liveness.
 """
 
