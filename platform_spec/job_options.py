@@ -53,3 +53,21 @@ def job_options(
     if job_id:
         opts["jobId"] = job_id
     return opts
+
+
+def child_failure_options(on_failure: str | None) -> dict[str, bool]:
+    """What a flow child's failure does to its parent: None leaves the parent waiting
+    (BullMQ's default), `fail` fails it (failParentOnFailure), `ignore` lets it run,
+    recording the failure (ignoreDependencyOnFailure)."""
+    if on_failure is None:
+        return {}
+    if on_failure == "fail":
+        return {"failParentOnFailure": True}
+    if on_failure == "ignore":
+        return {"ignoreDependencyOnFailure": True}
+    raise ValueError(f"on_failure: {on_failure!r} is not fail, ignore or None")
+
+
+def flow_child_options(parent_id: str, parent_queue: str, on_failure: str | None) -> dict[str, Any]:
+    """Options that make a job a child of `parent_queue`'s (`prefix:queue`) job `parent_id`."""
+    return {"parent": {"id": parent_id, "queue": parent_queue}, **child_failure_options(on_failure)}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 KeyType = Literal["list", "zset", "hash", "stream", "string"]
+JobChildrenKind = Literal["processed", "dependencies", "failed", "unsuccessful"]
 
 # suffix -> Redis type, as BullMQ's Lua scripts create them.
 QUEUE_KEY_TYPES: dict[str, KeyType] = {
@@ -128,6 +129,13 @@ class QueueKeys:
     def job(self, job_id: str) -> str:
         """The hash holding one job."""
         return f"{self.prefix}:{self.queue}:{job_id}"
+
+    def job_children(self, job_id: str, kind: JobChildrenKind) -> str:
+        """A parent's record of its children (Node's Job.getDependencies reads all four):
+        `processed` (hash child key -> return value), `dependencies` (set of pending
+        child keys), `failed` (hash child key -> reason, children ignored on failure),
+        `unsuccessful` (zset of failed child keys, continueParentOnFailure)."""
+        return f"{self.prefix}:{self.queue}:{job_id}:{kind}"
 
 
 def prefix_pattern(prefix: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import math
 import random
 import time
 import traceback
@@ -72,6 +73,8 @@ class FastJob:
     failed_reason: str | None = None
     queue_name: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    processed_on: int = 0
+    parent: dict[str, str] | None = None  # {"id", "queue"} of a flow's child
 
     # camelCase aliases, so handlers written for bullmq.Job keep working.
     @property
@@ -129,7 +132,19 @@ def job_from_reply(
         deferred_failure=deferred_failure,
         raw_stacktrace=h.get(b"stacktrace"),
         queue_name=queue_name,
+        processed_on=int(h.get(b"processedOn") or 0),
+        parent=parent_of(h.get(b"parent")),
     )
+
+
+def parent_of(raw: bytes | None) -> dict[str, str] | None:
+    """A child's `parent` field ({"id", "queueKey"} JSON) as {"id", "queue"}."""
+    if not raw:
+        return None
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        parent = orjson.loads(raw)
+        return {"id": str(parent["id"]), "queue": str(parent["queueKey"])}
+    return None
 
 
 def keep_jobs(remove: Any) -> dict[str, Any]:
@@ -143,12 +158,16 @@ def keep_jobs(remove: Any) -> dict[str, Any]:
     return {"count": -1}
 
 
-def backoff_delay_ms(backoff: Any, attempts_made: int) -> int:
-    """Delay before the next attempt, as Node BullMQ computes it (fixed/exponential, jitter).
+def backoff_delay_ms(backoff: Any, attempts_made: int, rng: random.Random | None = None) -> int:
+    """Delay before the next attempt, exactly as Node BullMQ 6 computes it.
 
-    `attempts_made` counts the attempt that just failed (1 after the first).
-    Jitter j takes a random fraction of up to j off the delay:
-    delay * (1 - j) + random * delay * j.
+    The platform's only backoff formula (both engines reach it through
+    workers/options.py). `attempts_made` counts the attempt that just failed
+    (1 after the first), as Node's `Job.moveToFailed` passes `attemptsMade + 1`.
+    Node's builtinStrategies (node_modules/bullmq/dist/esm/classes/backoffs.js):
+    exponential is `Math.round(2^(attemptsMade-1) * delay)`; jitter j gives
+    `Math.floor(random * delay * j + delay * (1 - j))`, i.e. up to j of the
+    delay taken off.
     """
     if backoff is None or backoff == 0:
         return 0
@@ -158,11 +177,11 @@ def backoff_delay_ms(backoff: Any, attempts_made: int) -> int:
     delay = float(backoff.get("delay") or 0)
     jitter = float(backoff.get("jitter") or 0)
     if kind == "exponential":
-        delay = round(2 ** (attempts_made - 1) * delay)
+        delay = math.floor(2 ** (attempts_made - 1) * delay + 0.5)  # JS Math.round
     elif kind != "fixed":
         raise ValueError(f"unknown backoff type {kind!r}: use fixed or exponential")
     if jitter > 0:
-        return int(random.random() * delay * jitter + delay * (1 - jitter))
+        return math.floor((rng or random).random() * delay * jitter + delay * (1 - jitter))
     return int(delay)
 
 

@@ -8,6 +8,8 @@ finishes them: completed with the return value, retried with the backoff
 
 `process` may raise:
 - `workers.errors.Deferred`: put the job back after a delay, no attempt spent;
+- `workers.errors.JobMoved`: the handler moved the job itself (waiting-children):
+  finish nothing;
 - `bullmq.UnrecoverableError` (and InvalidJob): fail now, no retries;
 - anything else: a failed attempt (retried while attempts remain).
 
@@ -34,7 +36,17 @@ class JobView:
     max_attempts: int
     timestamp_ms: int
     stacktrace: list[str] = field(default_factory=list)
-    delay_ms: int = 0  # opts.delay: the job was due at timestamp_ms + delay_ms
+    # For the handler's Job (workers/job.py): options as stored, lock token, start of
+    # this attempt (ms), parent {"id", "queue"} of a flow's child.
+    opts: dict[str, Any] = field(default_factory=dict)
+    token: str = ""
+    processed_on: int = 0
+    parent: dict[str, str] | None = None
+
+    @property
+    def delay_ms(self) -> int:
+        """opts.delay: the job was due at timestamp_ms + delay_ms (the wait-time histogram)."""
+        return int(self.opts.get("delay") or 0)
 
 
 @dataclass(frozen=True)
@@ -53,7 +65,8 @@ class EngineConfig:
 
 
 class EngineHooks(Protocol):
-    def retry_delay_ms(self, job: JobView, opts_backoff: Any) -> int: ...
+    def retry_delay_ms(self, job: JobView, opts_backoff: Any, attempts_made: int) -> int:
+        """Delay before the next try; `attempts_made` counts the try that just failed."""
 
     async def on_completed(self, job: JobView, result: Any) -> None: ...
 

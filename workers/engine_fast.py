@@ -92,6 +92,12 @@ def is_unrecoverable(err: BaseException) -> bool:
     return errors is not None and isinstance(err, errors.UnrecoverableError)
 
 
+def moved_by_handler(err: BaseException) -> bool:
+    """The runtime's `JobMoved`: the handler moved the job itself; finish nothing."""
+    errors = sys.modules.get("workers.errors")
+    return errors is not None and isinstance(err, errors.JobMoved)
+
+
 def deferred_delay_ms(err: BaseException) -> int | None:
     """The delay of the runtime's `Deferred` (put back, no attempt spent), else None."""
     errors = sys.modules.get("workers.errors")
@@ -365,6 +371,9 @@ class FastEngine:
                 self._active.pop(job.id, None)
             raise
         except Exception as err:
+            if moved_by_handler(err):
+                self._active.pop(job.id, None)
+                return None
             delay = deferred_delay_ms(err)
             if delay is None:
                 return await self._fail(job, token, err)

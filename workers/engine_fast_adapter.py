@@ -32,7 +32,10 @@ def _view(job: FastJob, finished: bool = False) -> JobView:
         max_attempts=int(job.opts.get("attempts") or 1),
         timestamp_ms=job.timestamp,
         stacktrace=stack,
-        delay_ms=int(job.opts.get("delay") or 0),
+        opts=job.opts,
+        token=job.token,
+        processed_on=job.processed_on,
+        parent=job.parent,
     )
 
 
@@ -62,7 +65,9 @@ class PlatformFastEngine:
             remove_on_complete=config.remove_on_complete,
             remove_on_fail=config.remove_on_fail,
             default_attempts=config.default_attempts,
-            retry_delay_ms=lambda job, backoff: int(hooks.retry_delay_ms(_view(job), backoff)),
+            retry_delay_ms=lambda job, backoff: int(
+                hooks.retry_delay_ms(_view(job), backoff, job.attempts_made + 1)
+            ),
             on_bad_data=lambda raw, err: MalformedData(raw.decode(errors="replace"), str(err)),
         )
         self.engine = FastEngine(

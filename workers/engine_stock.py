@@ -6,7 +6,12 @@ Everything camelCase and every library quirk stays in this module:
   jitter that Python bullmq's built-in strategies ignore), through bullmq's
   custom-strategy hook, in memory only: the job's stored opts are untouched;
 - data that is not JSON reaches the runtime as `MalformedData` instead of
-  breaking the fetch (the job would otherwise sit in `active` until it stalls);
+  breaking the fetch (the job would otherwise sit in `active` until it stalls),
+  and so does data holding a lone UTF-16 surrogate, as the fast engine decides;
+- the blocking wait for the next job times out in milliseconds, not whole
+  seconds (`every` schedulers otherwise lose slots);
+- a handler's `JobMoved` (waiting for children) becomes bullmq's
+  WaitingChildrenError, so the worker leaves the job alone;
 - progress of the fetch loop is stamped for liveness.
 """
 
@@ -18,11 +23,12 @@ import json
 import time
 from typing import Any
 
+import orjson
 from bullmq import Job, Worker
-from bullmq.custom_errors import DelayedError, UnrecoverableError
+from bullmq.custom_errors import DelayedError, UnrecoverableError, WaitingChildrenError
 
 from workers.engine import EngineConfig, EngineHooks, JobView, Process
-from workers.errors import Deferred
+from workers.errors import Deferred, JobMoved
 from workers.logs import get_logger
 from workers.payloads import MalformedData
 
@@ -47,22 +53,59 @@ class _PlatformWorker(Worker):  # type: ignore[misc]
         delay_until: int = 0,
         token: str | None = None,
     ) -> Any:
-        try:
-            return await super().nextJobFromJobData(
-                job_data, job_id, limit_until, delay_until, token
-            )
-        except json.JSONDecodeError as exc:
-            if not job_data or "data" not in job_data:
-                raise
-            raw = str(job_data["data"])
-            patched = {**job_data, "data": "null"}
-            job = await super().nextJobFromJobData(patched, job_id, limit_until, delay_until, token)
-            if job is not None:
-                job.data = MalformedData(raw, f"{exc.msg} at position {exc.pos}")
-            return job
+        raw = job_data.get("data") if job_data else None
+        error = lone_surrogate_error(raw) if isinstance(raw, str) else None
+        if error is None:
+            try:
+                return await super().nextJobFromJobData(
+                    job_data, job_id, limit_until, delay_until, token
+                )
+            except json.JSONDecodeError as exc:
+                if not job_data or "data" not in job_data:
+                    raise
+                error = f"{exc.msg} at position {exc.pos}"
+        assert job_data is not None
+        patched = {**job_data, "data": "null"}
+        job = await super().nextJobFromJobData(patched, job_id, limit_until, delay_until, token)
+        if job is not None:
+            job.data = MalformedData(str(job_data["data"]), error)
+        return job
 
 
-def _view(job: Job) -> JobView:
+def lone_surrogate_error(raw: str) -> str | None:
+    """Refuse a lone UTF-16 surrogate (`"\\ud83d"`) as the fast engine does.
+
+    Node's JSON.stringify writes one as an escape; Python's json module decodes it to a
+    str that cannot be encoded as UTF-8 (so it breaks later, in a log line or a
+    Redis write), while orjson (the fast engine's parser) refuses it. Both engines
+    refuse it: the job fails at once as invalid, and the reason names the position.
+    Only data holding a `\\uD8xx`-style escape is parsed a second time.
+    """
+    if "\\ud" not in raw and "\\uD" not in raw:
+        return None
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return str(exc)
+    return None
+
+
+def _parent(job: Job) -> dict[str, str] | None:
+    parent = job.parent
+    if not isinstance(parent, dict) or "id" not in parent:
+        return None
+    return {"id": str(parent["id"]), "queue": str(parent.get("queueKey") or "")}
+
+
+def _opts(job: Job) -> dict[str, Any]:
+    """The job's options as stored (the backoff the processor swapped in memory put back)."""
+    backoff = job.opts.get("backoff")
+    if isinstance(backoff, dict) and backoff.get("type") == _PLATFORM_BACKOFF:
+        return {**job.opts, "backoff": backoff.get("original")}
+    return dict(job.opts)
+
+
+def _view(job: Job, token: str = "") -> JobView:
     return JobView(
         id=str(job.id),
         name=str(job.name),
@@ -71,8 +114,28 @@ def _view(job: Job) -> JobView:
         max_attempts=int(job.opts.get("attempts") or 1),
         timestamp_ms=int(job.timestamp or 0),
         stacktrace=list(job.stacktrace or []),
-        delay_ms=int(job.opts.get("delay") or 0),
+        opts=_opts(job) if token else job.opts,
+        token=token,
+        processed_on=int(job.processedOn or 0),
+        parent=_parent(job),
     )
+
+
+def _allow_fractional_block_timeouts(worker: Worker) -> None:
+    """Let the blocking wait for the next job time out in milliseconds, not whole seconds.
+
+    Python bullmq rounds its BZPOPMIN timeout UP to whole seconds unless the
+    blocking connection's `capabilities` say `canDoubleTimeout`, and only a
+    version check sets them, which `Worker` never runs (bullmq/worker.py
+    `waitForJob`, bullmq/redis_connection.py `getRedisVersion`). So a delayed job
+    (a retry, an `every` scheduler's next tick) was fetched up to a second late;
+    the lateness carried over from tick to tick, growing by the loop's own time,
+    until a slot was skipped: `every: 1000` ran about 1,090 ms apart. Redis >= 6
+    takes fractional timeouts (the platform runs Redis 7).
+    """
+    for conn in (worker.redisConnection, worker.blockingRedisConnection):
+        if conn is not None:
+            conn.capabilities = {**conn.capabilities, "canDoubleTimeout": True}
 
 
 class StockEngine:
@@ -105,6 +168,7 @@ class StockEngine:
             "autorun": False,
         }
         worker = _PlatformWorker(cfg.queue, self._processor, opts)
+        _allow_fractional_block_timeouts(worker)
         worker.progress = time.monotonic()
         worker.on("completed", self._completed)
         worker.on("failed", self._failed)
@@ -149,8 +213,9 @@ class StockEngine:
     # ------------------------------------------------------------ jobs
 
     def _backoff(self, attempts_made: int, _type: str, _err: Any, job: Job) -> int:
+        # bullmq's Job.moveToFailed passes attemptsMade + 1: the failed try counts, as in Node.
         original = job.opts.get("backoff", {}).get("original")
-        return self.hooks.retry_delay_ms(_view(job), original)
+        return self.hooks.retry_delay_ms(_view(job), original, attempts_made)
 
     async def _processor(self, job: Job, token: str) -> Any:
         if not job.opts.get("attempts"):
@@ -159,7 +224,9 @@ class StockEngine:
         job.opts["backoff"] = {"type": _PLATFORM_BACKOFF, "original": job.opts.get("backoff")}
         self._active[str(job.id)] = (job, token)
         try:
-            return await self.process(_view(job))
+            return await self.process(_view(job, token))
+        except JobMoved:
+            raise WaitingChildrenError() from None
         except Deferred as deferred:
             await job.moveToDelayed(int(time.time() * 1000) + deferred.delay_ms, token)
             raise DelayedError(str(deferred)) from None

@@ -33,7 +33,24 @@ class Deferred(Exception):
         self.delay_ms = delay_ms
 
 
-__all__ = ["Deferred", "InvalidJob", "JobTimeout", "UnrecoverableError"]
+class JobMoved(Exception):
+    """The handler moved its own job out of `active` (to waiting-children): the engine
+    neither completes nor fails it (Node's WaitingChildrenError)."""
+
+
+class Discarded(UnrecoverableError):  # type: ignore[misc]
+    """The handler called `job.discard()` and then failed: no more retries (Node's
+    `job.discard()`); the message is the handler's own error."""
+
+
+__all__ = [
+    "Deferred",
+    "Discarded",
+    "InvalidJob",
+    "JobMoved",
+    "JobTimeout",
+    "UnrecoverableError",
+]
 
 
 class StartupError(RuntimeError):

@@ -7,6 +7,7 @@ the job name, `tenantId` where the queue requires it, then the payload model.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import orjson
@@ -14,7 +15,45 @@ from pydantic import BaseModel, ValidationError
 
 from platform_spec.model import Queue
 from workers.errors import InvalidJob
+from workers.logs import get_logger
 from workers.registry import JobHandler, Registry
+
+log = get_logger("payloads")
+# (job name, unknown field names) already logged: an `ignore` policy logs each once.
+_logged_unknown: set[tuple[str, tuple[str, ...]]] = set()
+
+
+@cache
+def declared_fields(model: type[BaseModel]) -> frozenset[str] | None:
+    """Top-level names a model accepts (field names and aliases); None if it takes any."""
+    if model.model_config.get("extra") == "allow":
+        return None
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        names.add(name)
+        for alias in (info.alias, info.validation_alias):
+            if isinstance(alias, str):
+                names.add(alias)
+    return frozenset(names)
+
+
+def drop_unknown_fields(handler: JobHandler, name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Apply the job's unknownFields policy: `forbid` refuses naming the fields,
+    `ignore` drops them (logged once per job name and field set)."""
+    known = declared_fields(handler.payload_model)
+    if known is None:
+        return data
+    unknown = [key for key in data if key not in known]
+    if not unknown:
+        return data
+    fields = ", ".join(unknown)
+    if handler.unknown_fields == "forbid":
+        raise InvalidJob(f"{fields}: unknown field (unknownFields is forbid for job {name!r})")
+    seen = (name, tuple(unknown))
+    if seen not in _logged_unknown and len(_logged_unknown) < 1000:
+        _logged_unknown.add(seen)
+        log.warning("unknown payload fields ignored", extra={"jobName": name, "fields": unknown})
+    return {key: value for key, value in data.items() if key in known}
 
 
 class MalformedData:
@@ -69,6 +108,7 @@ def validate_job(
         raise InvalidJob(f"payload must be a JSON object, got {type(data).__name__}")
     if queue.tenancy.required and name != "ping" and tenant_of(data) is None:
         raise InvalidJob(f"tenantId is required on queue {queue.name}")
+    data = drop_unknown_fields(handler, name, data)
     try:
         payload = handler.payload_model.model_validate(data)
     except ValidationError as exc:

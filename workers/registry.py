@@ -17,13 +17,14 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from platform_spec.model import PlatformSpec, Queue
+from workers.job import Job
 
 PING = "ping"
 
@@ -62,9 +63,14 @@ class JobContext:
     # enqueue(queue, name, data, job_id=None) -> job id, with the target queue's spec options
     enqueue: Callable[..., Awaitable[str]] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # The job itself: progress, log, data, options, flows, job control (workers/job.py).
+    job: Job = field(kw_only=True)
 
 
 HandlerFunc = Callable[[Any, JobContext], Awaitable[Any]] | Callable[[Any, JobContext], Any]
+
+
+UnknownFields = Literal["ignore", "forbid"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,8 @@ class JobHandler:
     payload_model: type[BaseModel]
     func: HandlerFunc
     blocking: bool = False
+    # The spec's `jobs[].unknownFields` (ignore when the job is not listed).
+    unknown_fields: UnknownFields = "ignore"
 
 
 class Registry:
@@ -148,11 +156,14 @@ def load_registry(queue: Queue) -> Registry:
             f"{queue.handler} has no handler for jobs {missing} of queue {queue.name}"
         )
     for job in queue.jobs:
+        base = registry.get(job.name)
+        assert base is not None
+        model = base.payload_model
         if job.payload_model:
             model = _import(job.payload_model)
             if not (isinstance(model, type) and issubclass(model, BaseModel)):
                 raise TypeError(f"payloadModel {job.payload_model} is not a pydantic model")
-            base = registry.get(job.name)
-            assert base is not None
-            registry._handlers[job.name] = JobHandler(job.name, model, base.func, base.blocking)
+        registry._handlers[job.name] = replace(
+            base, payload_model=model, unknown_fields=job.unknown_fields
+        )
     return registry

@@ -29,6 +29,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from platform_spec.job_options import job_options, retention
+from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers.connection import bullmq_connection, redis_client, round_trip_seconds
@@ -36,8 +37,16 @@ from workers.cron import patch_bullmq_cron
 from workers.dlq import DeadLetterQueue
 from workers.engine import Engine, EngineConfig, JobView
 from workers.engine_factory import DEFAULT_ENGINE, create_engine
-from workers.errors import Deferred, InvalidJob, JobTimeout, StartupError
+from workers.errors import (
+    Deferred,
+    Discarded,
+    InvalidJob,
+    JobMoved,
+    JobTimeout,
+    StartupError,
+)
 from workers.health import HealthServer
+from workers.job import Job, JobServices
 from workers.logs import get_logger
 from workers.metrics import WorkerMetrics
 from workers.options import retry_delay_ms
@@ -87,6 +96,7 @@ class WorkerRuntime:
         self.draining = False
         self._elapsed: dict[str, float] = {}
         self._producers: dict[str, BullQueue] = {}
+        self._job_services: JobServices | None = None
         self._stop = asyncio.Event()
         # Only queues that receive schedules patch bullmq's cron strategy (cron ticks need
         # the DST-correct one, workers/cron.py) or check overlaps (workers/runs.py).
@@ -116,6 +126,10 @@ class WorkerRuntime:
             drain_delay_seconds=self.settings.drain_delay_seconds,
             remove_on_complete=retention(q.remove_on_complete),
             remove_on_fail=retention(q.remove_on_fail),
+        )
+        own = self._producer(q.name)
+        self._job_services = JobServices(
+            QueueKeys(self.spec.key_prefix, q.name), own.backend, self.redis, self.enqueue
         )
         self.engine = create_engine(self.engine_kind, config, self.process, self)
         self.health = HealthServer(self)
@@ -227,16 +241,14 @@ class WorkerRuntime:
             )
             return SKIPPED_RESULT
         name = self.metrics.job(job.name)
-        if job.attempts_made == 0:  # retries wait for their backoff: not queueing time
-            due_ms = job.timestamp_ms + job.delay_ms
-            self.metrics.wait.labels(self.queue.name, name).observe(
-                max(0.0, time.time() - due_ms / 1000)
-            )
+        self._observe_wait(job, name)
         handler, payload = validate_job(self.queue, self.registry, job.name, job.data)
         tenant = tenant_of(job.data)
         limit = self.queue.tenancy.max_active_per_tenant
         if tenant and limit is not None and self.tenants[tenant] >= limit:
             raise Deferred(TENANT_RETRY_MS, f"tenant {tenant} at its active limit {limit}")
+        assert self._job_services is not None, "process() before start()"
+        handle = Job(self._job_services, job, payload)
         ctx = JobContext(
             job_id=job.id,
             name=job.name,
@@ -247,6 +259,7 @@ class WorkerRuntime:
             redis=self.redis,
             enqueue=self.enqueue,
             extras={"connection": self.connection},
+            job=handle,
         )
         if tenant:
             self.tenants[tenant] += 1
@@ -266,8 +279,15 @@ class WorkerRuntime:
                     return await call
             except TimeoutError:
                 if scope.expired():
+                    handle.abort()
                     raise JobTimeout(timeout) from None
                 raise
+        except (Deferred, JobMoved, InvalidJob):
+            raise
+        except Exception as exc:
+            if handle.discarded:
+                raise Discarded(str(exc) or type(exc).__name__) from exc
+            raise
         finally:
             elapsed = time.perf_counter() - started
             self.metrics.duration.labels(self.queue.name, name).observe(elapsed)
@@ -278,22 +298,42 @@ class WorkerRuntime:
                     del self.tenants[tenant]
             self._elapsed[job.id] = elapsed
 
+    def _observe_wait(self, job: JobView, name: str) -> None:
+        """Queueing time of a first attempt (retries wait for their backoff: not queueing)."""
+        if job.attempts_made == 0:
+            due_ms = job.timestamp_ms + job.delay_ms
+            self.metrics.wait.labels(self.queue.name, name).observe(
+                max(0.0, time.time() - due_ms / 1000)
+            )
+
     async def enqueue(
-        self, queue_name: str, name: str, data: Any, job_id: str | None = None
+        self,
+        queue_name: str,
+        name: str,
+        data: Any,
+        job_id: str | None = None,
+        extra_opts: dict[str, Any] | None = None,
     ) -> str:
-        """Add a job to a queue of the catalog with its spec options (for handlers)."""
+        """Add a job to a queue of the catalog with its spec options (for handlers);
+        `extra_opts` adds BullMQ options (a flow child's `parent`)."""
         target = self.spec.queue(queue_name)
+        opts = job_options(target, job_id=job_id)
+        if extra_opts:
+            opts.update(extra_opts)
+        job = await self._producer(queue_name).add(name, data, opts)
+        return str(job.id)
+
+    def _producer(self, queue_name: str) -> BullQueue:
         producer = self._producers.get(queue_name)
         if producer is None:
             opts = {"connection": self.connection, "prefix": self.spec.key_prefix}
             producer = self._producers[queue_name] = BullQueue(queue_name, opts)
-        job = await producer.add(name, data, job_options(target, job_id=job_id))
-        return str(job.id)
+        return producer
 
     # ------------------------------------------------------------ engine hooks
 
-    def retry_delay_ms(self, job: JobView, opts_backoff: Any) -> int:
-        return retry_delay_ms(opts_backoff, self.queue.backoff, job.attempts_made)
+    def retry_delay_ms(self, job: JobView, opts_backoff: Any, attempts_made: int) -> int:
+        return retry_delay_ms(opts_backoff, self.queue.backoff, attempts_made)
 
     async def on_completed(self, job: JobView, result: Any) -> None:
         self.metrics.completed.labels(self.queue.name, self.metrics.job(job.name)).inc()

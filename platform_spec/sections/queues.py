@@ -165,6 +165,12 @@ class JobType(SpecModel):
         description="`module:Class` of the pydantic payload model; null uses the handler "
         "module's registry.",
     )
+    unknown_fields: Literal["ignore", "forbid"] = Field(
+        "ignore",
+        description="Top-level payload fields the model does not declare (e.g. a Node "
+        "producer's `traceId`): `ignore` drops them and logs their names once per process; "
+        "`forbid` dead-letters the job with a reason naming them.",
+    )
 
 
 class Queue(SpecModel):

@@ -105,11 +105,15 @@ FAST = WorkerSettings(
 
 @contextlib.asynccontextmanager
 async def running_worker(
-    server: RedisServer, spec: PlatformSpec, settings: WorkerSettings = FAST
+    server: RedisServer,
+    spec: PlatformSpec,
+    settings: WorkerSettings = FAST,
+    queue_name: str | None = None,
 ) -> AsyncIterator[WorkerRuntime]:
+    """An in-process worker of `queue_name` (default: the spec's first queue)."""
     runtime = WorkerRuntime(
         spec,
-        spec.queues[0].name,
+        queue_name or spec.queues[0].name,
         redis_settings(server),
         RuntimeSettings(http_host="127.0.0.1", http_port=0),
         settings,
