@@ -27,7 +27,7 @@ from platform_spec import chart
 from platform_spec.model import PlatformSpec
 from platform_spec.values import chart_values
 
-ROLES = ("worker", "scheduler", "keda", "exporter", "admin")
+ROLES = ("worker", "scheduler", "keda", "exporter", "admin", "dashboard")
 CONFIGMAP = "templates/redis/configmap.yaml"
 
 

@@ -25,24 +25,16 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from platform_spec.base import SpecModel
+from platform_spec.base import DNS_LABEL, DnsLabel, SpecModel
 from platform_spec.cron import cron_trigger, zone
-from platform_spec.quantities import (
-    K8S_CPU_PATTERN,
-    K8S_MEMORY_PATTERN,
-    REDIS_MEMORY_PATTERN,
-    k8s_memory_bytes,
-    redis_memory_bytes,
-)
+from platform_spec.dashboard import Dashboard
+from platform_spec.quantities import REDIS_MEMORY_PATTERN, k8s_memory_bytes, redis_memory_bytes
+from platform_spec.resources import MemoryQuantity, Resources
 
 # A queue name becomes part of resource names (`<release>-worker-<queue>`), so
 # it must be a DNS-1123 label, short enough to leave room for the prefix.
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 QUEUE_NAME_MAX = 40
-DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
 ImportPath = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][\w.]*(:[A-Za-z_]\w*)?$")]
-CpuQuantity = Annotated[str, StringConstraints(pattern=K8S_CPU_PATTERN)]
-MemoryQuantity = Annotated[str, StringConstraints(pattern=K8S_MEMORY_PATTERN)]
 
 # Seed 000's priority levels (lower runs first). BullMQ accepts 0..2^21.
 PRIORITY_LEVELS = {"critical": 1, "high": 2, "normal": 3, "low": 4, "background": 5}
@@ -62,29 +54,6 @@ EVICTING_POLICIES = (
 CATALOG_ERROR = "spec_catalog"
 # Extra seconds a worker pod gets after its longest job may time out.
 GRACE_MARGIN_SECONDS = 30
-
-
-class Resources(SpecModel):
-    """CPU and memory for one container."""
-
-    cpu_request: CpuQuantity = Field("100m", description="CPU request (Kubernetes quantity).")
-    memory_request: MemoryQuantity = Field(
-        "128Mi", description="Memory request (Kubernetes quantity)."
-    )
-    cpu_limit: CpuQuantity | None = Field(
-        None, description="CPU limit; null leaves CPU unthrottled (often the better choice)."
-    )
-    memory_limit: MemoryQuantity = Field(
-        "256Mi", description="Memory limit; the container is OOM-killed above it."
-    )
-
-    @model_validator(mode="after")
-    def _request_within_limit(self) -> Resources:
-        if k8s_memory_bytes(self.memory_request) > k8s_memory_bytes(self.memory_limit):
-            raise ValueError(
-                f"memoryRequest {self.memory_request} exceeds memoryLimit {self.memory_limit}"
-            )
-        return self
 
 
 class Image(SpecModel):
@@ -215,6 +184,9 @@ class PasswordKeys(SpecModel):
         "exporter-password", description="Key of the redis_exporter user's password."
     )
     admin: str = Field("admin-password", description="Key of the admin user's password.")
+    dashboard: str = Field(
+        "dashboard-password", description="Key of the dashboard user's password (dashboard.enabled)."
+    )
     scaling_token: str = Field(
         "scaling-token",
         description="Key of the bearer token KEDA presents to the scheduler's scaling endpoint "
@@ -745,6 +717,9 @@ class PlatformSpec(SpecModel):
     monitoring: Monitoring = Field(default_factory=Monitoring, description="Metrics and alerts.")
     network_policies: NetworkPolicies = Field(
         default_factory=NetworkPolicies, description="NetworkPolicies."
+    )
+    dashboard: Dashboard = Field(
+        default_factory=Dashboard, description="The bull-board dashboard (off by default)."
     )
     maintenance_queue: str = Field(
         "scheduled-jobs",
