@@ -73,6 +73,8 @@ async function main() {
   const connection = connect(settings.redis);
   connection.on('error', (err) => log('redis error', { error: err.message }));
   const { app, queues } = buildApp(settings, connection);
+  // Queues re-emit connection errors; the connection's handler above logs them once.
+  for (const queue of queues) queue.on('error', () => {});
   const server = app.listen(settings.http.port, settings.http.host, () => {
     const { port } = server.address();
     log('dashboard listening', {
