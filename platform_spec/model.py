@@ -185,7 +185,8 @@ class PasswordKeys(SpecModel):
     )
     admin: str = Field("admin-password", description="Key of the admin user's password.")
     dashboard: str = Field(
-        "dashboard-password", description="Key of the dashboard user's password (dashboard.enabled)."
+        "dashboard-password",
+        description="Key of the dashboard user's password (dashboard.enabled).",
     )
     scaling_token: str = Field(
         "scaling-token",
