@@ -12,6 +12,8 @@ workers drain, the scheduler last.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import signal
 import subprocess
@@ -28,6 +30,14 @@ from platform_spec.model import PlatformSpec
 from platform_spec.stack import REPO_ROOT
 
 ENV_PREFIX = "BULLMQ_PLATFORM_"
+PR_SET_PDEATHSIG = 1  # prctl(2): a signal the child gets when its parent dies
+
+
+def die_with_parent() -> None:
+    """preexec_fn: SIGTERM this child when the process that started it dies, even by
+    SIGKILL (a killed pytest or local stack leaves no process behind). Linux only."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def write_spec_file(path: Path, spec: PlatformSpec) -> Path:
@@ -87,6 +97,7 @@ class PlatformProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in the terminal is ours to forward
+                preexec_fn=die_with_parent,
             )
         self.starts += 1
         return self

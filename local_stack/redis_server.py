@@ -50,7 +50,12 @@ def local_spec(**overrides: Any) -> PlatformSpec:
 
 def render_redis_files(spec: PlatformSpec, helm: str | None = None) -> dict[str, str]:
     """redis.conf, acl.rules and assemble-acl.sh exactly as the chart renders them."""
-    values = chart_values(spec, auth_secret="local-redis-auth", tls_secret="local-redis-tls")
+    values = chart_values(
+        spec,
+        auth_secret="local-redis-auth",
+        tls_secret="local-redis-tls",
+        dashboard_secret="local-dashboard-auth",
+    )
     rendered = chart.template(values, show_only=CONFIGMAP, helm=helm)
     (configmap,) = chart.objects(rendered)
     return dict(configmap["data"])

@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError
 
-from platform_spec.base import SpecModel
-from platform_spec.model import DnsLabel, PlatformSpec, SpecError, spec_problems
+from platform_spec.base import DnsLabel, SpecModel
+from platform_spec.model import PlatformSpec, SpecError, spec_problems
 
 PROJECT = "bullmq-platform"
 REPO_ROOT = Path(__file__).resolve().parent.parent
