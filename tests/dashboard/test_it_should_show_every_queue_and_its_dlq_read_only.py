@@ -91,13 +91,11 @@ def test_it_should_offer_no_action_and_refuse_one_through_the_api(
 ) -> None:
     listed = read_only_board.drive("listActions", queue=REPORTS, status="failed", expectText=ERROR)
     assert listed["actions"] == []
-    for method, path in (
-        ("PUT", f"api/queues/{REPORTS}/{jobs['failed']}/retry"),
-        ("PUT", f"api/queues/{REPORTS}/retry/failed"),
-        ("PUT", f"api/queues/{REPORTS}/clean/completed"),
-        ("PUT", f"api/queues/{REPORTS}/obliterate"),
-    ):
-        assert read_only_board.drive("api", method=method, path=path)["status"] == 405
+    calls = [
+        {"method": "PUT", "path": f"api/queues/{REPORTS}/{action}"}
+        for action in (f"{jobs['failed']}/retry", "retry/failed", "clean/completed", "obliterate")
+    ]
+    assert read_only_board.drive("api", calls=calls)["statuses"] == [405] * len(calls)
     assert read_only_board.run(lambda: counts(read_only_board.server, REPORTS))["failed"] == 2
 
 

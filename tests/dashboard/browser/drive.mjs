@@ -101,14 +101,15 @@ const scenarios = {
     return { actions: await actionButtons(page) };
   },
 
-  /** An API call from the logged-in page (same origin, the browser's credentials). */
+  /** API calls from the logged-in page (same origin, the browser's credentials). */
   async api(page, req) {
     await page.goto(req.url);
-    const status = await page.evaluate(
-      async ({ path, method }) => (await fetch(path, { method })).status,
-      { path: req.path, method: req.method },
-    );
-    return { status };
+    const statuses = await page.evaluate(async (calls) => {
+      const out = [];
+      for (const { method, path } of calls) out.push((await fetch(path, { method })).status);
+      return out;
+    }, req.calls);
+    return { statuses };
   },
 
   /** Click "retry" on a failed job's page; resolves on the API's answer. */
