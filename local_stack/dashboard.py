@@ -1,8 +1,9 @@
-"""The dashboard (dashboard/, Node) as a local process, for scripts/local and the tests.
+"""What the local dashboard process needs: its npm packages and its basic-auth password.
 
-Configured as the chart configures its pod: the spec file the workers read, the
-`dashboard` ACL user with its password by file, the platform CA, and a basic-auth
-password in a 0600 file (never on a command line).
+The process itself (`dashboard_process` in local_stack/processes.py) is configured
+as the chart configures its pod: the spec file the workers read, the `dashboard`
+ACL user with its password by file, the platform CA, and the basic-auth password
+in a 0600 file (never on a command line).
 """
 
 from __future__ import annotations
@@ -12,13 +13,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from local_stack.processes import PlatformProcess, process_env
-from local_stack.redis_server import RedisServer, free_port
 from platform_spec.stack import REPO_ROOT
 
 DASHBOARD_DIR = REPO_ROOT / "dashboard"
 MAIN = DASHBOARD_DIR / "src" / "main.mjs"
-ROLE = "dashboard"
 
 
 def install_node_modules() -> None:
@@ -46,30 +44,3 @@ def basic_auth_password_file(state_dir: Path) -> Path:
         path.write_text(secrets.token_urlsafe(24))
         path.chmod(0o600)
     return path
-
-
-def dashboard_process(
-    server: RedisServer,
-    spec_file: Path,
-    log_dir: Path,
-    *,
-    password_file: Path,
-    http_port: int | None = None,
-) -> PlatformProcess:
-    """`node dashboard/src/main.mjs` as the `dashboard` ACL user on 127.0.0.1 (not started)."""
-    port = http_port or free_port()
-    env = process_env(server, ROLE, spec_file, port)
-    env.update(
-        BULLMQ_PLATFORM_DASHBOARD_HOST="127.0.0.1",
-        BULLMQ_PLATFORM_DASHBOARD_PORT=str(port),
-        BULLMQ_PLATFORM_DASHBOARD_PASSWORD_FILE=str(password_file),
-    )
-    node = shutil.which("node") or "node"
-    return PlatformProcess(
-        name="dashboard",
-        argv=[node, str(MAIN)],
-        env=env,
-        log_file=log_dir / "dashboard.log",
-        http_port=port,
-        grace_seconds=10.0,
-    )

@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from pathlib import Path
 
 import httpx
 
+from local_stack.dashboard import MAIN as DASHBOARD_MAIN
+from local_stack.dashboard import basic_auth_password_file, install_node_modules
 from local_stack.redis_server import RedisServer, free_port
 from platform_spec.model import PlatformSpec
 from platform_spec.stack import REPO_ROOT
@@ -215,6 +218,32 @@ def scheduler_process(
     )
 
 
+def dashboard_process(
+    server: RedisServer,
+    spec_file: Path,
+    log_dir: Path,
+    *,
+    password_file: Path,
+    http_port: int | None = None,
+) -> PlatformProcess:
+    """`node dashboard/src/main.mjs` as the `dashboard` ACL user on 127.0.0.1 (not started)."""
+    port = http_port or free_port()
+    env = process_env(server, "dashboard", spec_file, port)
+    env.update(
+        BULLMQ_PLATFORM_DASHBOARD_HOST="127.0.0.1",
+        BULLMQ_PLATFORM_DASHBOARD_PORT=str(port),
+        BULLMQ_PLATFORM_DASHBOARD_PASSWORD_FILE=str(password_file),
+    )
+    return PlatformProcess(
+        name="dashboard",
+        argv=[shutil.which("node") or "node", str(DASHBOARD_MAIN)],
+        env=env,
+        log_file=log_dir / "dashboard.log",
+        http_port=port,
+        grace_seconds=10.0,
+    )
+
+
 def stop_all(processes: Iterable[PlatformProcess]) -> dict[str, int | None]:
     """SIGTERM every process at once, then wait for each within its grace period."""
     procs = [p for p in processes if p.running]
@@ -239,6 +268,7 @@ class Platform:
     pythonpath: Sequence[Path] = ()
     scheduler: PlatformProcess | None = None
     workers: list[PlatformProcess] = field(default_factory=list)
+    dashboard: PlatformProcess | None = None
 
     @property
     def spec_file(self) -> Path:
@@ -250,7 +280,12 @@ class Platform:
 
     @property
     def processes(self) -> list[PlatformProcess]:
-        return [*([self.scheduler] if self.scheduler else []), *self.workers]
+        extra = [p for p in (self.scheduler, self.dashboard) if p is not None]
+        return [*extra, *self.workers]
+
+    @property
+    def dashboard_password_file(self) -> Path:
+        return self.state_dir / "dashboard" / "password"
 
     def start(self) -> None:
         write_spec_file(self.spec_file, self.spec)
@@ -267,6 +302,12 @@ class Platform:
             ).start()
             for q in self.spec.queues
         ]
+        if self.spec.dashboard.enabled:
+            install_node_modules()
+            password = basic_auth_password_file(self.state_dir)
+            self.dashboard = dashboard_process(
+                self.server, self.spec_file, self.log_dir, password_file=password
+            ).start()
 
     def wait_healthy(self, timeout: float = 60.0, path: str = "/readyz") -> list[str]:
         """Names of processes not answering 200 on `path` when `timeout` ran out (bounded)."""
@@ -290,6 +331,8 @@ class Platform:
     def stop(self) -> dict[str, int | None]:
         """Workers drain first (SIGTERM, all at once), then the scheduler stops."""
         codes = stop_all(self.workers)
+        if self.dashboard is not None:
+            codes[self.dashboard.name] = self.dashboard.terminate()
         if self.scheduler is not None:
             with contextlib.suppress(Exception):
                 codes[self.scheduler.name] = self.scheduler.terminate()

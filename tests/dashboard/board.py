@@ -16,8 +16,13 @@ from typing import Any
 
 from bullmq import Queue
 
-from local_stack.dashboard import basic_auth_password_file, dashboard_process
-from local_stack.processes import PlatformProcess, worker_process, write_spec_file
+from local_stack.dashboard import basic_auth_password_file
+from local_stack.processes import (
+    PlatformProcess,
+    dashboard_process,
+    worker_process,
+    write_spec_file,
+)
 from local_stack.redis_server import RedisServer, local_spec
 from platform_spec.model import PlatformSpec
 

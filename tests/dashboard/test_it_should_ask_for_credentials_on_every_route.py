@@ -10,8 +10,7 @@ import httpx
 import pytest
 from board import Board, wait_until
 
-from local_stack.dashboard import dashboard_process
-from local_stack.processes import write_spec_file
+from local_stack.processes import dashboard_process, write_spec_file
 
 pytestmark = [pytest.mark.redis, pytest.mark.browser]
 
