@@ -143,8 +143,21 @@ def test_it_should_give_the_dashboard_user_reads_only_unless_actions_are_on() ->
     actions = _acl_rule(default_values(**ON, **{"dashboard.actionsEnabled": True}), "dashboard")
     assert actions is not None
     extra = set(actions.split()) - set(words)
-    assert extra == {"+del", "+hdel", "+hset", "+incr", "+lpop", "+lpush", "+lrem", "+lset",
-                     "+sadd", "+srem", "+xadd", "+zadd", "+zrem"}  # fmt: skip
+    assert extra == {
+        "+del",
+        "+hdel",
+        "+hset",
+        "+incr",
+        "+lpop",
+        "+lpush",
+        "+lrem",
+        "+lset",
+        "+sadd",
+        "+srem",
+        "+xadd",
+        "+zadd",
+        "+zrem",
+    }
     assert "-flushall" in words and "-keys" in words
 
 

@@ -66,8 +66,12 @@ def test_it_should_show_bullmq_s_own_counts_per_status(
     read_only_board: Board, jobs: dict[str, str], name: str
 ) -> None:
     truth = read_only_board.run(lambda: counts(read_only_board.server, name))
-    want = {"waiting": truth["waiting"], "completed": truth["completed"],
-            "failed": truth["failed"], "delayed": truth["delayed"]}  # fmt: skip
+    want = {
+        "waiting": truth["waiting"],
+        "completed": truth["completed"],
+        "failed": truth["failed"],
+        "delayed": truth["delayed"],
+    }
     seen = read_only_board.drive("counts", queue=name, waitFor=want)["counts"]
     assert {status: seen[status] for status in want} == want
     assert seen["active"] == truth["active"] == 0
