@@ -14,27 +14,11 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from platform_spec.base import DnsLabel, SpecModel
+from platform_spec.image import DashboardImage
 from platform_spec.resources import Resources
 
 # An absolute URL path without a trailing slash (except `/` itself).
 BASE_PATH_PATTERN = r"^/([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?$"
-
-
-class DashboardImage(SpecModel):
-    """The dashboard image, built from dashboard/Containerfile."""
-
-    repository: str = Field(
-        "ghcr.io/example/bullmq-platform-dashboard",
-        min_length=1,
-        description="Image repository of the dashboard image built from dashboard/.",
-    )
-    tag: str = Field("0.1.0", min_length=1, description="Image tag; pin it, never `latest`.")
-    digest: str | None = Field(
-        None, pattern=r"^sha256:[0-9a-f]{64}$", description="Optional digest; wins over the tag."
-    )
-    pull_policy: Literal["IfNotPresent", "Always", "Never"] = Field(
-        "IfNotPresent", description="Kubernetes imagePullPolicy."
-    )
 
 
 class DashboardAuth(SpecModel):

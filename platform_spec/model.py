@@ -28,6 +28,7 @@ from pydantic_core import PydanticCustomError
 from platform_spec.base import DNS_LABEL, DnsLabel, SpecModel
 from platform_spec.cron import cron_trigger, zone
 from platform_spec.dashboard import Dashboard
+from platform_spec.image import Image
 from platform_spec.quantities import REDIS_MEMORY_PATTERN, k8s_memory_bytes, redis_memory_bytes
 from platform_spec.resources import MemoryQuantity, Resources
 
@@ -54,25 +55,6 @@ EVICTING_POLICIES = (
 CATALOG_ERROR = "spec_catalog"
 # Extra seconds a worker pod gets after its longest job may time out.
 GRACE_MARGIN_SECONDS = 30
-
-
-class Image(SpecModel):
-    """The platform image: workers and scheduler run from the same one."""
-
-    repository: str = Field(
-        "ghcr.io/example/bullmq-platform",
-        min_length=1,
-        description="Image repository of the worker/scheduler image built from this repo.",
-    )
-    tag: str = Field("0.1.0", min_length=1, description="Image tag; pin it, never `latest`.")
-    digest: str | None = Field(
-        None,
-        pattern=r"^sha256:[0-9a-f]{64}$",
-        description="Optional digest; when set it wins over the tag (immutable deploys).",
-    )
-    pull_policy: Literal["IfNotPresent", "Always", "Never"] = Field(
-        "IfNotPresent", description="Kubernetes imagePullPolicy."
-    )
 
 
 class RedisImage(SpecModel):
