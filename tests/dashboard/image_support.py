@@ -1,6 +1,6 @@
 """Build and run dashboard/Containerfile here: no registry, so on a local base.
 
-The base is a debootstrapped bookworm with Debian's nodejs and npm, imported into
+The base is a debootstrapped bookworm with Debian's nodejs (18) and npm, imported into
 podman as LOCAL_BASE; its root filesystem is cached as a tarball outside the
 repository (~/.cache/bullmq-platform, or $BULLMQ_PLATFORM_IMAGE_CACHE), so only
 the first run on a machine pays for debootstrap. buildah and podman run with runc
@@ -18,7 +18,10 @@ import tempfile
 from pathlib import Path
 
 LOCAL_BASE = "localhost/bullmq-platform-dashboard-base:bookworm-node"
-PACKAGES = ("nodejs", "npm", "ca-certificates")
+# debootstrap resolves npm's dependencies incompletely (node-* alternatives), so npm
+# is installed afterwards with apt inside the new root.
+PACKAGES = ("nodejs", "ca-certificates")
+APT_PACKAGES = ("npm",)
 PRUNE = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man")
 TOOLS = {"buildah": "buildah", "podman": "podman", "runc": "runc", "debootstrap": "debootstrap"}
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -94,6 +97,15 @@ def ensure_local_base() -> str:
                     check=True,
                     capture_output=True,
                 )
+                shutil.copy("/etc/resolv.conf", rootfs / "etc" / "resolv.conf")
+                apt = "apt-get update -qq && apt-get install -y -qq --no-install-recommends"
+                subprocess.run(
+                    ["chroot", str(rootfs), "sh", "-c", f"{apt} {' '.join(APT_PACKAGES)}"],
+                    env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+                    check=True,
+                    capture_output=True,
+                )
+                (rootfs / "etc" / "resolv.conf").unlink()
                 for rel in PRUNE:
                     target = rootfs / rel
                     if target.is_dir():
