@@ -61,30 +61,14 @@ const scenarios = {
     return { queues };
   },
 
-  /** One queue's page: the count on every status tab (a tab without a badge is 0). */
+  /** Queue pages: the count on every status tab (no badge is 0), per queue in `queues`. */
   async counts(page, req) {
-    await page.goto(`${req.url}queue/${encodeURIComponent(req.queue)}`);
-    const tabs = page.locator('ul[class*="statusTabs-"] li a[href*="status="]');
-    await tabs.first().waitFor({ timeout: TIMEOUT_MS });
-    if (req.waitFor) {
-      await page.waitForFunction(
-        (want) =>
-          Object.entries(want).every(([status, n]) => {
-            const a = document.querySelector(`ul[class*="statusTabs-"] a[href$="status=${status}"]`);
-            const badge = a?.querySelector('[class*="badge-"]');
-            return Number(badge?.textContent ?? 0) === n;
-          }),
-        req.waitFor,
-        { timeout: TIMEOUT_MS },
-      );
+    const out = {};
+    for (const queue of req.queues) {
+      await page.goto(`${req.url}queue/${encodeURIComponent(queue)}`);
+      out[queue] = await statusCounts(page, req.waitFor?.[queue]);
     }
-    const pairs = await tabs.evaluateAll((els) =>
-      els.map((a) => [
-        new URL(a.href).searchParams.get('status'),
-        Number(a.querySelector('[class*="badge-"]')?.textContent ?? 0),
-      ]),
-    );
-    return { counts: Object.fromEntries(pairs) };
+    return { counts: out };
   },
 
   /** A job's page: its text (error, stack) and the action buttons it offers. */
@@ -125,9 +109,11 @@ const scenarios = {
     return { status: (await answer).status() };
   },
 
-  /** "Clean all" on a status list of a queue; resolves on the API's answer. */
+  /** "Clean all" on a status list of a queue: the tab's count before, the API's answer,
+   * and the count after (waiting until the board shows it emptied). */
   async cleanAll(page, req) {
     await page.goto(`${req.url}queue/${encodeURIComponent(req.queue)}?status=${req.status}`);
+    const before = (await statusCounts(page, { [req.status]: req.expectBefore }))[req.status];
     const button = page.getByRole('button', { name: 'Clean all' });
     await button.waitFor({ timeout: TIMEOUT_MS });
     const answer = page.waitForResponse(
@@ -136,9 +122,35 @@ const scenarios = {
     );
     await button.click();
     await confirmIfAsked(page);
-    return { status: (await answer).status() };
+    const status = (await answer).status();
+    const after = (await statusCounts(page, { [req.status]: 0 }))[req.status];
+    return { before, status, after };
   },
 };
+
+/** The status tabs' counts of the queue page shown, once they equal `want` (if given). */
+async function statusCounts(page, want) {
+  const tabs = page.locator('ul[class*="statusTabs-"] li a[href*="status="]');
+  await tabs.first().waitFor({ timeout: TIMEOUT_MS });
+  if (want) {
+    await page.waitForFunction(
+      (want) =>
+        Object.entries(want).every(([status, n]) => {
+          const a = document.querySelector(`ul[class*="statusTabs-"] a[href$="status=${status}"]`);
+          return Number(a?.querySelector('[class*="badge-"]')?.textContent ?? 0) === n;
+        }),
+      want,
+      { timeout: TIMEOUT_MS },
+    );
+  }
+  const pairs = await tabs.evaluateAll((els) =>
+    els.map((a) => [
+      new URL(a.href).searchParams.get('status'),
+      Number(a.querySelector('[class*="badge-"]')?.textContent ?? 0),
+    ]),
+  );
+  return Object.fromEntries(pairs);
+}
 
 /** Labels of the action buttons on the page: bulk ones by text, per-job ones by icon. */
 async function actionButtons(page) {
