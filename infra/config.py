@@ -101,6 +101,20 @@ def program_problems(stack: StackConfig) -> list[tuple[str, str]]:
                     "neither sets its passwords nor signs its certificate. Use `existingSecret`",
                 )
             )
+    dashboard_auth = spec.dashboard.auth
+    if (
+        infra.render_yaml_to_directory
+        and spec.dashboard.enabled
+        and dashboard_auth.mode == "basic"
+        and dashboard_auth.source == "generated"
+    ):
+        problems.append(
+            (
+                "spec.dashboard.auth.source",
+                "`generated` is refused in render mode (infra.renderYamlToDirectory): rendered "
+                "YAML would hold the dashboard password in plain text. Use `existingSecret`",
+            )
+        )
     if infra.install_keda and spec.keda.enabled and infra.keda_namespace != spec.keda.namespace:
         problems.append(
             (

@@ -21,6 +21,22 @@ from platform_spec.model import PasswordKeys
 PASSWORD_LENGTH = 32
 
 
+def random_password(name: str, length: int, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
+    """A random [A-Za-z0-9] password, as a secret Output."""
+    password = random.RandomPassword(
+        name,
+        length=length,
+        special=False,
+        min_lower=1,
+        min_upper=1,
+        min_numeric=1,
+        opts=opts,
+    )
+    # The random provider marks `result` secret; say so here too, so the
+    # secrecy does not depend on the provider (mocks ignore it).
+    return pulumi.Output.secret(password.result)
+
+
 @dataclass(frozen=True)
 class RedisCredentialsArgs:
     """Inputs of RedisCredentials."""
@@ -50,18 +66,9 @@ class RedisCredentials(pulumi.ComponentResource):
         keys = args.password_keys.model_dump()  # field -> Secret key
         self.passwords = {}
         for user in keys:
-            password = random.RandomPassword(
-                f"{name}-{user.replace('_', '-')}",
-                length=args.length,
-                special=False,
-                min_lower=1,
-                min_upper=1,
-                min_numeric=1,
-                opts=child,
+            self.passwords[user] = random_password(
+                f"{name}-{user.replace('_', '-')}", args.length, child
             )
-            # The random provider marks `result` secret; say so here too, so the
-            # secrecy does not depend on the provider (mocks ignore it).
-            self.passwords[user] = pulumi.Output.secret(password.result)
         secret = k8s.core.v1.Secret(
             f"{name}-secret",
             metadata=k8s.meta.v1.ObjectMetaArgs(

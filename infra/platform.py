@@ -30,6 +30,7 @@ class QueuePlatformArgs:
     namespace: pulumi.Input[str]
     auth_secret: str | None = None
     tls_secret: str | None = None
+    dashboard_secret: str | None = None
     # Added to redis.podAnnotations (e.g. the generated certificate's checksum).
     redis_pod_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
@@ -71,7 +72,12 @@ class QueuePlatform(pulumi.ComponentResource):
     ) -> None:
         super().__init__(self.TYPE, name, None, opts)
         self.values = drop_none(
-            chart_values(args.spec, auth_secret=args.auth_secret, tls_secret=args.tls_secret)
+            chart_values(
+                args.spec,
+                auth_secret=args.auth_secret,
+                tls_secret=args.tls_secret,
+                dashboard_secret=args.dashboard_secret,
+            )
         )
         if args.redis_pod_annotations:
             redis = self.values["redis"]

@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 
 from infra.certificates import RedisTls, RedisTlsArgs
 from infra.credentials import RedisCredentials, RedisCredentialsArgs
+from infra.dashboard import DashboardCredentials, DashboardCredentialsArgs, dashboard_url
 from infra.keda import KedaOperator, KedaOperatorArgs
 from infra.labels import labels, object_name
 from infra.naming import redis_names, server_dns_names
@@ -101,6 +102,20 @@ def deploy(stack: StackConfig) -> dict[str, Any]:
         )
         waits.append(certificates)
 
+    dashboard = None
+    if generates_dashboard_password(stack):
+        dashboard = DashboardCredentials(
+            f"{release}-dashboard-auth",
+            DashboardCredentialsArgs(
+                namespace=namespace,
+                secret_name=names["dashboard"],
+                release=release,
+                password_key=spec.dashboard.auth.password_key,
+            ),
+            opts=k8s_opts,
+        )
+        waits.append(dashboard)
+
     keda = None
     if infra.install_keda:
         shared = infra.keda_namespace == spec.namespace  # then it is the namespace above
@@ -123,11 +138,33 @@ def deploy(stack: StackConfig) -> dict[str, Any]:
             namespace=namespace,
             auth_secret=names["auth"] if credentials else None,
             tls_secret=names["tls"] if certificates else None,
+            dashboard_secret=names["dashboard"] if dashboard else None,
             redis_pod_annotations=tls_rollout_annotation(certificates),
         ),
         opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=waits)),
     )
-    return exports(stack, platform, credentials, certificates, keda, rendered_to)
+    out = exports(stack, platform, credentials, certificates, keda, rendered_to)
+    out.update(dashboard_exports(stack, dashboard))
+    return out
+
+
+def generates_dashboard_password(stack: StackConfig) -> bool:
+    """Whether Pulumi creates the dashboard's basic-auth Secret."""
+    auth = stack.spec.dashboard.auth
+    return stack.spec.dashboard.enabled and auth.mode == "basic" and auth.source == "generated"
+
+
+def dashboard_exports(stack: StackConfig, dashboard: DashboardCredentials | None) -> dict[str, Any]:
+    """The dashboard's URL and the name of the Secret with its password (not the password)."""
+    spec = stack.spec
+    if not spec.dashboard.enabled:
+        return {}
+    auth = spec.dashboard.auth
+    secret: Any = dashboard.secret_name if dashboard else auth.existing_secret
+    return {
+        "dashboardUrl": dashboard_url(spec, stack.infra.release_name),
+        "dashboardSecretName": secret if auth.mode == "basic" else None,
+    }
 
 
 def tls_rollout_annotation(certificates: RedisTls | None) -> dict[str, pulumi.Output[str]]:

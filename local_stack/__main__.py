@@ -1,6 +1,6 @@
 """`python -m local_stack`: the whole platform on one machine, for newcomers and drills.
 
-python -m local_stack up [--stack dev]        # Redis + scheduler + one worker per queue
+python -m local_stack up [--stack dev]        # Redis, scheduler, a worker per queue, dashboard
 python -m local_stack up --monitoring         # ... plus redis_exporter and Prometheus
 python -m local_stack enqueue [--count 5]     # sample jobs into every queue (another terminal)
 """
@@ -115,13 +115,22 @@ def _endpoints(server: RedisServer, platform: Platform) -> str:
     pw = server.state_dir / "passwords"
     lines = [
         f"Redis: rediss://127.0.0.1:{server.port} (TLS, CA {server.tls.ca_cert})",
-        f"Passwords: {pw}/<user> (users: worker, scheduler, keda, exporter, admin)",
+        f"Passwords: {pw}/<user> (users: worker, scheduler, keda, exporter, admin, dashboard)",
         f"Connect: REDISCLI_AUTH=$(cat {pw / 'admin'}) redis-cli "
         f"--tls --cacert {server.tls.ca_cert} -p {server.port} --user admin",
         f"Logs: {platform.log_dir}/<process>.log (JSON lines)",
     ]
     for p in platform.processes:
+        if p is platform.dashboard:
+            continue
         lines.append(f"{p.name:<32} health {p.url('/healthz')}  metrics {p.url('/metrics')}")
+    if platform.dashboard is not None:
+        board = platform.spec.dashboard
+        mode = "actions on" if board.actions_enabled else "read-only"
+        lines.append(
+            f"Dashboard ({mode}): {platform.dashboard.url(board.base_path)}  user "
+            f"{board.auth.username}, password in {platform.dashboard_password_file}"
+        )
     return "\n".join(lines)
 
 
@@ -218,7 +227,8 @@ def up(
         ),
     ] = False,
 ) -> None:
-    """Start Redis (TLS, ACL users, AOF, noeviction), the scheduler and one worker per queue.
+    """Start Redis (TLS, ACL users, AOF, noeviction), the scheduler, one worker per queue
+    and, when the stack enables it, the dashboard (its URL and password file are printed).
 
     Shows live queue depths and process health; Ctrl-C or SIGTERM stops everything
     cleanly: workers stop fetching and finish their active jobs, then the

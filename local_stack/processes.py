@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from pathlib import Path
 
 import httpx
 
+from local_stack.dashboard import MAIN as DASHBOARD_MAIN
+from local_stack.dashboard import basic_auth_password_file, install_node_modules
 from local_stack.lifetime import die_with_parent
 from local_stack.redis_server import RedisServer, free_port
 from platform_spec.model import PlatformSpec
@@ -76,7 +79,6 @@ class PlatformProcess:
     grace_seconds: float = 30.0
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
-    dies_with_parent: bool = False  # SIGKILLed by the kernel when its starter exits
 
     def start(self) -> PlatformProcess:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -89,7 +91,7 @@ class PlatformProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in the terminal is ours to forward
-                preexec_fn=die_with_parent if self.dies_with_parent else None,
+                preexec_fn=die_with_parent,  # no orphans when we are killed
             )
         self.starts += 1
         return self
@@ -207,6 +209,32 @@ def scheduler_process(
     )
 
 
+def dashboard_process(
+    server: RedisServer,
+    spec_file: Path,
+    log_dir: Path,
+    *,
+    password_file: Path,
+    http_port: int | None = None,
+) -> PlatformProcess:
+    """`node dashboard/src/main.mjs` as the `dashboard` ACL user on 127.0.0.1 (not started)."""
+    port = http_port or free_port()
+    env = process_env(server, "dashboard", spec_file, port)
+    env.update(
+        BULLMQ_PLATFORM_DASHBOARD_HOST="127.0.0.1",
+        BULLMQ_PLATFORM_DASHBOARD_PORT=str(port),
+        BULLMQ_PLATFORM_DASHBOARD_PASSWORD_FILE=str(password_file),
+    )
+    return PlatformProcess(
+        name="dashboard",
+        argv=[shutil.which("node") or "node", str(DASHBOARD_MAIN)],
+        env=env,
+        log_file=log_dir / "dashboard.log",
+        http_port=port,
+        grace_seconds=10.0,
+    )
+
+
 def stop_all(processes: Iterable[PlatformProcess]) -> dict[str, int | None]:
     """SIGTERM every process at once, then wait for each within its grace period."""
     procs = [p for p in processes if p.running]
@@ -231,6 +259,7 @@ class Platform:
     pythonpath: Sequence[Path] = ()
     scheduler: PlatformProcess | None = None
     workers: list[PlatformProcess] = field(default_factory=list)
+    dashboard: PlatformProcess | None = None
 
     @property
     def spec_file(self) -> Path:
@@ -242,7 +271,12 @@ class Platform:
 
     @property
     def processes(self) -> list[PlatformProcess]:
-        return [*([self.scheduler] if self.scheduler else []), *self.workers]
+        extra = [p for p in (self.scheduler, self.dashboard) if p is not None]
+        return [*extra, *self.workers]
+
+    @property
+    def dashboard_password_file(self) -> Path:
+        return self.state_dir / "dashboard" / "password"
 
     def start(self) -> None:
         write_spec_file(self.spec_file, self.spec)
@@ -259,6 +293,12 @@ class Platform:
             ).start()
             for q in self.spec.queues
         ]
+        if self.spec.dashboard.enabled:
+            install_node_modules()
+            password = basic_auth_password_file(self.state_dir)
+            self.dashboard = dashboard_process(
+                self.server, self.spec_file, self.log_dir, password_file=password
+            ).start()
 
     def wait_healthy(self, timeout: float = 60.0, path: str = "/readyz") -> list[str]:
         """Names of processes not answering 200 on `path` when `timeout` ran out (bounded)."""
@@ -282,6 +322,8 @@ class Platform:
     def stop(self) -> dict[str, int | None]:
         """Workers drain first (SIGTERM, all at once), then the scheduler stops."""
         codes = stop_all(self.workers)
+        if self.dashboard is not None:
+            codes[self.dashboard.name] = self.dashboard.terminate()
         if self.scheduler is not None:
             with contextlib.suppress(Exception):
                 codes[self.scheduler.name] = self.scheduler.terminate()

@@ -28,7 +28,7 @@ from platform_spec import chart
 from platform_spec.model import PlatformSpec
 from platform_spec.values import chart_values
 
-ROLES = ("worker", "scheduler", "keda", "exporter", "admin")
+ROLES = ("worker", "scheduler", "keda", "exporter", "admin", "dashboard")
 CONFIGMAP = "templates/redis/configmap.yaml"
 
 
@@ -51,7 +51,12 @@ def local_spec(**overrides: Any) -> PlatformSpec:
 
 def render_redis_files(spec: PlatformSpec, helm: str | None = None) -> dict[str, str]:
     """redis.conf, acl.rules and assemble-acl.sh exactly as the chart renders them."""
-    values = chart_values(spec, auth_secret="local-redis-auth", tls_secret="local-redis-tls")
+    values = chart_values(
+        spec,
+        auth_secret="local-redis-auth",
+        tls_secret="local-redis-tls",
+        dashboard_secret="local-dashboard-auth",
+    )
     rendered = chart.template(values, show_only=CONFIGMAP, helm=helm)
     (configmap,) = chart.objects(rendered)
     return dict(configmap["data"])
@@ -68,7 +73,6 @@ class RedisServer:
     process: subprocess.Popen[bytes] | None = None
     passwords: dict[str, str] = field(default_factory=dict, repr=False)  # never in repr
     tls: TlsFiles | None = None
-    dies_with_parent: bool = False  # SIGKILLed by the kernel when its starter exits
 
     # ------------------------------------------------------------ set-up
 
@@ -159,7 +163,7 @@ class RedisServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            preexec_fn=die_with_parent if self.dies_with_parent else None,
+            preexec_fn=die_with_parent,  # no orphan redis-server when we are killed
         )
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None

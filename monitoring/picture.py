@@ -1,4 +1,4 @@
-"""docs/dashboard.png: the dashboard's panels drawn with matplotlib from real Prometheus data.
+"""docs/grafana-dashboard.png: the panels drawn with matplotlib from real Prometheus data.
 
 `panel_series` reads every panel's queries over a time range through the HTTP
 API (the live-scrape test calls it at its end); `draw` plots them in the
@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 from monitoring.dashboard import PANELS, substitute
 from monitoring.prometheus import Prometheus
 
-PNG = Path(__file__).resolve().parent.parent / "docs" / "dashboard.png"
+PNG = Path(__file__).resolve().parent.parent / "docs" / "grafana-dashboard.png"
 
 
 def _legend(template: str, labels: dict[str, str]) -> str:

@@ -76,7 +76,12 @@ def values_cmd(
     """Print the full chart values of a stack (Secret names as Pulumi would create them)."""
     config = load_stack(stack)
     names = generated_secret_names(config.infra.release_name)
-    values = chart_values(config.spec, auth_secret=names["auth"], tls_secret=names["tls"])
+    values = chart_values(
+        config.spec,
+        auth_secret=names["auth"],
+        tls_secret=names["tls"],
+        dashboard_secret=names["dashboard"],
+    )
     if as_json:
         typer.echo(json.dumps(values, indent=2))
     else:

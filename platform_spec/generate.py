@@ -180,7 +180,12 @@ def example_values(stack: str) -> str:
     """ci/<stack>-values.yaml: the stack file's spec as chart values (one definition)."""
     config = load_stack(stack)
     names = generated_secret_names(config.infra.release_name)
-    values = override_values(config.spec, auth_secret=names["auth"], tls_secret=names["tls"])
+    values = override_values(
+        config.spec,
+        auth_secret=names["auth"],
+        tls_secret=names["tls"],
+        dashboard_secret=names["dashboard"],
+    )
     head = (
         f"# Generated from Pulumi.{stack}.yaml by `python -m platform_spec generate`; "
         "do not edit.\n"

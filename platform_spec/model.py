@@ -56,6 +56,7 @@ from platform_spec.sections.common import (
     Resources,
     duplicates,
 )
+from platform_spec.sections.dashboard import Dashboard
 from platform_spec.sections.queues import (
     GRACE_MARGIN_SECONDS,
     Autoscaling,
@@ -167,6 +168,9 @@ class PlatformSpec(SpecModel):
     network_policies: NetworkPolicies = Field(
         default_factory=NetworkPolicies, description="NetworkPolicies."
     )
+    dashboard: Dashboard = Field(
+        default_factory=Dashboard, description="The bull-board dashboard (off by default)."
+    )
     maintenance_queue: str = Field(
         "scheduled-jobs",
         description="Queue whose worker runs the maintenance jobs (cleanup, health check, "
@@ -183,7 +187,10 @@ class PlatformSpec(SpecModel):
     @model_validator(mode="after")
     def _catalog(self) -> PlatformSpec:
         problems = catalog_problems(self) + check_environment(self)
-        problems += image_problems(self.environment, self.image.repository)
+        images = {"image.repository": self.image.repository}
+        if self.dashboard.enabled:
+            images["dashboard.image.repository"] = self.dashboard.image.repository
+        problems += image_problems(self.environment, images)
         if problems:
             # One line per problem, each starting with the field path it is about;
             # spec_problems() splits them back into (path, message).

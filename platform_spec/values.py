@@ -15,7 +15,11 @@ from platform_spec.model import PlatformSpec
 
 def generated_secret_names(release: str) -> dict[str, str]:
     """Names of the Secrets the Pulumi program generates for a release."""
-    return {"auth": f"{release}-redis-auth", "tls": f"{release}-redis-tls"}
+    return {
+        "auth": f"{release}-redis-auth",
+        "tls": f"{release}-redis-tls",
+        "dashboard": f"{release}-dashboard-auth",
+    }
 
 
 def chart_values(
@@ -23,11 +27,13 @@ def chart_values(
     *,
     auth_secret: str | None = None,
     tls_secret: str | None = None,
+    dashboard_secret: str | None = None,
 ) -> dict[str, Any]:
     """The chart values for `spec`, with generated Secret names filled in.
 
-    `auth_secret`/`tls_secret` are the names of Secrets created outside the chart
-    (by Pulumi) for sources `generated`; an explicit `existingSecret` wins.
+    `auth_secret`/`tls_secret`/`dashboard_secret` are the names of Secrets created
+    outside the chart (by Pulumi) for sources `generated`; an explicit
+    `existingSecret` wins.
     """
     values = spec.model_dump(by_alias=True, mode="json")
     auth = values["redis"]["auth"]
@@ -36,6 +42,15 @@ def chart_values(
     tls = values["redis"]["tls"]
     if tls["source"] == "generated" and not tls["existingSecret"] and tls_secret:
         tls["existingSecret"] = tls_secret
+    board = values["dashboard"]["auth"]
+    basic = values["dashboard"]["enabled"] and board["mode"] == "basic"
+    if (
+        basic
+        and board["source"] == "generated"
+        and not board["existingSecret"]
+        and dashboard_secret
+    ):
+        board["existingSecret"] = dashboard_secret
     return values
 
 

@@ -143,6 +143,10 @@ class PasswordKeys(SpecModel):
         "exporter-password", description="Key of the redis_exporter user's password."
     )
     admin: str = Field("admin-password", description="Key of the admin user's password.")
+    dashboard: str = Field(
+        "dashboard-password",
+        description="Key of the dashboard user's password (dashboard.enabled).",
+    )
     scaling_token: str = Field(
         "scaling-token",
         description="Key of the bearer token KEDA presents to the scheduler's scaling endpoint "

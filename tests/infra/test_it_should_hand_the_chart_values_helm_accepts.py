@@ -36,7 +36,12 @@ def test_it_should_deploy_the_local_chart_with_the_spec_as_values(stack_name: st
     rollout = values["redis"].pop("podAnnotations")  # the certificate checksum, below
     assert set(rollout) == {TLS_CHECKSUM_ANNOTATION}
     expected = drop_none(
-        chart_values(config.spec, auth_secret=names["auth"], tls_secret=names["tls"])
+        chart_values(
+            config.spec,
+            auth_secret=names["auth"],
+            tls_secret=names["tls"],
+            dashboard_secret=names["dashboard"],
+        )
     )
     assert expected["redis"].pop("podAnnotations") == {}  # the stacks set none themselves
     assert values == expected
@@ -97,7 +102,12 @@ def coalesce(defaults: Any, user: Any) -> Any:
 def test_it_should_mean_the_same_without_the_nulls_pulumi_drops(stack_name: str) -> None:
     config = load_stack(stack_name)
     names = generated_secret_names(config.infra.release_name)
-    values = chart_values(config.spec, auth_secret=names["auth"], tls_secret=names["tls"])
+    values = chart_values(
+        config.spec,
+        auth_secret=names["auth"],
+        tls_secret=names["tls"],
+        dashboard_secret=names["dashboard"],
+    )
     defaults = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
     # in a template a null and a missing key read the same; a default that comes back
     # where the spec said null does not

@@ -27,6 +27,10 @@ def render_mode(stack: str, directory: str = "rendered/out") -> dict[str, Any]:
     raw["infra"]["renderYamlToDirectory"] = directory
     raw["infra"]["installKeda"] = True
     raw["spec"].setdefault("redis", {}).update(EXISTING)
+    dashboard = raw["spec"].get("dashboard", {})
+    if dashboard.get("enabled"):
+        auth = dashboard.setdefault("auth", {})
+        auth.update(source="existingSecret", existingSecret="dashboard-auth-from-vault")
     return raw
 
 

@@ -83,7 +83,7 @@ class LivePlatform:
     def start(self, *, idle_queue: str) -> None:
         """Redis, scheduler and a worker per queue (`idle_queue`'s not started yet)."""
         self.started_at = time.time()
-        self.server = RedisServer(self.root / "redis", spec=self.spec, dies_with_parent=True)
+        self.server = RedisServer(self.root / "redis", spec=self.spec)
         self.server.start()
         spec_file = write_spec_file(self.root / "spec.json", self.spec)
         logs = self.root / "logs"
@@ -93,7 +93,6 @@ class LivePlatform:
             for q in QUEUES
         ]
         for p in procs:
-            p.dies_with_parent = True
             self.processes[p.name] = p
             if p.name != f"worker {idle_queue}":
                 p.start()

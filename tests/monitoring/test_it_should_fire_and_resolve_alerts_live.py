@@ -197,7 +197,7 @@ def _assert_waits_measured_from_enqueue(live: LivePlatform) -> None:
 def _assert_every_panel_returns_data(live: LivePlatform) -> None:
     """Each dashboard query, variables filled in for the queue that ran jobs, returns data
     from the Prometheus HTTP API; with BULLMQ_DASHBOARD_DATA set, the panels' time series
-    are written there (`python -m monitoring dashboard-png` draws docs/dashboard.png)."""
+    are written there (`python -m monitoring dashboard-png` draws docs/grafana-dashboard.png)."""
     ns = live.spec.namespace
     empty = [
         (title, expr)

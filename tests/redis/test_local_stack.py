@@ -32,6 +32,11 @@ def test_it_should_start_everything_show_depths_and_stop(tmp_path: Path) -> None
         assert queue.name in result.output
         assert f"worker {queue.name}: exit 0" in result.output, "every worker drains and exits 0"
     assert "scheduler: exit 0" in result.output
+    assert "dashboard: exit 0" in result.output  # the dev stack enables the dashboard
+    assert "Dashboard (actions on): http://127.0.0.1:" in result.output
+    board_password = (tmp_path / "dashboard" / "password").read_text()
+    assert f"password in {tmp_path / 'dashboard' / 'password'}" in result.output
+    assert board_password not in result.output
     assert "/metrics" in result.output and "/healthz" in result.output
     assert "stopped" in result.output
     assert (tmp_path / "redis" / "data" / "appendonlydir").is_dir()
@@ -121,4 +126,5 @@ def test_it_should_run_sample_jobs_and_drain_on_sigterm(tmp_path: Path) -> None:
     assert min(done.values()) >= 3, (done, failed)
     assert not any(failed.values()), failed
     assert code == 0, output[-2000:]
-    assert output.count(": exit 0") == len(spec.queues) + 1, output[-2000:]
+    # every worker, the scheduler and the dashboard
+    assert output.count(": exit 0") == len(spec.queues) + 2, output[-2000:]

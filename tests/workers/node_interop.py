@@ -5,23 +5,15 @@ password is read from its file by the Node side, never passed on argv."""
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from local_stack.lifetime import die_with_parent
 from local_stack.redis_server import RedisServer
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: killed when the test process dies, even by SIGKILL."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def node_env(server: RedisServer) -> dict[str, str]:
@@ -38,7 +30,7 @@ def node(node_dir: Path, server: RedisServer, *args: str, timeout: float = 60) -
         text=True,
         timeout=timeout,
         check=False,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     assert done.returncode == 0, f"node {' '.join(args[:2])} failed: {done.stderr[-2000:]}"
     return json.loads(done.stdout)
@@ -74,7 +66,7 @@ def node_events(
         env=node_env(server),
         stdout=subprocess.PIPE,
         text=True,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     events: list[dict[str, Any]] = []
     try:

@@ -73,6 +73,7 @@ scheduler {{ $keys }} -@all +@read +@write +@scripting +@transaction +@keyspace 
 keda {{ $keys }} -@all +eval +evalsha +type +llen +zcard +scard +hlen {{ $conn }}
 # redis_exporter: server statistics, and the sizes of the queue keys it watches (read-only).
 exporter %R{{ $keys }} -@all {{ $conn }} +info +slowlog|get +slowlog|len +latency|latest +latency|histogram +dbsize +type +llen +zcard +scard +hlen +xlen +strlen +memory|usage
+{{- include "bullmq-platform.dashboardAclRule" (dict "ctx" . "keys" $keys "deny" $deny "conn" $conn) }}
 {{- if .Values.redis.auth.adminEnabled }}
 # admin: people only, everything.
 admin ~* &* +@all

@@ -1,0 +1,72 @@
+"""DashboardCredentials: the dashboard's basic-auth password, in its own Secret.
+
+Generated like the Redis passwords (infra/credentials.py) and kept apart from
+them: people who may open the dashboard get this Secret, not Redis's. The chart
+mounts it by name (`dashboard.auth.existingSecret`, key `passwordKey`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.credentials import PASSWORD_LENGTH, random_password
+from infra.labels import labels, object_name
+from infra.naming import fullname
+from platform_spec.model import PlatformSpec
+
+
+@dataclass(frozen=True)
+class DashboardCredentialsArgs:
+    """Inputs of DashboardCredentials."""
+
+    namespace: pulumi.Input[str]
+    secret_name: str
+    release: str
+    password_key: str
+    length: int = PASSWORD_LENGTH
+
+
+class DashboardCredentials(pulumi.ComponentResource):
+    """A random basic-auth password and the Secret that holds it."""
+
+    TYPE = "bullmq-platform:dashboard:Credentials"
+
+    secret_name: pulumi.Output[str]
+    password: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: DashboardCredentialsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(self.TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.password = random_password(f"{name}-password", args.length, child)
+        secret = k8s.core.v1.Secret(
+            f"{name}-secret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=args.secret_name,
+                namespace=args.namespace,
+                labels=labels(args.release, "dashboard"),
+            ),
+            type="Opaque",
+            string_data={args.password_key: self.password},
+            opts=child,
+        )
+        self.secret_name = secret.metadata.apply(object_name)
+        self.register_outputs({"secretName": self.secret_name})
+
+
+def dashboard_url(spec: PlatformSpec, release: str) -> str | None:
+    """Where people open the dashboard: the Ingress, else the in-cluster Service."""
+    dashboard = spec.dashboard
+    if not dashboard.enabled:
+        return None
+    path = dashboard.base_path
+    ingress = dashboard.ingress
+    if ingress.enabled:
+        scheme = "https" if ingress.tls_secret else "http"
+        return f"{scheme}://{ingress.host}{path}"
+    service = f"{fullname(release, spec.fullname_override)}-dashboard"
+    return f"http://{service}.{spec.namespace}.svc:{dashboard.port}{path}"

@@ -1,0 +1,46 @@
+"""What the local dashboard process needs: its npm packages and its basic-auth password.
+
+The process itself (`dashboard_process` in local_stack/processes.py) is configured
+as the chart configures its pod: the spec file the workers read, the `dashboard`
+ACL user with its password by file, the platform CA, and the basic-auth password
+in a 0600 file (never on a command line).
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+from platform_spec.stack import REPO_ROOT
+
+DASHBOARD_DIR = REPO_ROOT / "dashboard"
+MAIN = DASHBOARD_DIR / "src" / "main.mjs"
+
+
+def install_node_modules() -> None:
+    """`npm ci` from the committed lock, once (bull-board, bullmq, ioredis, express)."""
+    if (DASHBOARD_DIR / "node_modules" / "@bull-board" / "api").is_dir():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise FileNotFoundError("npm not found: run scripts/bootstrap (it installs nodejs and npm)")
+    subprocess.run(
+        [npm, "ci", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=DASHBOARD_DIR,
+        check=True,
+        timeout=600,
+    )
+
+
+def basic_auth_password_file(state_dir: Path) -> Path:
+    """The dashboard's basic-auth password (made once, 0600), as the Secret would mount it."""
+    folder = state_dir / "dashboard"
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    path = folder / "password"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path
