@@ -11,7 +11,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench.run import KINDS, Config
+from bench.run import Config
+from bench.subjects import KINDS
 
 # Issue 20's goals for the real worker process (`worker`) on no-op jobs, in the
 # same run as Node: jobs/s at least this multiple of Node's at each concurrency,
