@@ -54,7 +54,8 @@ class EngineConfig:
 class EngineHooks(Protocol):
     def retry_delay_ms(self, job: JobView, opts_backoff: Any) -> int: ...
 
-    async def on_completed(self, job: JobView, result: Any) -> None: ...
+    def on_completed(self, job: JobView, result: Any) -> None:
+        """Count and log a completion: synchronous, so a job costs no task of its own."""
 
     async def on_failed(self, job: JobView, error: BaseException, final: bool) -> None: ...
 

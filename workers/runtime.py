@@ -38,6 +38,7 @@ from workers.engine import Engine, EngineConfig, JobView
 from workers.engine_factory import DEFAULT_ENGINE, create_engine
 from workers.errors import Deferred, InvalidJob, JobTimeout, StartupError
 from workers.health import HealthServer
+from workers.job_log import CompletionLog
 from workers.logs import get_logger
 from workers.metrics import WorkerMetrics
 from workers.options import retry_delay_ms
@@ -86,6 +87,16 @@ class WorkerRuntime:
         self.health: HealthServer | None = None
         self.draining = False
         self._elapsed: dict[str, float] = {}
+        self.completions = CompletionLog(
+            log,
+            self.queue.name,
+            self.settings.job_log_interval_seconds,
+            self.settings.slow_job_seconds,
+        )
+        # Built once: every job's context shares them (JobContext is frozen).
+        self._extras = {"connection": self.connection}
+        self._timeout = float(self.queue.job_timeout_seconds)
+        self._tenant_limit = self.queue.tenancy.max_active_per_tenant
         self._producers: dict[str, BullQueue] = {}
         self._stop = asyncio.Event()
         # Only queues that receive schedules patch bullmq's cron strategy (cron ticks need
@@ -121,6 +132,7 @@ class WorkerRuntime:
         self.health = HealthServer(self)
         await self.health.start(self.runtime_settings.http_host, self.runtime_settings.http_port)
         await self.engine.start()
+        self.completions.start()
         log.info(
             "worker started",
             extra={
@@ -193,6 +205,7 @@ class WorkerRuntime:
         log.info("draining", extra={"queue": self.queue.name, "active": active, "budget": budget})
         handed_back = await self.engine.stop(budget) if self.engine else 0
         log.info("drained", extra={"queue": self.queue.name, "handedBack": handed_back})
+        await self.completions.stop()
         if self.health:
             await self.health.stop()
         await self.dlq.close()
@@ -226,10 +239,10 @@ class WorkerRuntime:
                 extra=self._fields(job, "skipped"),
             )
             return SKIPPED_RESULT
-        name = self.metrics.job(job.name)
+        series = self.metrics.series(job.name)
         handler, payload = validate_job(self.queue, self.registry, job.name, job.data)
         tenant = tenant_of(job.data)
-        limit = self.queue.tenancy.max_active_per_tenant
+        limit = self._tenant_limit
         if tenant and limit is not None and self.tenants[tenant] >= limit:
             raise Deferred(TENANT_RETRY_MS, f"tenant {tenant} at its active limit {limit}")
         ctx = JobContext(
@@ -241,13 +254,13 @@ class WorkerRuntime:
             tenant_id=tenant,
             redis=self.redis,
             enqueue=self.enqueue,
-            extras={"connection": self.connection},
+            extras=self._extras,
         )
         if tenant:
             self.tenants[tenant] += 1
-        self.metrics.active.labels(self.queue.name, name).inc()
+        series.active.inc()
         started = time.perf_counter()
-        timeout = float(self.queue.job_timeout_seconds)
+        timeout = self._timeout
         try:
             call: Awaitable[Any]
             if handler.blocking:
@@ -265,8 +278,8 @@ class WorkerRuntime:
                 raise
         finally:
             elapsed = time.perf_counter() - started
-            self.metrics.duration.labels(self.queue.name, name).observe(elapsed)
-            self.metrics.active.labels(self.queue.name, name).dec()
+            series.duration.observe(elapsed)
+            series.active.dec()
             if tenant:
                 self.tenants[tenant] -= 1
                 if self.tenants[tenant] <= 0:
@@ -290,12 +303,15 @@ class WorkerRuntime:
     def retry_delay_ms(self, job: JobView, opts_backoff: Any) -> int:
         return retry_delay_ms(opts_backoff, self.queue.backoff, job.attempts_made)
 
-    async def on_completed(self, job: JobView, result: Any) -> None:
-        self.metrics.completed.labels(self.queue.name, self.metrics.job(job.name)).inc()
-        log.info("job completed", extra=self._fields(job, "completed"))
+    def on_completed(self, job: JobView, result: Any) -> None:
+        self.metrics.series(job.name).completed.inc()
+        seconds = self._elapsed.pop(job.id, 0.0)
+        self.completions.completed(
+            job.name, seconds, lambda: self._fields(job, "completed", seconds)
+        )
 
     async def on_failed(self, job: JobView, error: BaseException, final: bool) -> None:
-        name = self.metrics.job(job.name)
+        series = self.metrics.series(job.name)
         reason = (
             "invalid"
             if isinstance(error, InvalidJob)
@@ -303,11 +319,12 @@ class WorkerRuntime:
             if isinstance(error, JobTimeout)
             else "error"
         )
-        self.metrics.failed.labels(self.queue.name, name, reason).inc()
-        fields = self._fields(job, "failed" if final else "retrying")
+        series.failed(reason).inc()
+        seconds = self._elapsed.pop(job.id, 0.0)
+        fields = self._fields(job, "failed" if final else "retrying", seconds)
         fields.update(error=str(error), reason=reason)
         if not final:
-            self.metrics.retried.labels(self.queue.name, name).inc()
+            series.retried.inc()
             log.warning("job failed, will retry", extra=fields)
             return
         log.error("job failed", extra=fields)
@@ -323,18 +340,18 @@ class WorkerRuntime:
                 attempts_made=job.attempts_made,
                 tenant_id=tenant_of(job.data),
             )
-            self.metrics.dead_lettered.labels(self.queue.name, name).inc()
+            series.dead_lettered.inc()
         except Exception as exc:  # the job stays in `failed`; retry-failed still works
             log.error("dead-lettering failed", extra={**fields, "dlqError": repr(exc)})
 
-    def _fields(self, job: JobView, outcome: str) -> dict[str, Any]:
+    def _fields(self, job: JobView, outcome: str, seconds: float = 0.0) -> dict[str, Any]:
         return {
             "queue": self.queue.name,
             "jobId": job.id,
             "jobName": job.name,
             "attempt": job.attempts_made,
             "outcome": outcome,
-            "seconds": round(self._elapsed.pop(job.id, 0.0), 6),
+            "seconds": round(seconds, 6),
             "tenantId": tenant_of(job.data),
         }
 
