@@ -29,6 +29,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from platform_spec.job_options import job_options, retention
+from platform_spec.keys import META_RATE_DURATION, META_RATE_MAX, QueueKeys
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers.connection import bullmq_connection, redis_client, round_trip_seconds
@@ -182,18 +183,19 @@ class WorkerRuntime:
                 delay = min(delay * 2, STARTUP_RETRY_MAX_DELAY_SECONDS)
 
     async def apply_queue_limits(self) -> None:
-        """The queue's global rate limit (Python bullmq's Worker has no `limiter`)."""
-        queue = BullQueue(
-            self.queue.name, {"connection": self.connection, "prefix": self.spec.key_prefix}
-        )
-        try:
-            limit = self.queue.rate_limit
-            if limit is not None:
-                await queue.setGlobalRateLimit(limit.max, limit.duration_ms)
-            else:
-                await queue.removeGlobalRateLimit()
-        finally:
-            await queue.close()
+        """The queue's global rate limit (Python bullmq's Worker has no `limiter`).
+
+        Written with the client that just proved Redis is reachable: the same
+        HSET/HDEL of the meta hash as bullmq's `Queue.setGlobalRateLimit` and
+        `removeGlobalRateLimit`, without a second TLS connection at start-up.
+        """
+        meta = QueueKeys(self.spec.key_prefix, self.queue.name).meta
+        limit = self.queue.rate_limit
+        if limit is not None:
+            mapping = {META_RATE_MAX: limit.max, META_RATE_DURATION: limit.duration_ms}
+            await self.redis.hset(meta, mapping=mapping)  # type: ignore[arg-type]
+        else:
+            await self.redis.hdel(meta, META_RATE_MAX, META_RATE_DURATION)
 
     async def stop(self) -> None:
         """Drain: stop fetching, finish active jobs within the grace period, close."""
