@@ -53,6 +53,12 @@ def parse(argv: list[str]) -> Config:
         help="also run variants with one lever off (worker: one log line per job; fast: flush "
         "adaptive/immediate, no fetch-next)",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also run the real worker from this source tree (e.g. `git archive <commit> | "
+        "tar -x -C DIR`) as worker[baseline]: a change measured against what it replaces",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument(
         "--plot",
@@ -76,6 +82,7 @@ def parse(argv: list[str]) -> Config:
         enqueue=not args.no_enqueue,
         levers=args.levers,
         pin=not args.no_pin,
+        baseline=args.baseline,
         results_dir=args.results_dir,
         plot=None if args.no_plot else args.plot,
     )

@@ -148,7 +148,12 @@ def drain(
     with log.open("wb") as out:
         spawned = time.time()
         proc = subprocess.Popen(
-            launch.argv, env=launch.env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=preexec
+            launch.argv,
+            env=launch.env,
+            cwd=launch.cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=preexec,
         )
     timeline = Timeline({"worker": proc.pid, "redis": redis_pid, "bench": os.getpid()})
     timeline.start()

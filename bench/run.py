@@ -37,6 +37,7 @@ from bench.probe import core_plan, pin
 from bench.pyproducer import enqueue
 from bench.pyworker import CLOSE_SECONDS
 from bench.subjects import (
+    BASELINE,
     BENCH_DIR,
     DEFAULT_SUBJECTS,
     KINDS,
@@ -63,6 +64,7 @@ class Config:
     enqueue: bool = True
     levers: bool = False
     pin: bool = True
+    baseline: Path | None = None
     results_dir: Path = RESULTS_DIR
     plot: Path | None = REPO / "docs" / "bench.png"
 
@@ -114,6 +116,8 @@ def drain_cases(cfg: Config) -> Iterator[tuple[str, int, int, str]]:
     engines = cfg.engines
     if cfg.levers:
         engines = (*engines, *(k for k in LEVER_ENV if base_of(k) in engines))
+    if cfg.baseline is not None:
+        engines = (*engines, BASELINE)
     for kind in cfg.kinds:
         for c in cfg.concurrencies:
             for r in range(cfg.repeats):
@@ -140,7 +144,7 @@ def run_drain(
     queue = f"bench-{kind}-c{c}-{base_of(subject)}-{uuid.uuid4().hex[:8]}"
     base = f"bull:{queue}:"
     asyncio.run(enqueue(queue, n, CHUNK, server.connection_kwargs("worker"), kind))
-    how = launch(subject, node, server, queue, n, c, kind, workdir)
+    how = launch(subject, node, server, queue, n, c, kind, workdir, cfg.baseline)
     assert server.process is not None
     row: dict[str, Any] = {
         "case": "drain",

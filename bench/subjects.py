@@ -7,6 +7,9 @@
   the runtime around it costs.
 - `stock`: Python bullmq's own `Worker` (bench/pyworker.py).
 - `node`: a Node BullMQ 6 worker (bench/node/worker.mjs).
+- `worker[baseline]`: the real worker from another source tree (`--baseline
+  DIR`, e.g. `git archive <commit> | tar -x -C DIR`), to measure a change
+  against what it replaces in the same run.
 The reference workers exit by themselves after N completions. Variants in
 brackets switch one lever through the environment (LEVER_ENV).
 """
@@ -29,6 +32,7 @@ DEFAULT_SUBJECTS = ("node", "worker", "fast")
 # The bench handlers (bench/handler.py), by job kind.
 HANDLER = "bench.handler"
 KINDS = ("noop", "io")
+BASELINE = "worker[baseline]"
 # The worker's drain after SIGTERM: its queue has nothing left to run by then.
 GRACE_SECONDS = 20
 
@@ -49,6 +53,7 @@ class Launch:
     env: dict[str, str]
     metrics_url: str | None = None
     exits_by_itself: bool = True
+    cwd: Path = REPO
 
 
 def base_of(subject: str) -> str:
@@ -86,6 +91,7 @@ def launch(
     concurrency: int,
     kind: str,
     workdir: Path,
+    baseline: Path | None = None,
 ) -> Launch:
     """The command line and environment of `subject` draining `queue`."""
     base = base_of(subject)
@@ -94,12 +100,21 @@ def launch(
         spec_file = workdir / f"{queue}.json"
         spec_file.write_text(bench_spec(queue, concurrency).model_dump_json(by_alias=True))
         port = free_port()
-        env = process_env(server, "worker", spec_file, port, extra=lever)
+        root = REPO
+        if subject == BASELINE:
+            if baseline is None:
+                raise ValueError(f"{BASELINE} needs --baseline DIR")
+            root = baseline.resolve()
+            # The baseline tree has no bench handlers, or older ones: it gets ours.
+            (root / "bench").mkdir(exist_ok=True)
+            (root / "bench" / "handler.py").write_text((BENCH_DIR / "handler.py").read_text())
+        env = process_env(server, "worker", spec_file, port, extra=lever, pythonpath=[root])
         return Launch(
             argv=[sys.executable, "-m", "workers", "--queue", queue],
             env=env,
             metrics_url=f"http://127.0.0.1:{port}/metrics",
             exits_by_itself=False,
+            cwd=root,
         )
     env = process_env(server, "worker", workdir / "unused-spec.json", 0, extra=lever)
     if base == "node":
