@@ -34,6 +34,7 @@ from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers.connection import bullmq_connection, redis_client, round_trip_seconds
 from workers.cron import patch_bullmq_cron
+from workers.deadlines import JobDeadlines
 from workers.dlq import DeadLetterQueue
 from workers.engine import Engine, EngineConfig, JobView
 from workers.engine_factory import DEFAULT_ENGINE, create_engine
@@ -97,6 +98,7 @@ class WorkerRuntime:
         # Built once: every job's context shares them (JobContext is frozen).
         self._extras = {"connection": self.connection}
         self._timeout = float(self.queue.job_timeout_seconds)
+        self.deadlines = JobDeadlines()
         self._tenant_limit = self.queue.tenancy.max_active_per_tenant
         self._producers: dict[str, BullQueue] = {}
         self._stop = asyncio.Event()
@@ -208,6 +210,7 @@ class WorkerRuntime:
         handed_back = await self.engine.stop(budget) if self.engine else 0
         log.info("drained", extra={"queue": self.queue.name, "handedBack": handed_back})
         await self.completions.stop()
+        await self.deadlines.close()
         if self.health:
             await self.health.stop()
         await self.dlq.close()
@@ -270,12 +273,12 @@ class WorkerRuntime:
                 call = loop.run_in_executor(self.pool, handler.func, payload, ctx)
             else:
                 call = handler.func(payload, ctx)
-            scope = asyncio.timeout(timeout)
+            deadline = self.deadlines.limit(timeout)
             try:
-                async with scope:
+                with deadline:
                     return await call
             except TimeoutError:
-                if scope.expired():
+                if deadline.expired:
                     raise JobTimeout(timeout) from None
                 raise
         finally:
