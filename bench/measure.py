@@ -19,6 +19,7 @@ its last but one.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -40,6 +41,7 @@ POLL_SECONDS = 0.01
 # Other processes took more than this share of a core, on average, during the
 # measured span: the repeat is flagged as disturbed.
 DISTURBED_CORES = 0.25
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class StalledRun(RuntimeError):
@@ -141,6 +143,8 @@ def drain(
     cores = worker_cores
 
     def preexec() -> None:
+        # The subject dies with the bench, even when the bench is killed (prctl(2)).
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if cores is not None:
             os.sched_setaffinity(0, cores)
 
