@@ -9,7 +9,8 @@ clock, the bench's machine), so
 - jobs/s is the rate between the first and the last kept job's `finishedOn`;
 - CPU per job is the subject's CPU between those two instants over the jobs
   finished in between (interpolated between 5 ms samples);
-- start-up is spawn to the first job's `finishedOn`;
+- start-up is spawn to the first job's `finishedOn` (and the CPU the process
+  used until then, which a loaded machine does not inflate);
 - peak RSS is the subject's VmHWM at the end of the drain.
 
 Jobs with removeOnComplete leave no `finishedOn`: every other job is kept
@@ -56,6 +57,7 @@ class Drain:
     cpu_us_per_job: float
     redis_cpu_us_per_job: float
     startup_s: float
+    startup_cpu_s: float
     peak_rss_mb: float
     others_cores: float
     report: dict[str, Any]
@@ -66,6 +68,7 @@ class Drain:
             "cpu_us_per_job": self.cpu_us_per_job,
             "redis_cpu_us_per_job": self.redis_cpu_us_per_job,
             "startup_s": self.startup_s,
+            "startup_cpu_s": self.startup_cpu_s,
             "max_rss_mb": self.peak_rss_mb,
             "others_cores": self.others_cores,
             "disturbed": self.others_cores > DISTURBED_CORES,
@@ -197,6 +200,9 @@ def drain(
         cpu_us_per_job=worker_cpu / jobs * 1e6,
         redis_cpu_us_per_job=redis_cpu / jobs * 1e6,
         startup_s=first - spawned,
+        # CPU the process used up to its first finished job: start-up without the
+        # waits for a busy core, so it holds on a loaded machine where wall time does not.
+        startup_cpu_s=timeline.at(timeline.cpu["worker"], first),
         peak_rss_mb=timeline.peak_mb.get("worker", float("nan")),
         others_cores=max(others, 0.0) / span,
         report=report,

@@ -68,6 +68,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                         [v.get("redis_cpu_us_per_job", nan) for v in vals]
                     ),
                     "startup_s": _median([v.get("startup_s", nan) for v in vals]),
+                    "startup_cpu_s": _median([v.get("startup_cpu_s", nan) for v in vals]),
                     "max_rss_mb": max(v["max_rss_mb"] for v in vals) if vals else nan,
                     "ratio_to_node": _median(ratios),
                     "ratio_min": min(ratios) if ratios else nan,
@@ -84,7 +85,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def table(summary: list[dict[str, Any]]) -> str:
     head = (
         f"{'case':<8}{'kind':<8}{'conc':>5}  {'engine':<19}{'jobs/s':>8}{'spread':>15}"
-        f"{'x Node':>8}{'(range)':>13}{'CPU us/job':>11}{'x Node':>7}{'start s':>8}"
+        f"{'x Node':>8}{'(range)':>13}{'CPU us/job':>11}{'x Node':>7}{'start s':>8}{'(CPU)':>6}"
         f"{'RSS MB':>8}{'Redis us':>9}  runs"
     )
     lines = [head, "-" * len(head)]
@@ -100,7 +101,8 @@ def table(summary: list[dict[str, Any]]) -> str:
             f"{s['case']:<8}{s['kind']:<8}{s['concurrency']:>5}  {s['engine']:<19}"
             f"{s['jobs_per_s']:>8.0f}{spread:>15}{s['ratio_to_node']:>7.2f}x{ratio_range:>13}"
             f"{s['cpu_us_per_job']:>11.1f}{s['cpu_ratio_to_node']:>6.2f}x"
-            f"{s.get('startup_s', float('nan')):>8.2f}{s['max_rss_mb']:>8.1f}"
+            f"{s.get('startup_s', float('nan')):>8.2f}{s.get('startup_cpu_s', float('nan')):>6.2f}"
+            f"{s['max_rss_mb']:>8.1f}"
             f"{s.get('redis_cpu_us_per_job', float('nan')):>9.1f}  {s['repeats']}{flags}"
         )
     return "\n".join(lines)
@@ -118,6 +120,7 @@ def goal_lines(summary: list[dict[str, Any]]) -> list[str]:
         if s["case"] == "drain" and s["kind"] == "noop"
     }
     lines = []
+    nan = float("nan")
     for c in GOAL_CONCURRENCIES:
         mine, node = rows.get((PRODUCT, c)), rows.get(("node", c))
         if mine is None or node is None:
@@ -130,7 +133,8 @@ def goal_lines(summary: list[dict[str, Any]]) -> list[str]:
             f"goal c={c} CPU/job: worker {mine['cpu_us_per_job']:.1f} us = {cpu:.2f}x Node's "
             f"{node['cpu_us_per_job']:.1f} (<= {CPU_GOAL_RATIO}x) {_met(cpu <= CPU_GOAL_RATIO)}",
             f"goal c={c} start-up: worker {start:.2f} s, Node {node_start:.2f} s "
-            f"(<= Node) {_met(start <= node_start)}",
+            f"(<= Node) {_met(start <= node_start)}; CPU to the first job: worker "
+            f"{mine.get('startup_cpu_s', nan):.2f} s, Node {node.get('startup_cpu_s', nan):.2f} s",
             f"goal c={c} peak RSS: worker {mine['max_rss_mb']:.1f} MB (<= {RSS_GOAL_MB}) "
             f"{_met(mine['max_rss_mb'] <= RSS_GOAL_MB)}",
         ]

@@ -160,6 +160,7 @@ def run_drain(
         "cpu_us_per_job": nan,
         "redis_cpu_us_per_job": nan,
         "startup_s": nan,
+        "startup_cpu_s": nan,
         "max_rss_mb": nan,
         "others_cores": nan,
         "disturbed": False,
@@ -276,7 +277,8 @@ def _progress(i: int, total: int, row: dict[str, Any]) -> str:
     extra = ""
     if row["case"] == "drain":
         extra = (
-            f", start-up {row['startup_s']:.2f} s, Redis {row['redis_cpu_us_per_job']:.0f} us/job, "
+            f", start-up {row['startup_s']:.2f} s ({row['startup_cpu_s']:.2f} s CPU), "
+            f"Redis {row['redis_cpu_us_per_job']:.0f} us/job, "
             f"others {row['others_cores']:.2f} cores" + (" DISTURBED" if row["disturbed"] else "")
         )
     if row.get("close_hung"):
