@@ -187,7 +187,7 @@ def plot(summary: list[dict[str, Any]], path: Path) -> None:
         ax.set_title(titles.get(kind, kind))
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.suptitle("Draining pre-enqueued jobs over TLS, one worker process (median of repeats)")
+    fig.suptitle("Draining pre-enqueued jobs over TLS\n(one worker process, median of repeats)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
