@@ -95,8 +95,7 @@ class WorkerRuntime:
             self.settings.job_log_interval_seconds,
             self.settings.slow_job_seconds,
         )
-        # Built once: every job's context shares them (JobContext is frozen).
-        self._extras = {"connection": self.connection}
+        # Read once instead of per job (the spec does not change while the process runs).
         self._timeout = float(self.queue.job_timeout_seconds)
         self.deadlines = JobDeadlines()
         self._tenant_limit = self.queue.tenancy.max_active_per_tenant
@@ -259,7 +258,7 @@ class WorkerRuntime:
             tenant_id=tenant,
             redis=self.redis,
             enqueue=self.enqueue,
-            extras=self._extras,
+            extras={"connection": self.connection},
         )
         if tenant:
             self.tenants[tenant] += 1
