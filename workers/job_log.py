@@ -5,8 +5,8 @@ job id (workers/runtime.py). A completed job gets its own line only when it is
 worth reading: at DEBUG level (`BULLMQ_PLATFORM_LOG_LEVEL=DEBUG`, one line per
 job as before), or when it ran longer than `slow_job_seconds`. Otherwise
 completions are summed per job name into one `jobs completed` line per
-`job_log_interval_seconds`. Writing one JSON line per completed job cost
-about a fifth of the process's CPU on short jobs (docs/throughput.md); the
+`job_log_interval_seconds`. Writing one JSON line per completed job was a
+third to a half of the process's CPU on no-op jobs (docs/throughput.md); the
 metrics count every outcome either way.
 """
 
