@@ -1,7 +1,8 @@
 """Enqueue N jobs with Python bullmq's Queue.addBulk in chunks; print one JSON line.
 
 usage: python -m bench.pyproducer QUEUE N CHUNK
-The jobs are the bench's: data {"i": i}, jobId "j<i>", removeOnComplete on even i.
+The jobs are the bench's: data {"i": i}, jobId "j<i>", removeOnComplete on odd i
+(the kept even ones, from j0 on, carry the `finishedOn` the bench measures).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from bench._conn import connection_from_env
 
 def bench_jobs(start: int, stop: int, name: str = "noop") -> list[dict[str, Any]]:
     return [
-        {"name": name, "data": {"i": i}, "opts": {"jobId": f"j{i}", "removeOnComplete": i % 2 == 0}}
+        {"name": name, "data": {"i": i}, "opts": {"jobId": f"j{i}", "removeOnComplete": i % 2 == 1}}
         for i in range(start, stop)
     ]
 

@@ -1,15 +1,18 @@
-"""The bench run: one TLS + password Redis, three engines, one worker process at a time.
+"""The bench run: one TLS + password Redis, each implementation in turn, one process at a time.
 
 For each job kind (no-op, 1 ms of awaited I/O), concurrency and repeat, the
-engines run in an order rotated by the repeat, each draining its own freshly
-enqueued queue of N jobs. A worker process reports its own figures (elapsed
-time from its first fetch to its N-th completion, CPU seconds over the same
-span from its rusage, max RSS); the bench then checks the queue (every job
-completed exactly once, nothing waiting/active/locked, removeOnComplete
-honoured) and deletes the queue's keys.
+subjects (bench/subjects.py: the real `python -m workers` process, the fast
+engine alone, the stock Python Worker, Node BullMQ) run in an order rotated by
+the repeat, each draining its own freshly enqueued queue of N jobs. Every one
+is measured from outside the same way (bench/measure.py: the jobs'
+`finishedOn`, the process's CPU and VmHWM from /proc), with the worker pinned
+to one core and Redis plus the bench to the other when there are two. The
+bench then checks the queue (every job completed exactly once, nothing
+waiting/active/locked, removeOnComplete honoured; for the real worker, its
+/metrics count every outcome) and deletes the queue's keys.
 
-The checks of a drained queue are bench/verify.py; medians, ratios, the
-table, the goals and the files written are bench/report.py.
+The checks of a drained queue are bench/verify.py; medians, spreads, ratios,
+the table, the goals and the files written are bench/report.py.
 """
 
 from __future__ import annotations
@@ -29,17 +32,25 @@ from typing import Any
 
 import redis
 
+from bench.measure import StalledRun, drain
+from bench.probe import core_plan, pin
 from bench.pyproducer import enqueue
-from bench.pyworker import CLOSE_SECONDS, EXIT_STALLED, STALL_SECONDS
+from bench.pyworker import CLOSE_SECONDS
+from bench.subjects import (
+    BASELINE,
+    BENCH_DIR,
+    DEFAULT_SUBJECTS,
+    KINDS,
+    LEVER_ENV,
+    NODE_DIR,
+    REPO,
+    base_of,
+    launch,
+)
 from bench.verify import delete_queue, queue_state, verify
 from local_stack.redis_server import RedisServer
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO = BENCH_DIR.parent
-NODE_DIR = BENCH_DIR / "node"
 RESULTS_DIR = BENCH_DIR / "results"
-ENGINES = ("node", "stock", "fast")
-KINDS = ("noop", "io")
 CHUNK = 1000
 
 
@@ -49,9 +60,11 @@ class Config:
     repeats: int = 3
     concurrencies: tuple[int, ...] = (1, 10, 50)
     kinds: tuple[str, ...] = KINDS
-    engines: tuple[str, ...] = ENGINES
+    engines: tuple[str, ...] = DEFAULT_SUBJECTS
     enqueue: bool = True
     levers: bool = False
+    pin: bool = True
+    baseline: Path | None = None
     results_dir: Path = RESULTS_DIR
     plot: Path | None = REPO / "docs" / "bench.png"
 
@@ -81,52 +94,14 @@ def ensure_node() -> str:
 # ------------------------------------------------------------ processes
 
 
-class StalledRun(RuntimeError):
-    """A worker stopped completing jobs (its watchdog fired, or the hard timeout)."""
-
-
 def _spawn(cmd: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
-    """Run one bench process; its JSON line of figures.
-
-    Bounded twice: the Python worker's own watchdog exits 3 after 20 s without
-    a completion (bench.pyworker.STALL_SECONDS), and every process is killed
-    after `timeout` seconds.
-    """
-    proc = subprocess.Popen(
-        cmd,
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        raise StalledRun(f"killed after {timeout:.0f}s: {err[-1000:]}") from None
-    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
-    if proc.returncode == EXIT_STALLED and lines:
-        raise StalledRun(f"no completion for {STALL_SECONDS:.0f}s: {lines[-1]}")
+    """Run one producer process to its end; its JSON line of figures."""
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"{cmd[:3]} exited {proc.returncode}: {err[-2000:]}")
+        raise RuntimeError(f"{cmd[:3]} exited {proc.returncode}: {proc.stderr[-2000:]}")
     report: dict[str, Any] = json.loads(lines[-1])
     return report
-
-
-def worker_cmd(engine: str, node: str, queue: str, n: int, c: int, kind: str) -> list[str]:
-    if engine == "node":
-        return [node, str(NODE_DIR / "worker.mjs"), queue, str(n), str(c), kind]
-    base = engine.split("[", 1)[0]
-    return [sys.executable, "-m", "bench.pyworker", base, queue, str(n), str(c), kind]
-
-
-LEVER_ENV = {
-    "fast[flush=adaptive]": {"BULLMQ_PLATFORM_FAST_FLUSH": "adaptive"},
-    "fast[flush=immediate]": {"BULLMQ_PLATFORM_FAST_FLUSH": "immediate"},
-    "fast[no-fetch-next]": {"BULLMQ_PLATFORM_FAST_NO_FETCH_NEXT": "1"},
-}
 
 
 # ------------------------------------------------------------ the run
@@ -140,7 +115,9 @@ def rotated(items: tuple[str, ...], r: int) -> tuple[str, ...]:
 def drain_cases(cfg: Config) -> Iterator[tuple[str, int, int, str]]:
     engines = cfg.engines
     if cfg.levers:
-        engines = (*engines, *LEVER_ENV)
+        engines = (*engines, *(k for k in LEVER_ENV if base_of(k) in engines))
+    if cfg.baseline is not None:
+        engines = (*engines, BASELINE)
     for kind in cfg.kinds:
         for c in cfg.concurrencies:
             for r in range(cfg.repeats):
@@ -154,42 +131,61 @@ def jobs_for(cfg: Config, kind: str, c: int) -> int:
 
 
 def run_drain(
-    cfg: Config, server: RedisServer, client: redis.Redis, node: str, case: tuple[Any, ...]
+    cfg: Config,
+    server: RedisServer,
+    client: redis.Redis,
+    node: str,
+    case: tuple[Any, ...],
+    workdir: Path,
+    worker_cores: set[int] | None,
 ) -> dict[str, Any]:
-    kind, c, r, engine = case
+    kind, c, r, subject = case
     n = jobs_for(cfg, kind, c)
-    queue = f"bench-{kind}-c{c}-{engine.split('[')[0]}-{uuid.uuid4().hex[:8]}"
+    queue = f"bench-{kind}-c{c}-{base_of(subject)}-{uuid.uuid4().hex[:8]}"
     base = f"bull:{queue}:"
     asyncio.run(enqueue(queue, n, CHUNK, server.connection_kwargs("worker"), kind))
-    env = {**os.environ, **server.env("worker"), **LEVER_ENV.get(engine, {})}
-    env["PYTHONPATH"] = str(REPO)
-    # Hard bound (the slowest engine, stock at ~500 jobs/s, needs n/500 s).
-    timeout = 60 + n / 100
-    stalled = False
-    try:
-        report = _spawn(worker_cmd(engine, node, queue, n, c, kind), env, timeout)
-        problems = verify(client, base, n, report)
-    except RuntimeError as err:
-        stalled = isinstance(err, StalledRun)
-        report = {"elapsed": float("nan"), "cpu": float("nan"), "maxrss_kb": 0}
-        problems = [f"STALLED ({err}); queue: {queue_state(client, base)}" if stalled else str(err)]
-    finally:
-        delete_queue(client, base)
-    return {
+    how = launch(subject, node, server, queue, n, c, kind, workdir, cfg.baseline)
+    assert server.process is not None
+    row: dict[str, Any] = {
         "case": "drain",
         "kind": kind,
         "concurrency": c,
         "repeat": r,
-        "engine": engine,
+        "engine": subject,
         "jobs": n,
-        "elapsed_s": report["elapsed"],
-        "jobs_per_s": n / report["elapsed"] if report["elapsed"] else float("nan"),
-        "cpu_us_per_job": report["cpu"] / n * 1e6,
-        "max_rss_mb": report["maxrss_kb"] / 1024,
+    }
+    nan = float("nan")
+    figures: dict[str, Any] = {
+        "jobs_per_s": nan,
+        "cpu_us_per_job": nan,
+        "redis_cpu_us_per_job": nan,
+        "startup_s": nan,
+        "startup_cpu_s": nan,
+        "max_rss_mb": nan,
+        "others_cores": nan,
+        "disturbed": False,
+    }
+    stalled = False
+    report: dict[str, Any] = {}
+    try:
+        result = drain(
+            how, client, base, n, server.process.pid, worker_cores, workdir / f"{queue}.log"
+        )
+        figures, report = result.row(), result.report
+        problems = verify(client, base, n, report)
+    except RuntimeError as err:
+        stalled = isinstance(err, StalledRun)
+        problems = [f"STALLED ({err}); queue: {queue_state(client, base)}" if stalled else str(err)]
+    finally:
+        delete_queue(client, base)
+    return {
+        **row,
+        **figures,
+        "log_lines": report.get("log_lines", 0),
         "ok": not problems,
         "stalled": stalled,
         "problems": "; ".join(problems),
-        # The worker's close hung after its N-th completion (figures stand).
+        # A reference worker's close hung after its N-th completion (figures stand).
         "close_hung": " | ".join(report.get("close_hung") or []),
     }
 
@@ -236,19 +232,31 @@ def run_enqueue(
 def run(cfg: Config) -> list[dict[str, Any]]:
     node = ensure_node()
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="bench-redis-") as tmp:
-        server = RedisServer(Path(tmp))
+    plan = core_plan() if cfg.pin else None
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        server = RedisServer(Path(tmp) / "redis")
         server.start()
+        assert server.process is not None
         client = redis.Redis(**server.connection_kwargs("worker"), decode_responses=True)
         try:
+            where = "not pinned (one core)" if plan is None else "not pinned (--no-pin)"
+            if plan is not None:
+                shared, worker = plan
+                pin(server.process.pid, shared)
+                os.sched_setaffinity(0, shared)
+                where = f"worker on core {sorted(worker)}, Redis + bench on {sorted(shared)}"
+            load = os.getloadavg()
             print(
                 f"Redis {client.info('server')['redis_version']} over TLS (ACL user worker), "
-                f"port {server.port}; {os.cpu_count()} CPUs; {cfg.jobs} jobs per run",
+                f"port {server.port}; {os.cpu_count()} CPUs, {where}; load average "
+                f"{load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}; {cfg.jobs} jobs per run",
                 flush=True,
             )
             cases = list(drain_cases(cfg))
             for i, case in enumerate(cases, 1):
-                row = run_drain(cfg, server, client, node, case)
+                row = run_drain(
+                    cfg, server, client, node, case, Path(tmp), None if plan is None else plan[1]
+                )
                 rows.append(row)
                 print(_progress(i, len(cases), row), flush=True)
             if cfg.enqueue:
@@ -266,10 +274,17 @@ def run(cfg: Config) -> list[dict[str, Any]]:
 def _progress(i: int, total: int, row: dict[str, Any]) -> str:
     where = f"[{i}/{total}] " if total else ""
     status = "ok" if row["ok"] else f"FAILED: {row['problems']}"
+    extra = ""
+    if row["case"] == "drain":
+        extra = (
+            f", start-up {row['startup_s']:.2f} s ({row['startup_cpu_s']:.2f} s CPU), "
+            f"Redis {row['redis_cpu_us_per_job']:.0f} us/job, "
+            f"others {row['others_cores']:.2f} cores" + (" DISTURBED" if row["disturbed"] else "")
+        )
     if row.get("close_hung"):
         status += f"; close() HUNG >{CLOSE_SECONDS:.0f}s, abandoned: {row['close_hung']}"
     return (
         f"  {where}{row['case']} {row['kind']} c={row['concurrency']} r={row['repeat']} "
         f"{row['engine']}: {row['jobs_per_s']:.0f} jobs/s, {row['cpu_us_per_job']:.0f} us/job, "
-        f"{row['max_rss_mb']:.0f} MB  {status}"
+        f"{row['max_rss_mb']:.0f} MB{extra}  {status}"
     )

@@ -19,12 +19,10 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from bullmq import Queue as BullQueue
-from rich.console import Console
-from rich.table import Table
 
 from platform_spec.job_options import job_options
 from platform_spec.model import PlatformSpec
@@ -38,6 +36,9 @@ from workers.payloads import validate_job
 from workers.registry import load_registry
 from workers.runtime import run_worker
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 COUNT_STATES = ("waiting", "prioritized", "active", "delayed", "completed", "failed", "paused")
 T = TypeVar("T")
 
@@ -46,7 +47,6 @@ ops = typer.Typer(help="Operate queues: counts, pause, resume, retry, clean, enq
 dlq_app = typer.Typer(help="The dead-letter queue `<queue>-dlq` of a queue.")
 app.add_typer(ops, name="ops")
 ops.add_typer(dlq_app, name="dlq")
-console = Console()
 
 SpecFile = Annotated[
     Path | None, typer.Option("--spec-file", help="Spec JSON (default: BULLMQ_PLATFORM_SPEC_FILE).")
@@ -66,7 +66,7 @@ def run(
     if ctx.invoked_subcommand is not None:
         return
     if queue is None:
-        console.print(ctx.get_help())
+        typer.echo(ctx.get_help())
         raise typer.Exit(2)
     if engine not in ENGINES:
         raise typer.BadParameter(f"unknown engine {engine!r}", param_hint="--engine")
@@ -112,16 +112,27 @@ async def _with_dlq(
         await dlq.close()
 
 
+def _console() -> Console:
+    """rich, for people reading `ops` output. Imported here, not at the top: the worker
+    process (`--queue`) never prints a table, and rich costs it start-up time and RSS
+    (docs/throughput.md, "Start-up")."""
+    from rich.console import Console
+
+    return Console()
+
+
 def _emit(rows: list[dict[str, Any]], as_json: bool, title: str) -> None:
     if as_json:
         typer.echo(json.dumps(rows, default=str))
         return
+    from rich.table import Table
+
     table = Table(title=title)
     for column in rows[0] if rows else ["(none)"]:
         table.add_column(str(column))
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))
-    console.print(table)
+    _console().print(table)
 
 
 # ---------------------------------------------------------------- ops
@@ -247,7 +258,7 @@ def dlq_show(queue: str, entry: str, spec_file: SpecFile = None, as_json: JsonOu
     if as_json:
         typer.echo(json.dumps(row, default=str))
     else:
-        console.print_json(json.dumps(row, default=str))
+        _console().print_json(json.dumps(row, default=str))
 
 
 @dlq_app.command("retry")

@@ -68,7 +68,8 @@ class EngineHooks(Protocol):
     def retry_delay_ms(self, job: JobView, opts_backoff: Any, attempts_made: int) -> int:
         """Delay before the next try; `attempts_made` counts the try that just failed."""
 
-    async def on_completed(self, job: JobView, result: Any) -> None: ...
+    def on_completed(self, job: JobView, result: Any) -> None:
+        """Count and log a completion: synchronous, so a job costs no task of its own."""
 
     async def on_failed(self, job: JobView, error: BaseException, final: bool) -> None: ...
 

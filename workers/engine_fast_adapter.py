@@ -117,7 +117,7 @@ class PlatformFastEngine:
         task.add_done_callback(self._events.discard)
 
     def _completed(self, job: FastJob, result: Any) -> None:
-        self._spawn(self.hooks.on_completed(_view(job, finished=True), result))
+        self.hooks.on_completed(_view(job, finished=True), result)
 
     def _failed(self, job: FastJob, err: BaseException, final: bool) -> None:
         self._spawn(self.hooks.on_failed(_view(job, finished=True), err, final))

@@ -244,7 +244,7 @@ class StockEngine:
         task.add_done_callback(self._events.discard)
 
     def _completed(self, job: Job, result: Any) -> None:
-        self._spawn(self.hooks.on_completed(_view(job), result))
+        self.hooks.on_completed(_view(job), result)
 
     def _failed(self, job: Job, err: BaseException) -> None:
         if isinstance(err, DelayedError):

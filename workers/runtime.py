@@ -29,11 +29,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from platform_spec.job_options import job_options, retention
-from platform_spec.keys import QueueKeys
+from platform_spec.keys import META_RATE_DURATION, META_RATE_MAX, QueueKeys
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers.connection import bullmq_connection, redis_client, round_trip_seconds
 from workers.cron import patch_bullmq_cron
+from workers.deadlines import JobDeadlines
 from workers.dlq import DeadLetterQueue
 from workers.engine import Engine, EngineConfig, JobView
 from workers.engine_factory import DEFAULT_ENGINE, create_engine
@@ -47,8 +48,9 @@ from workers.errors import (
 )
 from workers.health import HealthServer
 from workers.job import Job, JobServices
+from workers.job_log import CompletionLog
 from workers.logs import get_logger
-from workers.metrics import WorkerMetrics
+from workers.metrics import JobSeries, WorkerMetrics
 from workers.options import retry_delay_ms
 from workers.payloads import tenant_of, validate_job
 from workers.registry import JobContext, load_registry
@@ -95,6 +97,16 @@ class WorkerRuntime:
         self.health: HealthServer | None = None
         self.draining = False
         self._elapsed: dict[str, float] = {}
+        self.completions = CompletionLog(
+            log,
+            self.queue.name,
+            self.settings.job_log_interval_seconds,
+            self.settings.slow_job_seconds,
+        )
+        # Read once instead of per job (the spec does not change while the process runs).
+        self._timeout = float(self.queue.job_timeout_seconds)
+        self.deadlines = JobDeadlines()
+        self._tenant_limit = self.queue.tenancy.max_active_per_tenant
         self._producers: dict[str, BullQueue] = {}
         self._job_services: JobServices | None = None
         self._stop = asyncio.Event()
@@ -135,6 +147,7 @@ class WorkerRuntime:
         self.health = HealthServer(self)
         await self.health.start(self.runtime_settings.http_host, self.runtime_settings.http_port)
         await self.engine.start()
+        self.completions.start()
         log.info(
             "worker started",
             extra={
@@ -184,18 +197,19 @@ class WorkerRuntime:
                 delay = min(delay * 2, STARTUP_RETRY_MAX_DELAY_SECONDS)
 
     async def apply_queue_limits(self) -> None:
-        """The queue's global rate limit (Python bullmq's Worker has no `limiter`)."""
-        queue = BullQueue(
-            self.queue.name, {"connection": self.connection, "prefix": self.spec.key_prefix}
-        )
-        try:
-            limit = self.queue.rate_limit
-            if limit is not None:
-                await queue.setGlobalRateLimit(limit.max, limit.duration_ms)
-            else:
-                await queue.removeGlobalRateLimit()
-        finally:
-            await queue.close()
+        """The queue's global rate limit (Python bullmq's Worker has no `limiter`).
+
+        Written with the client that just proved Redis is reachable: the same
+        HSET/HDEL of the meta hash as bullmq's `Queue.setGlobalRateLimit` and
+        `removeGlobalRateLimit`, without a second TLS connection at start-up.
+        """
+        meta = QueueKeys(self.spec.key_prefix, self.queue.name).meta
+        limit = self.queue.rate_limit
+        if limit is not None:
+            mapping = {META_RATE_MAX: limit.max, META_RATE_DURATION: limit.duration_ms}
+            await self.redis.hset(meta, mapping=mapping)  # type: ignore[arg-type]
+        else:
+            await self.redis.hdel(meta, META_RATE_MAX, META_RATE_DURATION)
 
     async def stop(self) -> None:
         """Drain: stop fetching, finish active jobs within the grace period, close."""
@@ -207,6 +221,8 @@ class WorkerRuntime:
         log.info("draining", extra={"queue": self.queue.name, "active": active, "budget": budget})
         handed_back = await self.engine.stop(budget) if self.engine else 0
         log.info("drained", extra={"queue": self.queue.name, "handedBack": handed_back})
+        await self.completions.stop()
+        await self.deadlines.close()
         if self.health:
             await self.health.stop()
         await self.dlq.close()
@@ -240,11 +256,11 @@ class WorkerRuntime:
                 extra=self._fields(job, "skipped"),
             )
             return SKIPPED_RESULT
-        name = self.metrics.job(job.name)
-        self._observe_wait(job, name)
+        series = self.metrics.series(job.name)
+        self._observe_wait(job, series)
         handler, payload = validate_job(self.queue, self.registry, job.name, job.data)
         tenant = tenant_of(job.data)
-        limit = self.queue.tenancy.max_active_per_tenant
+        limit = self._tenant_limit
         if tenant and limit is not None and self.tenants[tenant] >= limit:
             raise Deferred(TENANT_RETRY_MS, f"tenant {tenant} at its active limit {limit}")
         assert self._job_services is not None, "process() before start()"
@@ -263,9 +279,9 @@ class WorkerRuntime:
         )
         if tenant:
             self.tenants[tenant] += 1
-        self.metrics.active.labels(self.queue.name, name).inc()
+        series.active.inc()
         started = time.perf_counter()
-        timeout = float(self.queue.job_timeout_seconds)
+        timeout = self._timeout
         try:
             call: Awaitable[Any]
             if handler.blocking:
@@ -273,12 +289,12 @@ class WorkerRuntime:
                 call = loop.run_in_executor(self.pool, handler.func, payload, ctx)
             else:
                 call = handler.func(payload, ctx)
-            scope = asyncio.timeout(timeout)
+            deadline = self.deadlines.limit(timeout)
             try:
-                async with scope:
+                with deadline:
                     return await call
             except TimeoutError:
-                if scope.expired():
+                if deadline.expired:
                     handle.abort()
                     raise JobTimeout(timeout) from None
                 raise
@@ -290,21 +306,20 @@ class WorkerRuntime:
             raise
         finally:
             elapsed = time.perf_counter() - started
-            self.metrics.duration.labels(self.queue.name, name).observe(elapsed)
-            self.metrics.active.labels(self.queue.name, name).dec()
+            series.duration.observe(elapsed)
+            series.active.dec()
             if tenant:
                 self.tenants[tenant] -= 1
                 if self.tenants[tenant] <= 0:
                     del self.tenants[tenant]
             self._elapsed[job.id] = elapsed
 
-    def _observe_wait(self, job: JobView, name: str) -> None:
+    @staticmethod
+    def _observe_wait(job: JobView, series: JobSeries) -> None:
         """Queueing time of a first attempt (retries wait for their backoff: not queueing)."""
         if job.attempts_made == 0:
             due_ms = job.timestamp_ms + job.delay_ms
-            self.metrics.wait.labels(self.queue.name, name).observe(
-                max(0.0, time.time() - due_ms / 1000)
-            )
+            series.wait.observe(max(0.0, time.time() - due_ms / 1000))
 
     async def enqueue(
         self,
@@ -335,12 +350,15 @@ class WorkerRuntime:
     def retry_delay_ms(self, job: JobView, opts_backoff: Any, attempts_made: int) -> int:
         return retry_delay_ms(opts_backoff, self.queue.backoff, attempts_made)
 
-    async def on_completed(self, job: JobView, result: Any) -> None:
-        self.metrics.completed.labels(self.queue.name, self.metrics.job(job.name)).inc()
-        log.info("job completed", extra=self._fields(job, "completed"))
+    def on_completed(self, job: JobView, result: Any) -> None:
+        self.metrics.series(job.name).completed.inc()
+        seconds = self._elapsed.pop(job.id, 0.0)
+        self.completions.completed(
+            job.name, seconds, lambda: self._fields(job, "completed", seconds)
+        )
 
     async def on_failed(self, job: JobView, error: BaseException, final: bool) -> None:
-        name = self.metrics.job(job.name)
+        series = self.metrics.series(job.name)
         reason = (
             "invalid"
             if isinstance(error, InvalidJob)
@@ -348,11 +366,12 @@ class WorkerRuntime:
             if isinstance(error, JobTimeout)
             else "error"
         )
-        self.metrics.failed.labels(self.queue.name, name, reason).inc()
-        fields = self._fields(job, "failed" if final else "retrying")
+        series.failed(reason).inc()
+        seconds = self._elapsed.pop(job.id, 0.0)
+        fields = self._fields(job, "failed" if final else "retrying", seconds)
         fields.update(error=str(error), reason=reason)
         if not final:
-            self.metrics.retried.labels(self.queue.name, name).inc()
+            series.retried.inc()
             log.warning("job failed, will retry", extra=fields)
             return
         log.error("job failed", extra=fields)
@@ -368,18 +387,18 @@ class WorkerRuntime:
                 attempts_made=job.attempts_made,
                 tenant_id=tenant_of(job.data),
             )
-            self.metrics.dead_lettered.labels(self.queue.name, name).inc()
+            series.dead_lettered.inc()
         except Exception as exc:  # the job stays in `failed`; retry-failed still works
             log.error("dead-lettering failed", extra={**fields, "dlqError": repr(exc)})
 
-    def _fields(self, job: JobView, outcome: str) -> dict[str, Any]:
+    def _fields(self, job: JobView, outcome: str, seconds: float = 0.0) -> dict[str, Any]:
         return {
             "queue": self.queue.name,
             "jobId": job.id,
             "jobName": job.name,
             "attempt": job.attempts_made,
             "outcome": outcome,
-            "seconds": round(self._elapsed.pop(job.id, 0.0), 6),
+            "seconds": round(seconds, 6),
             "tenantId": tenant_of(job.data),
         }
 

@@ -31,3 +31,8 @@ class WorkerSettings(BaseSettings):
     liveness_stale_seconds: float = Field(60.0, gt=0)
     # Seconds kept back from the pod's grace period to hand unfinished jobs back.
     drain_margin_seconds: float = Field(5.0, ge=0)
+    # Completed jobs are summed into one `jobs completed` log line per interval
+    # (one line per job at log level DEBUG); failures always get their own line.
+    job_log_interval_seconds: float = Field(10.0, gt=0)
+    # A completed job that ran at least this long gets its own log line.
+    slow_job_seconds: float = Field(10.0, ge=0)

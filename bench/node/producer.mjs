@@ -13,7 +13,7 @@ const t0 = performance.now();
 for (let start = 0; start < n; start += chunk) {
   const jobs = [];
   for (let i = start; i < Math.min(n, start + chunk); i += 1) {
-    jobs.push({ name: 'noop', data: { i }, opts: { jobId: `j${i}`, removeOnComplete: i % 2 === 0 } });
+    jobs.push({ name: 'noop', data: { i }, opts: { jobId: `j${i}`, removeOnComplete: i % 2 === 1 } });
   }
   await q.addBulk(jobs);
 }

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import redis
+from bullmq import Job
+from bullmq import Queue as BullQueue
 from conftest import get_job, make_spec, producer, running_worker, wait_finished, wait_for
 
 from local_stack.redis_server import RedisServer
@@ -30,6 +32,20 @@ CASES: list[tuple[str, str, Any, str]] = [
     ("not-an-object", "echo", [1, 2], "payload must be a JSON object"),
     ("no-tenant", "echo", {"text": "x"}, "tenantId is required"),
 ]
+
+
+async def dead_letter(dlq: BullQueue, entry: str) -> Job | None:
+    """The DLQ entry once written: the runtime adds it after the job is already
+    `failed` (its on_failed hook runs after the engine finished the job)."""
+    found: Job | None = None
+
+    async def written() -> bool:
+        nonlocal found
+        found = await dlq.getJob(entry)
+        return found is not None
+
+    await wait_for(written)
+    return found
 
 
 @pytest.mark.parametrize(("case", "name", "data", "error"), CASES, ids=[c[0] for c in CASES])
@@ -54,13 +70,8 @@ def test_it_should_reject_and_dead_letter(
             job = await get_job(q, bad.id)
             assert job.attemptsMade == 1, "an invalid job must not be retried"
             assert error in job.failedReason
-
-            # the DLQ entry is written by the failed hook, just after the job's state
-            async def dead_lettered() -> bool:
-                return await dlq.getJob(entry_id(queue_name, bad.id)) is not None
-
-            assert await wait_for(dead_lettered), "the invalid job is not in the DLQ"
-            letter = await dlq.getJob(entry_id(queue_name, bad.id))
+            letter = await dead_letter(dlq, entry_id(queue_name, bad.id))
+            assert letter is not None, "the invalid job is not in the DLQ"
             assert error in letter.data["error"]
             assert letter.data["jobId"] == bad.id and letter.data["attemptsMade"] == 1
             # still running: the next job completes
@@ -106,12 +117,7 @@ def test_it_should_dead_letter_malformed_json(
             # (bullmq's own Job.fromJSON cannot read this job back: read the hash)
             reason = admin_client.hget(f"bull:{queue_name}:{job_id}", "failedReason")
             assert "data is not valid JSON" in str(reason)
-
-            async def dead_lettered() -> bool:
-                return await dlq.getJob(entry_id(queue_name, job_id)) is not None
-
-            assert await wait_for(dead_lettered), "the job is not in the DLQ"
-            letter = await dlq.getJob(entry_id(queue_name, job_id))
+            letter = await dead_letter(dlq, entry_id(queue_name, job_id))
             assert letter is not None and "not valid JSON" in letter.data["error"]
 
     asyncio.run(scenario())

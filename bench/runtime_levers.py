@@ -1,0 +1,164 @@
+"""Per-job cost of each runtime lever, the way it was against the way it is, in one process.
+
+usage: python -m bench.runtime_levers [N]
+
+The real-process bench (`python -m bench --baseline DIR`) measures all levers
+together; this splits the gain by lever, each measured as the difference of
+two loops over N jobs in the same process (best of 5 rounds, microseconds per
+job). Printed as ratios too, since absolute figures depend on the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import sys
+import time
+from collections.abc import Callable
+
+from workers.deadlines import JobDeadlines
+from workers.job_log import CompletionLog
+from workers.logs import JsonFormatter
+from workers.metrics import WorkerMetrics
+
+ROUNDS = 5
+
+
+def best_us(loop: Callable[[int], None], n: int) -> float:
+    """Best of ROUNDS runs of `loop(n)`, in microseconds per iteration."""
+    best = float("inf")
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        loop(n)
+        best = min(best, time.perf_counter() - started)
+    return best / n * 1e6
+
+
+def metrics_levers(n: int) -> tuple[float, float]:
+    """Four metric updates per job: labels() each time vs children resolved once."""
+    m = WorkerMetrics("q", ["noop"])
+
+    def by_labels(k: int) -> None:
+        for _ in range(k):
+            m.active.labels("q", m.job("noop")).inc()
+            m.duration.labels("q", m.job("noop")).observe(0.001)
+            m.active.labels("q", m.job("noop")).dec()
+            m.completed.labels("q", m.job("noop")).inc()
+
+    def by_children(k: int) -> None:
+        for _ in range(k):
+            s = m.series("noop")
+            s.active.inc()
+            s.duration.observe(0.001)
+            s.active.dec()
+            m.series("noop").completed.inc()
+
+    return best_us(by_labels, n), best_us(by_children, n)
+
+
+def log_levers(n: int) -> tuple[float, float]:
+    """A JSON line per completed job (to a buffer, as to a pipe) vs the summed line."""
+    log = logging.getLogger("workers.bench-levers")
+    handler = logging.StreamHandler(io.StringIO())
+    handler.setFormatter(JsonFormatter())
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    fields = {"queue": "q", "jobId": "j1", "jobName": "noop", "attempt": 1, "outcome": "completed"}
+
+    def each(k: int) -> None:
+        for _ in range(k):
+            log.info("job completed", extra=dict(fields, seconds=0.0001, tenantId=None))
+
+    summary = CompletionLog(log, "q", 10.0, 10.0)
+
+    def summed(k: int) -> None:
+        for _ in range(k):
+            summary.completed("noop", 0.0001, lambda: dict(fields))
+
+    return best_us(each, n), best_us(summed, n)
+
+
+def timeout_levers(n: int) -> tuple[float, float]:
+    """A job under asyncio.timeout() vs under the shared deadline watcher."""
+
+    async def job() -> int:
+        return 1
+
+    async def measure() -> tuple[float, float]:
+        deadlines = JobDeadlines()
+
+        async def per_job_timer(k: int) -> None:
+            for _ in range(k):
+                async with asyncio.timeout(60):
+                    await job()
+
+        async def watcher(k: int) -> None:
+            for _ in range(k):
+                with deadlines.limit(60):
+                    await job()
+
+        async def bare(k: int) -> None:
+            for _ in range(k):
+                await job()
+
+        async def best(loop: Callable[[int], object]) -> float:
+            out = float("inf")
+            for _ in range(ROUNDS):
+                started = time.perf_counter()
+                await loop(n)  # type: ignore[misc]
+                out = min(out, time.perf_counter() - started)
+            return out / n * 1e6
+
+        base = await best(bare)
+        timer, watched = await best(per_job_timer) - base, await best(watcher) - base
+        await deadlines.close()
+        return timer, watched
+
+    return asyncio.run(measure())
+
+
+def task_levers(n: int) -> tuple[float, float]:
+    """The completion hook spawned as a task per job vs called directly."""
+
+    async def measure() -> tuple[float, float]:
+        pending: set[asyncio.Future[None]] = set()
+
+        async def hook() -> None:
+            return None
+
+        def plain() -> None:
+            return None
+
+        started = time.perf_counter()
+        for _ in range(n):
+            task = asyncio.ensure_future(hook())
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        await asyncio.sleep(0)
+        await asyncio.gather(*pending)
+        spawned = (time.perf_counter() - started) / n * 1e6
+        started = time.perf_counter()
+        for _ in range(n):
+            plain()
+        return spawned, (time.perf_counter() - started) / n * 1e6
+
+    return asyncio.run(measure())
+
+
+def main(argv: list[str]) -> None:
+    n = int(argv[0]) if argv else 20_000
+    print(f"{'lever':<34}{'before us/job':>14}{'after us/job':>14}{'saved':>8}")
+    for name, measure in (
+        ("metric children resolved once", metrics_levers),
+        ("success lines summed", log_levers),
+        ("one deadline watcher", timeout_levers),
+        ("no task per completion", task_levers),
+    ):
+        before, after = measure(n)
+        print(f"{name:<34}{before:>14.2f}{after:>14.2f}{before - after:>8.2f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
