@@ -78,6 +78,7 @@ class PlatformProcess:
     http_port: int
     grace_seconds: float = 30.0
     proc: subprocess.Popen[bytes] | None = None
+    serves_metrics: bool = True  # Prometheus scrapes its /metrics (the dashboard has none)
     starts: int = 0
 
     def start(self) -> PlatformProcess:
@@ -232,6 +233,7 @@ def dashboard_process(
         log_file=log_dir / "dashboard.log",
         http_port=port,
         grace_seconds=10.0,
+        serves_metrics=False,
     )
 
 

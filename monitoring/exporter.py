@@ -49,7 +49,9 @@ class RedisExporter:
     def configure(self) -> dict[str, str]:
         """The chart's sidecar env with local paths; writes the password file."""
         assert self.server.tls is not None
-        values = chart_values(self.server.spec, auth_secret="local", tls_secret="local")
+        values = chart_values(
+            self.server.spec, auth_secret="local", tls_secret="local", dashboard_secret="local"
+        )
         env = sidecar_env(values)
         self.port = self.port or free_port()
         chart_addr = env["REDIS_ADDR"]

@@ -32,7 +32,10 @@ def stack_values_with_rules(stack: str) -> dict[str, Any]:
     """Full chart values of a stack (its Pulumi stack file), PrometheusRule on."""
     names = generated_secret_names("bullmq-platform")
     values = chart_values(
-        load_stack(stack).spec, auth_secret=names["auth"], tls_secret=names["tls"]
+        load_stack(stack).spec,
+        auth_secret=names["auth"],
+        tls_secret=names["tls"],
+        dashboard_secret=names["dashboard"],
     )
     return with_rules_on(values)
 

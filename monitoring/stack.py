@@ -49,7 +49,9 @@ class MonitoringStack:
 
     def start(self) -> MonitoringStack:
         spec = self.server.spec
-        values = with_rules_on(chart_values(spec, auth_secret="local", tls_secret="local"))
+        values = with_rules_on(
+            chart_values(spec, auth_secret="local", tls_secret="local", dashboard_secret="local")
+        )
         self.groups = rule_groups(values)
         loaded = shorten_for(self.groups, self.rule_for) if self.rule_for else self.groups
         self.exporter = RedisExporter(self.server, self.state_dir / "exporter").start()
@@ -64,6 +66,7 @@ class MonitoringStack:
         targets += [
             Target("runtime", f"127.0.0.1:{p.http_port}", {"namespace": ns, "pod": pod_name(p)})
             for p in self.processes
+            if p.serves_metrics
         ]
         self.prometheus = Prometheus(
             self.state_dir / "prometheus", targets, loaded, interval=self.interval

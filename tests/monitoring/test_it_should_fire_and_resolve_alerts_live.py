@@ -213,13 +213,13 @@ def _assert_every_panel_returns_data(live: LivePlatform) -> None:
 
 
 def _names_in_docs() -> set[str]:
-    """`bullmq_*` names the README and docs/ mention (not `prefix_{a,b}` shorthands, not
-    module paths such as `workers/bullmq_wire.py`, nor calls such as `bullmq_connection(...)`)."""
+    """`bullmq_*` names the README and docs/ mention: not `prefix_{a,b}` shorthands, module
+    paths (`workers/bullmq_wire.py`, `bullmq_wire.fn`) or calls (`bullmq_connection(...)`)."""
     repo = catalog.DOC.parent.parent
     text = "".join(p.read_text() for p in [repo / "README.md", *sorted(repo.glob("docs/*.md"))])
     return {
         n
-        for n in re.findall(r"(?<![/\w])bullmq_[a-z0-9_]+(?![\w(]|\.py)", text)
+        for n in re.findall(r"(?<![/\w])bullmq_[a-z0-9_]+(?![\w(]|\.\w)", text)
         if not n.endswith("_")
     }
 

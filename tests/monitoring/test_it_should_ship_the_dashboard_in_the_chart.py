@@ -19,7 +19,12 @@ def test_it_should_keep_the_shipped_json_generated() -> None:
 
 
 def test_it_should_render_the_configmap_only_when_switched_on() -> None:
-    assert not [c for c in of_kind(objects(default_values()), "ConfigMap") if "dashboard" in str(c)]
+    labelled = [
+        c
+        for c in of_kind(objects(default_values()), "ConfigMap")
+        if "grafana_dashboard" in c["metadata"].get("labels", {})
+    ]
+    assert not labelled
     docs = objects(default_values(**{"monitoring.grafanaDashboard": True}))
     (cm,) = [c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"].endswith("-dashboard")]
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
