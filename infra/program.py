@@ -80,6 +80,8 @@ def deploy(stack: StackConfig) -> dict[str, Any]:
                 secret_name=names["auth"],
                 release=release,
                 password_keys=redis.auth.password_keys,
+                rotation=infra.password_rotation,
+                previous_suffix=redis.auth.previous_password_suffix,
             ),
             opts=k8s_opts,
         )

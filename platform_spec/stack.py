@@ -39,6 +39,25 @@ class Certificates(SpecModel):
     )
 
 
+class PasswordRotation(SpecModel):
+    """Rotating the generated Redis passwords without a failed connection (two `pulumi up`s)."""
+
+    generation: int = Field(
+        0,
+        ge=0,
+        description="Raise by one to give every Redis ACL user a new random password. Each "
+        "user has two password slots and a raise re-generates the older one, so the "
+        "password in use stays valid while clients move.",
+    )
+    keep_previous: bool = Field(
+        False,
+        description="Step 1 of a rotation: also keep each user's previous password in the "
+        "Secret (`<key><redis.auth.previousPasswordSuffix>`), so Redis accepts both while "
+        "pods re-read the new one. Step 2: set false and `pulumi up` again; Redis then "
+        "refuses the old passwords.",
+    )
+
+
 class InfraOptions(SpecModel):
     """What only the Pulumi program acts on (not chart values)."""
 
@@ -53,6 +72,7 @@ class InfraOptions(SpecModel):
         "applying them. Secrets are then referenced, never rendered.",
     )
     certificates: Certificates = Field(default_factory=Certificates)
+    password_rotation: PasswordRotation = Field(default_factory=PasswordRotation)
     cluster_domain: str = Field(
         "cluster.local",
         pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",

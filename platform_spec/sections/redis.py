@@ -172,6 +172,21 @@ class Auth(SpecModel):
     admin_enabled: bool = Field(
         False, description="Create the `admin` ACL user (for people; all commands)."
     )
+    previous_password_suffix: str = Field(
+        "-previous",
+        pattern=r"^[-._a-zA-Z0-9]+$",
+        description="During a rotation the Secret also holds each user's previous password "
+        "under `<key><suffix>` (e.g. `worker-password-previous`): Redis accepts both until "
+        "the key is removed. Absent keys are fine.",
+    )
+    reload_interval_seconds: int = Field(
+        10,
+        ge=1,
+        le=300,
+        description="How often the reloader beside Redis checks the mounted password and "
+        "certificate files and applies a change without a restart (the kubelet itself "
+        "refreshes Secret volumes within about a minute).",
+    )
 
     @model_validator(mode="after")
     def _source_needs(self) -> Auth:

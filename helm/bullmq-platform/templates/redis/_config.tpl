@@ -6,7 +6,7 @@ it, and the tests and the local stack run redis-server on this very text
 
 {{/* Where the pod mounts things. */}}
 {{- define "bullmq-platform.redisPaths" -}}
-{{- dict "tls" "/etc/redis/tls" "acl" "/etc/redis/acl/users.acl" "data" "/data" "conf" "/etc/redis/conf" "passwords" "/etc/redis/passwords" | toJson -}}
+{{- dict "tls" "/etc/redis/tls" "acl" "/etc/redis/acl/users.acl" "data" "/data" "conf" "/etc/redis/conf" "passwords" "/etc/redis/passwords" "local" "/etc/redis/acl/local" | toJson -}}
 {{- end -}}
 
 {{- define "bullmq-platform.redisConf" -}}
@@ -46,7 +46,8 @@ save ""
 maxmemory {{ $r.maxmemory }}
 maxmemory-policy {{ $r.maxmemoryPolicy }}
 {{- if $r.auth.enabled }}
-# ACL users (default user off), assembled at start from mounted Secret files.
+# ACL users (default user off), assembled at start from mounted Secret files and
+# kept in step with them by the redis-reloader container (ACL SETUSER, no restart).
 aclfile {{ $paths.acl }}
 {{- else }}
 # Auth off: allowed only for environment dev.
@@ -73,6 +74,10 @@ scheduler {{ $keys }} -@all +@read +@write +@scripting +@transaction +@keyspace 
 keda {{ $keys }} -@all +eval +evalsha +type +llen +zcard +scard +hlen {{ $conn }}
 # redis_exporter: server statistics, and the sizes of the queue keys it watches (read-only).
 exporter %R{{ $keys }} -@all {{ $conn }} +info +slowlog|get +slowlog|len +latency|latest +latency|histogram +dbsize +type +llen +zcard +scard +hlen +xlen +strlen +memory|usage
+# The reloader sidecar (pod-local password): replays the users' passwords after a
+# rotation and makes Redis re-read renewed certificate files. ACL SETUSER could
+# grant anything, so its password never leaves the pod's memory-backed volume.
+reloader -@all +acl|setuser +config|set {{ $conn }}
 {{- if .Values.redis.auth.adminEnabled }}
 # admin: people only, everything.
 admin ~* &* +@all
