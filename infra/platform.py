@@ -8,8 +8,7 @@ manifests to files instead of a cluster.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -30,8 +29,6 @@ class QueuePlatformArgs:
     namespace: pulumi.Input[str]
     auth_secret: str | None = None
     tls_secret: str | None = None
-    # Added to redis.podAnnotations (e.g. the generated certificate's checksum).
-    redis_pod_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 def redis_endpoint(spec: PlatformSpec, release: str) -> tuple[str, int]:
@@ -73,12 +70,6 @@ class QueuePlatform(pulumi.ComponentResource):
         self.values = drop_none(
             chart_values(args.spec, auth_secret=args.auth_secret, tls_secret=args.tls_secret)
         )
-        if args.redis_pod_annotations:
-            redis = self.values["redis"]
-            redis["podAnnotations"] = {
-                **redis.get("podAnnotations", {}),
-                **args.redis_pod_annotations,
-            }
         self.chart = k8s.helm.v4.Chart(
             name,
             k8s.helm.v4.ChartArgs(

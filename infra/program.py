@@ -10,7 +10,6 @@ no Secret is created at all (config.py refuses generated secrets there).
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +27,6 @@ from platform_spec.values import generated_secret_names
 
 # The ACL user whose password goes into the exported connection URL.
 URL_USER = "worker"
-# Pod annotation carrying the generated server certificate's checksum (rolls Redis on renewal).
-TLS_CHECKSUM_ANNOTATION = "bullmq-platform/tls-cert-sha256"
 
 
 def render_directory(configured: str) -> str:
@@ -125,22 +122,10 @@ def deploy(stack: StackConfig) -> dict[str, Any]:
             namespace=namespace,
             auth_secret=names["auth"] if credentials else None,
             tls_secret=names["tls"] if certificates else None,
-            redis_pod_annotations=tls_rollout_annotation(certificates),
         ),
         opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=waits)),
     )
     return exports(stack, platform, credentials, certificates, keda, rendered_to)
-
-
-def tls_rollout_annotation(certificates: RedisTls | None) -> dict[str, pulumi.Output[str]]:
-    """A pod annotation that changes with the server certificate, so a renewal rolls Redis
-    (it reads its certificate files only at start). The checksum of a public cert."""
-    if certificates is None:
-        return {}
-    digest = certificates.server_cert_pem.apply(
-        lambda pem: hashlib.sha256(pem.encode()).hexdigest()
-    )
-    return {TLS_CHECKSUM_ANNOTATION: digest}
 
 
 def connection_url(stack: StackConfig, credentials: RedisCredentials | None) -> pulumi.Output[str]:

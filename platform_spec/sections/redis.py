@@ -240,8 +240,8 @@ class Redis(SpecModel):
     pod_annotations: dict[str, str] = Field(
         default_factory=dict,
         description="Extra annotations on the Redis pod template; a changed value rolls the "
-        "pod. Redis reads its certificate files only at start: the Pulumi program sets "
-        "`bullmq-platform/tls-cert-sha256` so a certificate renewal restarts Redis.",
+        "pod. Not needed for renewals: the reloader beside Redis applies renewed certificate "
+        "files and rotated passwords without a restart.",
     )
 
     @field_validator("maxmemory_policy")

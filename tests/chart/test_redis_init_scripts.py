@@ -1,4 +1,4 @@
-"""The Redis pod's own shell scripts, run for real with `sh` on files laid out as the pod has them."""
+"""The Redis pod's own shell scripts, run for real with `sh` on the pod's file layout."""
 
 from __future__ import annotations
 
