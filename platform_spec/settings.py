@@ -134,7 +134,8 @@ class ScalingSettings(BaseSettings):
 
     Off unless a port is set (the chart sets it in `keda.scaler: metricsApi`
     mode). Requests must carry `Authorization: Bearer <token>`, the token read
-    from a mounted Secret file; TLS uses `tls.crt`/`tls.key` from `cert_dir`.
+    from a mounted Secret file; TLS uses `tls.crt`/`tls.key` from `cert_dir`
+    (scheduler/certificates.py re-reads them on renewal).
     """
 
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}SCALING_", extra="ignore")
@@ -143,15 +144,10 @@ class ScalingSettings(BaseSettings):
     port: int | None = Field(None, ge=0, le=65535)
     token_file: Path | None = None
     cert_dir: Path | None = None
+    # With a CA, clients must present a certificate it signed (KEDA's client certificate).
+    client_ca_file: Path | None = None
 
     def token(self) -> SecretStr | None:
         if self.token_file is None:
             return None
         return SecretStr(self.token_file.read_text().rstrip("\r\n"))
-
-    def ssl_context(self) -> ssl.SSLContext | None:
-        if self.cert_dir is None:
-            return None
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(str(self.cert_dir / "tls.crt"), str(self.cert_dir / "tls.key"))
-        return context

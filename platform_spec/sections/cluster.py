@@ -23,6 +23,14 @@ class Alerts(SpecModel):
     stuck_active: bool = Field(True, description="Alert: jobs active longer than stuckSeconds.")
     backlog_without_workers: bool = Field(True, description="Alert: backlog with no workers.")
     schedule_missed: bool = Field(True, description="Alert: a schedule missed 2 intervals.")
+    certificate_expires_soon: bool = Field(
+        True,
+        description="Alert: the scaling endpoint's or Redis's certificate expires within "
+        "certificateExpiryDays (no renewal reached it).",
+    )
+    certificate_expiry_days: int = Field(
+        14, ge=1, description="Days before expiry that certificateExpiresSoon fires."
+    )
     waiting_threshold: int = Field(1000, ge=1, description="Waiting jobs that page.")
     failed_threshold: int = Field(100, ge=1, description="Failed jobs that page.")
     stuck_seconds: int = Field(300, ge=1, description="Active job age considered stuck.")
