@@ -4,8 +4,10 @@
 `tls.LocallySignedCert` the server certificate, with a SAN for every name a
 client uses (see infra.naming.server_dns_names). Both renew when `pulumi up`
 runs within `earlyRenewalHours` of expiry; a new CA re-signs the server
-certificate (its input changes). Redis reads its certificate files at start:
-roll the Redis pod after a renewal.
+certificate (its input changes). Redis and the scheduler re-read renewed files
+by themselves (the reloader beside Redis; scheduler/certificates.py). A third,
+client-only certificate is KEDA's, for the scheduler's scaling endpoint, so KEDA
+never holds the Redis server's private key.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ KEY_ALGORITHM = "ECDSA"
 KEY_CURVE = "P256"
 CA_USES = ["cert_signing", "crl_signing", "digital_signature"]
 SERVER_USES = ["digital_signature", "key_encipherment", "server_auth"]
+CLIENT_USES = ["digital_signature", "key_encipherment", "client_auth"]
+KEDA_CLIENT_NAME = "keda"
 ORGANIZATION = "bullmq-platform"
 
 
@@ -37,6 +41,8 @@ class RedisTlsArgs:
     dns_names: list[str]
     ip_addresses: list[str] = field(default_factory=lambda: ["127.0.0.1"])
     certificates: Certificates = field(default_factory=Certificates)
+    # Secret keys of KEDA's client certificate and key (spec keda.clientCertKey/clientKeyKey).
+    keda_client_keys: tuple[str, str] = ("keda-client.crt", "keda-client.key")
 
 
 class RedisTls(pulumi.ComponentResource):
@@ -95,6 +101,28 @@ class RedisTls(pulumi.ComponentResource):
             allowed_uses=SERVER_USES,
             opts=child,
         )
+        client_key = tls.PrivateKey(
+            f"{name}-keda-client-key", algorithm=KEY_ALGORITHM, ecdsa_curve=KEY_CURVE, opts=child
+        )
+        client_key_pem: pulumi.Output[str] = pulumi.Output.secret(client_key.private_key_pem)
+        client_request = tls.CertRequest(
+            f"{name}-keda-client-csr",
+            private_key_pem=client_key_pem,
+            subject=tls.CertRequestSubjectArgs(
+                common_name=KEDA_CLIENT_NAME, organization=ORGANIZATION
+            ),
+            opts=child,
+        )
+        client = tls.LocallySignedCert(
+            f"{name}-keda-client",
+            cert_request_pem=client_request.cert_request_pem,
+            ca_private_key_pem=ca_key_pem,
+            ca_cert_pem=ca.cert_pem,
+            validity_period_hours=certs.server_validity_hours,
+            early_renewal_hours=certs.early_renewal_hours,
+            allowed_uses=CLIENT_USES,
+            opts=child,
+        )
         self.ca_cert_pem = ca.cert_pem
         self.server_cert_pem = server.cert_pem
         self.server_key_pem = server_key_pem
@@ -110,6 +138,8 @@ class RedisTls(pulumi.ComponentResource):
                 "tls.crt": server.cert_pem,
                 "tls.key": server_key_pem,
                 "ca.crt": ca.cert_pem,
+                args.keda_client_keys[0]: client.cert_pem,
+                args.keda_client_keys[1]: client_key_pem,
             },
             opts=child,
         )

@@ -92,6 +92,7 @@ def deploy(stack: StackConfig) -> dict[str, Any]:
                 namespace=namespace,
                 secret_name=names["tls"],
                 release=release,
+                keda_client_keys=(spec.keda.client_cert_key, spec.keda.client_key_key),
                 common_name=where.client_host,
                 dns_names=server_dns_names(where),
                 certificates=infra.certificates,

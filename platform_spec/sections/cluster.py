@@ -93,6 +93,20 @@ class Keda(SpecModel):
         "maxReplicas of idle pods. metricsApi needs KEDA >= 2.17, scheduler.replicas >= 1 "
         "and Redis TLS and auth on (the endpoint's certificate and token come from them).",
     )
+    client_cert_key: str = Field(
+        "keda-client.crt",
+        min_length=1,
+        description="scaler metricsApi: key of the Redis TLS Secret holding KEDA's own client "
+        "certificate (clientAuth, signed by the platform CA), which the scaling endpoint "
+        "requires. Pulumi (tls.source generated) writes it; existingSecret: add it to your "
+        "Secret; certManager: the chart issues a separate Certificate instead.",
+    )
+    client_key_key: str = Field(
+        "keda-client.key",
+        min_length=1,
+        description="Key of the Redis TLS Secret holding the private key of KEDA's client "
+        "certificate (see clientCertKey). Never the Redis server's key.",
+    )
 
 
 class NetworkPolicies(SpecModel):
