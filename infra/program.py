@@ -61,7 +61,12 @@ def deploy(stack: StackConfig) -> dict[str, Any]:
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=spec.namespace, labels=labels(release, "namespace")
             ),
-            opts=k8s_opts,
+            # Retained: destroy (or a namespace change) leaves it, its PVC and disk in the
+            # cluster unless the stack says otherwise (README "Destroying a stack").
+            opts=pulumi.ResourceOptions.merge(
+                k8s_opts,
+                pulumi.ResourceOptions(retain_on_delete=not stack.deletes_data_on_destroy()),
+            ),
         )
         namespace = ns.metadata.apply(object_name)
 

@@ -73,6 +73,13 @@ class InfraOptions(SpecModel):
     )
     certificates: Certificates = Field(default_factory=Certificates)
     password_rotation: PasswordRotation = Field(default_factory=PasswordRotation)
+    delete_data_on_destroy: bool | None = Field(
+        None,
+        description="`pulumi destroy` (or a changed spec.namespace) deletes the namespace, "
+        "and with it Redis's PVC and, under the usual Delete reclaim policy, its disk. "
+        "Default (null): true for environment dev, false elsewhere, where the namespace "
+        "is kept in the cluster (`retainOnDelete`) and only dropped from the stack.",
+    )
     cluster_domain: str = Field(
         "cluster.local",
         pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
@@ -86,6 +93,11 @@ class StackConfig(SpecModel):
 
     spec: PlatformSpec
     infra: InfraOptions = Field(default_factory=InfraOptions)
+
+    def deletes_data_on_destroy(self) -> bool:
+        """infra.deleteDataOnDestroy, or its default: only dev stacks throw data away."""
+        explicit = self.infra.delete_data_on_destroy
+        return self.spec.environment == "dev" if explicit is None else explicit
 
 
 def stack_file(stack: str) -> Path:
