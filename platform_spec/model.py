@@ -41,6 +41,7 @@ from platform_spec.sections.cluster import (
     Keda,
     Monitoring,
     NetworkPolicies,
+    Scheduling,
 )
 from platform_spec.sections.common import (
     DNS_LABEL,
@@ -165,6 +166,9 @@ class PlatformSpec(SpecModel):
     monitoring: Monitoring = Field(default_factory=Monitoring, description="Metrics and alerts.")
     network_policies: NetworkPolicies = Field(
         default_factory=NetworkPolicies, description="NetworkPolicies."
+    )
+    scheduling: Scheduling = Field(
+        default_factory=Scheduling, description="Pod placement, spreading and drains."
     )
     maintenance_queue: str = Field(
         "scheduled-jobs",

@@ -1,4 +1,4 @@
-"""Cluster integrations: alerts and monitoring, KEDA, NetworkPolicies."""
+"""Cluster integrations: alerts and monitoring, KEDA, NetworkPolicies, pod placement."""
 
 from __future__ import annotations
 
@@ -116,4 +116,34 @@ class NetworkPolicies(SpecModel):
     client_label: str = Field(
         "bullmq-platform/redis-client",
         description='Pods labelled `<clientLabel>: "true"` may also reach Redis.',
+    )
+
+
+class Scheduling(SpecModel):
+    """Where pods run and how node drains and scale-downs treat them (README "Node drains")."""
+
+    eviction_grace_seconds: int = Field(
+        600,
+        ge=0,
+        description="The longest graceful termination an eviction grants; cluster-autoscaler "
+        "honours up to its --max-graceful-termination-sec (600 by default). A worker whose "
+        "grace period (jobTimeoutSeconds + margin) exceeds it is annotated "
+        '`cluster-autoscaler.kubernetes.io/safe-to-evict: "false"`; every other worker '
+        "finishes its jobs on SIGTERM within the grace period, so the autoscaler may move it.",
+    )
+    topology_spread: Literal["soft", "hard", "off"] = Field(
+        "soft",
+        description="Spread the scheduler's and each queue's workers over topologyKey: `soft` "
+        "prefers (ScheduleAnyway), `hard` requires (DoNotSchedule: pods may stay Pending on "
+        "small clusters), `off` renders no constraint.",
+    )
+    topology_key: str = Field(
+        "kubernetes.io/hostname",
+        min_length=1,
+        description="Node label the replicas spread over (e.g. topology.kubernetes.io/zone).",
+    )
+    priority_class_name: str | None = Field(
+        None,
+        description="PriorityClass of Redis, the scheduler and the workers (created by you); "
+        "null uses the cluster default.",
     )

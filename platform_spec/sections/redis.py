@@ -232,6 +232,15 @@ class Redis(SpecModel):
         description="Must be `noeviction`: any evicting policy silently deletes job keys.",
     )
     persistence: Persistence = Field(default_factory=Persistence, description="AOF and RDB.")
+    pdb_max_unavailable: int = Field(
+        1,
+        ge=0,
+        le=1,
+        description="The Redis PodDisruptionBudget's maxUnavailable. 1 (default): a node drain "
+        "or upgrade may evict the single Redis; queues pause for its restart (AOF replay, "
+        "usually seconds) and clients reconnect. 0: every eviction is refused, so `kubectl "
+        "drain` hangs and cluster-autoscaler never frees the node until you move Redis.",
+    )
     tls: Tls = Field(default_factory=Tls, description="TLS certificates.")
     auth: Auth = Field(default_factory=Auth, description="ACL users and passwords.")
     external: ExternalRedis = Field(
