@@ -9,6 +9,7 @@ from pydantic import (
 )
 
 from platform_spec.base import SpecModel
+from platform_spec.sections.common import DnsLabel
 
 
 class Alerts(SpecModel):
@@ -115,7 +116,14 @@ class NetworkPolicies(SpecModel):
     enabled: bool = Field(True, description="Render NetworkPolicies.")
     client_label: str = Field(
         "bullmq-platform/redis-client",
-        description='Pods labelled `<clientLabel>: "true"` may also reach Redis.',
+        description='Pods labelled `<clientLabel>: "true"` may also reach Redis (in the '
+        "release namespace, and in each of clientNamespaces).",
+    )
+    client_namespaces: list[DnsLabel] = Field(
+        default_factory=list,
+        description='Other namespaces whose pods labelled `<clientLabel>: "true"` may reach '
+        "Redis: producers usually run in their own namespace with the exported redisUrl. "
+        "Matched by the `kubernetes.io/metadata.name` label every namespace carries.",
     )
 
 
