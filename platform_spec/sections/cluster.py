@@ -18,6 +18,9 @@ class Alerts(SpecModel):
     redis_down: bool = Field(True, description="Alert: Redis unreachable.")
     redis_memory_high: bool = Field(True, description="Alert: memory above 90% of maxmemory.")
     aof_write_errors: bool = Field(True, description="Alert: AOF write failing.")
+    rdb_snapshot_failing: bool = Field(
+        True, description="Alert: RDB snapshots failing (writes go on: the AOF holds them)."
+    )
     pvc_nearly_full: bool = Field(True, description="Alert: Redis PVC above 85%.")
     queue_backlog: bool = Field(True, description="Alert: waiting jobs above waitingThreshold.")
     queue_failed: bool = Field(True, description="Alert: failed jobs above failedThreshold.")

@@ -22,6 +22,10 @@ from platform_spec.sections.common import (
     Resources,
 )
 
+# Share of the memory limit kept free above maxmemory for the fork of an RDB snapshot
+# or AOF rewrite (copy-on-write pages, rewrite buffer) and the allocator's overhead.
+FORK_HEADROOM = 0.2
+
 # Maxmemory policies that evict keys: BullMQ loses jobs silently under them.
 EVICTING_POLICIES = (
     "allkeys-lru",
@@ -224,7 +228,8 @@ class Redis(SpecModel):
     maxmemory: Annotated[str, StringConstraints(pattern=REDIS_MEMORY_PATTERN)] = Field(
         "768mb",
         description="Redis `maxmemory`. With noeviction, writes fail above it (loud) instead "
-        "of jobs vanishing (silent). Keep 20-25% below the memory limit for fork/AOF rewrite.",
+        "of jobs vanishing (silent). At most 80% of resources.memoryLimit: the rest is fork "
+        "headroom for RDB snapshots and AOF rewrites.",
     )
     maxmemory_policy: str = Field(
         "noeviction",
@@ -265,11 +270,15 @@ class Redis(SpecModel):
     def _mode_and_memory(self) -> Redis:
         if self.mode == "external" and not self.external.host:
             raise ValueError("external.host is required when mode is external")
-        if self.mode == "in-cluster" and redis_memory_bytes(self.maxmemory) >= k8s_memory_bytes(
-            self.resources.memory_limit
+        limit = k8s_memory_bytes(self.resources.memory_limit)
+        if self.mode == "in-cluster" and redis_memory_bytes(self.maxmemory) > limit * (
+            1 - FORK_HEADROOM
         ):
             raise ValueError(
                 f"maxmemory {self.maxmemory} must be below resources.memoryLimit "
-                f"{self.resources.memory_limit} (fork and AOF rewrite need headroom)"
+                f"{self.resources.memory_limit} by at least {FORK_HEADROOM:.0%} (at most "
+                f"{int(limit * (1 - FORK_HEADROOM)) // 2**20}mb): an RDB snapshot or AOF "
+                "rewrite forks, and its copy-on-write pages plus the rewrite buffer count "
+                "against the limit; over it the pod is OOM-killed"
             )
         return self

@@ -135,3 +135,10 @@ def test_it_should_run_a_reloader_beside_redis_that_sees_secret_updates() -> Non
     rules = named(objects(default_values()), "ConfigMap", f"{REDIS}-config")["data"]["acl.rules"]
     (line,) = [r for r in rules.splitlines() if r.startswith("reloader ")]
     assert "+acl|setuser" in line and "+config|set" in line and "~" not in line
+
+
+def test_it_should_keep_writing_when_a_snapshot_fails_and_alert_instead() -> None:
+    """With AOF on, a failed RDB fork must not stop every write with MISCONF."""
+    lines = _conf(stack_values("prod")).splitlines()
+    assert "stop-writes-on-bgsave-error no" in lines
+    assert "appendonly yes" in lines

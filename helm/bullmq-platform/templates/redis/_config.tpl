@@ -37,6 +37,10 @@ appendonly yes
 appendfsync {{ $r.persistence.appendfsync }}
 aof-use-rdb-preamble yes
 aof-load-truncated yes
+# The AOF carries every acknowledged write: a failed RDB snapshot (a fork refused
+# under a tight memory limit, a full disk) raises BullmqRedisRdbSnapshotFailing
+# instead of refusing every write with MISCONF.
+stop-writes-on-bgsave-error no
 save {{ range $i, $rule := $r.persistence.rdbSnapshots }}{{ if $i }} {{ end }}{{ $rule.seconds }} {{ $rule.changes }}{{ end }}
 {{- else }}
 appendonly no
