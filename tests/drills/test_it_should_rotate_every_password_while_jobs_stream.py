@@ -29,6 +29,8 @@ import pytest
 import redis
 from bullmq import Queue as BullQueue
 from drill_support import Figures, counts, drained, drill_spec, runs, stop, wait_until, workers
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from local_stack.processes import stop_all
 from local_stack.redis_server import ROLES, RedisServer
@@ -52,7 +54,8 @@ def write_like_the_kubelet(path: Path, text: str) -> None:
 def accepts(server: RedisServer, role: str, password: str) -> bool:
     """A fresh connection as `role` with `password`: True if Redis lets it in."""
     kwargs = {**server.connection_kwargs(role), "password": password}
-    client = redis.Redis(**kwargs, socket_timeout=5)
+    # No retries: redis-py retries a refused AUTH (a ConnectionError) with backoff.
+    client = redis.Redis(**kwargs, socket_timeout=5, retry=Retry(NoBackoff(), 0))
     try:
         return bool(client.ping())
     except redis.exceptions.AuthenticationError:
