@@ -45,6 +45,49 @@ class RedisTlsArgs:
     keda_client_keys: tuple[str, str] = ("keda-client.crt", "keda-client.key")
 
 
+@dataclass(frozen=True)
+class _Issuer:
+    """Signs leaf certificates with the CA: a key, a CSR and a LocallySignedCert each."""
+
+    ca_key_pem: pulumi.Output[str]
+    ca_cert_pem: pulumi.Output[str]
+    certs: Certificates
+    opts: pulumi.ResourceOptions
+
+    def sign(
+        self,
+        name: str,
+        subject: tls.CertRequestSubjectArgs,
+        uses: list[str],
+        dns_names: list[str] | None = None,
+        ip_addresses: list[str] | None = None,
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """(certificate PEM, secret private key PEM) of a leaf named `name`."""
+        key = tls.PrivateKey(
+            f"{name}-key", algorithm=KEY_ALGORITHM, ecdsa_curve=KEY_CURVE, opts=self.opts
+        )
+        key_pem: pulumi.Output[str] = pulumi.Output.secret(key.private_key_pem)
+        request = tls.CertRequest(
+            f"{name}-csr",
+            private_key_pem=key_pem,
+            subject=subject,
+            dns_names=dns_names,
+            ip_addresses=ip_addresses,
+            opts=self.opts,
+        )
+        cert = tls.LocallySignedCert(
+            name,
+            cert_request_pem=request.cert_request_pem,
+            ca_private_key_pem=self.ca_key_pem,
+            ca_cert_pem=self.ca_cert_pem,
+            validity_period_hours=self.certs.server_validity_hours,
+            early_renewal_hours=self.certs.early_renewal_hours,
+            allowed_uses=uses,
+            opts=self.opts,
+        )
+        return cert.cert_pem, key_pem
+
+
 class RedisTls(pulumi.ComponentResource):
     """CA, server key and certificate, and the Secret (`tls.crt`, `tls.key`, `ca.crt`)."""
 
@@ -77,54 +120,21 @@ class RedisTls(pulumi.ComponentResource):
             allowed_uses=CA_USES,
             opts=child,
         )
-        server_key = tls.PrivateKey(
-            f"{name}-server-key", algorithm=KEY_ALGORITHM, ecdsa_curve=KEY_CURVE, opts=child
-        )
-        server_key_pem: pulumi.Output[str] = pulumi.Output.secret(server_key.private_key_pem)
-        request = tls.CertRequest(
-            f"{name}-server-csr",
-            private_key_pem=server_key_pem,
-            subject=tls.CertRequestSubjectArgs(
-                common_name=args.common_name, organization=ORGANIZATION
-            ),
+        issuer = _Issuer(ca_key_pem, ca.cert_pem, certs, child)
+        server_cert, server_key_pem = issuer.sign(
+            f"{name}-server",
+            tls.CertRequestSubjectArgs(common_name=args.common_name, organization=ORGANIZATION),
+            SERVER_USES,
             dns_names=args.dns_names,
             ip_addresses=args.ip_addresses,
-            opts=child,
         )
-        server = tls.LocallySignedCert(
-            f"{name}-server",
-            cert_request_pem=request.cert_request_pem,
-            ca_private_key_pem=ca_key_pem,
-            ca_cert_pem=ca.cert_pem,
-            validity_period_hours=certs.server_validity_hours,
-            early_renewal_hours=certs.early_renewal_hours,
-            allowed_uses=SERVER_USES,
-            opts=child,
-        )
-        client_key = tls.PrivateKey(
-            f"{name}-keda-client-key", algorithm=KEY_ALGORITHM, ecdsa_curve=KEY_CURVE, opts=child
-        )
-        client_key_pem: pulumi.Output[str] = pulumi.Output.secret(client_key.private_key_pem)
-        client_request = tls.CertRequest(
-            f"{name}-keda-client-csr",
-            private_key_pem=client_key_pem,
-            subject=tls.CertRequestSubjectArgs(
-                common_name=KEDA_CLIENT_NAME, organization=ORGANIZATION
-            ),
-            opts=child,
-        )
-        client = tls.LocallySignedCert(
+        client_cert, client_key_pem = issuer.sign(
             f"{name}-keda-client",
-            cert_request_pem=client_request.cert_request_pem,
-            ca_private_key_pem=ca_key_pem,
-            ca_cert_pem=ca.cert_pem,
-            validity_period_hours=certs.server_validity_hours,
-            early_renewal_hours=certs.early_renewal_hours,
-            allowed_uses=CLIENT_USES,
-            opts=child,
+            tls.CertRequestSubjectArgs(common_name=KEDA_CLIENT_NAME, organization=ORGANIZATION),
+            CLIENT_USES,
         )
         self.ca_cert_pem = ca.cert_pem
-        self.server_cert_pem = server.cert_pem
+        self.server_cert_pem = server_cert
         self.server_key_pem = server_key_pem
         secret = k8s.core.v1.Secret(
             f"{name}-secret",
@@ -135,10 +145,10 @@ class RedisTls(pulumi.ComponentResource):
             ),
             type="kubernetes.io/tls",
             string_data={
-                "tls.crt": server.cert_pem,
+                "tls.crt": server_cert,
                 "tls.key": server_key_pem,
                 "ca.crt": ca.cert_pem,
-                args.keda_client_keys[0]: client.cert_pem,
+                args.keda_client_keys[0]: client_cert,
                 args.keda_client_keys[1]: client_key_pem,
             },
             opts=child,

@@ -14,13 +14,12 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from local_stack.redis_server import RedisServer, die_with_parent, free_port, local_spec
+from local_stack.redis_server import RedisServer, die_with_parent, free_port
 from platform_spec.chart import CHART_DIR
 
 pytestmark = pytest.mark.redis
@@ -39,16 +38,6 @@ def exporter_binary() -> str:
     path = shutil.which(EXPORTER)
     assert path, f"{EXPORTER} not installed"
     return path
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis", spec=local_spec())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop(kill=True)
 
 
 def _redis_up(binary: str, server: RedisServer, password_file: Path, tmp: Path) -> float:
@@ -87,8 +76,9 @@ def _redis_up(binary: str, server: RedisServer, password_file: Path, tmp: Path) 
 
 
 def test_it_should_find_the_password_under_either_address_form(
-    exporter_binary: str, server: RedisServer, tmp_path: Path
+    exporter_binary: str, private_server: RedisServer, tmp_path: Path
 ) -> None:
+    server = private_server
     out = tmp_path / "exporter-password.json"
     subprocess.run(
         [

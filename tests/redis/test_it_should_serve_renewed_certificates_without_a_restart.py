@@ -13,26 +13,16 @@ import os
 import shutil
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import redis
 
 from local_stack.certs import generate_tls
-from local_stack.redis_server import RedisServer, local_spec
+from local_stack.redis_server import RedisServer
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis", spec=local_spec())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop(kill=True)
 
 
 def wait_until(check: Callable[[], bool], timeout: float) -> bool:
@@ -59,8 +49,9 @@ def _connects(server: RedisServer, ca_file: Path) -> bool:
 
 
 def test_it_should_serve_a_renewed_certificate_and_ca_without_a_restart(
-    server: RedisServer, tmp_path: Path
+    private_server: RedisServer, tmp_path: Path
 ) -> None:
+    server = private_server
     assert server.tls is not None and server.process is not None
     pid = server.process.pid
     old_ca = tmp_path / "old-ca.crt"
