@@ -4,8 +4,10 @@
 `tls.LocallySignedCert` the server certificate, with a SAN for every name a
 client uses (see infra.naming.server_dns_names). Both renew when `pulumi up`
 runs within `earlyRenewalHours` of expiry; a new CA re-signs the server
-certificate (its input changes). Redis reads its certificate files at start:
-roll the Redis pod after a renewal.
+certificate (its input changes). Redis and the scheduler re-read renewed files
+by themselves (the reloader beside Redis; scheduler/certificates.py). A third,
+client-only certificate is KEDA's, for the scheduler's scaling endpoint, so KEDA
+never holds the Redis server's private key.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ KEY_ALGORITHM = "ECDSA"
 KEY_CURVE = "P256"
 CA_USES = ["cert_signing", "crl_signing", "digital_signature"]
 SERVER_USES = ["digital_signature", "key_encipherment", "server_auth"]
+CLIENT_USES = ["digital_signature", "key_encipherment", "client_auth"]
+KEDA_CLIENT_NAME = "keda"
 ORGANIZATION = "bullmq-platform"
 
 
@@ -37,6 +41,51 @@ class RedisTlsArgs:
     dns_names: list[str]
     ip_addresses: list[str] = field(default_factory=lambda: ["127.0.0.1"])
     certificates: Certificates = field(default_factory=Certificates)
+    # Secret keys of KEDA's client certificate and key (spec keda.clientCertKey/clientKeyKey).
+    keda_client_keys: tuple[str, str] = ("keda-client.crt", "keda-client.key")
+
+
+@dataclass(frozen=True)
+class _Issuer:
+    """Signs leaf certificates with the CA: a key, a CSR and a LocallySignedCert each."""
+
+    ca_key_pem: pulumi.Output[str]
+    ca_cert_pem: pulumi.Output[str]
+    certs: Certificates
+    opts: pulumi.ResourceOptions
+
+    def sign(
+        self,
+        name: str,
+        subject: tls.CertRequestSubjectArgs,
+        uses: list[str],
+        dns_names: list[str] | None = None,
+        ip_addresses: list[str] | None = None,
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """(certificate PEM, secret private key PEM) of a leaf named `name`."""
+        key = tls.PrivateKey(
+            f"{name}-key", algorithm=KEY_ALGORITHM, ecdsa_curve=KEY_CURVE, opts=self.opts
+        )
+        key_pem: pulumi.Output[str] = pulumi.Output.secret(key.private_key_pem)
+        request = tls.CertRequest(
+            f"{name}-csr",
+            private_key_pem=key_pem,
+            subject=subject,
+            dns_names=dns_names,
+            ip_addresses=ip_addresses,
+            opts=self.opts,
+        )
+        cert = tls.LocallySignedCert(
+            name,
+            cert_request_pem=request.cert_request_pem,
+            ca_private_key_pem=self.ca_key_pem,
+            ca_cert_pem=self.ca_cert_pem,
+            validity_period_hours=self.certs.server_validity_hours,
+            early_renewal_hours=self.certs.early_renewal_hours,
+            allowed_uses=uses,
+            opts=self.opts,
+        )
+        return cert.cert_pem, key_pem
 
 
 class RedisTls(pulumi.ComponentResource):
@@ -71,32 +120,21 @@ class RedisTls(pulumi.ComponentResource):
             allowed_uses=CA_USES,
             opts=child,
         )
-        server_key = tls.PrivateKey(
-            f"{name}-server-key", algorithm=KEY_ALGORITHM, ecdsa_curve=KEY_CURVE, opts=child
-        )
-        server_key_pem: pulumi.Output[str] = pulumi.Output.secret(server_key.private_key_pem)
-        request = tls.CertRequest(
-            f"{name}-server-csr",
-            private_key_pem=server_key_pem,
-            subject=tls.CertRequestSubjectArgs(
-                common_name=args.common_name, organization=ORGANIZATION
-            ),
+        issuer = _Issuer(ca_key_pem, ca.cert_pem, certs, child)
+        server_cert, server_key_pem = issuer.sign(
+            f"{name}-server",
+            tls.CertRequestSubjectArgs(common_name=args.common_name, organization=ORGANIZATION),
+            SERVER_USES,
             dns_names=args.dns_names,
             ip_addresses=args.ip_addresses,
-            opts=child,
         )
-        server = tls.LocallySignedCert(
-            f"{name}-server",
-            cert_request_pem=request.cert_request_pem,
-            ca_private_key_pem=ca_key_pem,
-            ca_cert_pem=ca.cert_pem,
-            validity_period_hours=certs.server_validity_hours,
-            early_renewal_hours=certs.early_renewal_hours,
-            allowed_uses=SERVER_USES,
-            opts=child,
+        client_cert, client_key_pem = issuer.sign(
+            f"{name}-keda-client",
+            tls.CertRequestSubjectArgs(common_name=KEDA_CLIENT_NAME, organization=ORGANIZATION),
+            CLIENT_USES,
         )
         self.ca_cert_pem = ca.cert_pem
-        self.server_cert_pem = server.cert_pem
+        self.server_cert_pem = server_cert
         self.server_key_pem = server_key_pem
         secret = k8s.core.v1.Secret(
             f"{name}-secret",
@@ -107,9 +145,11 @@ class RedisTls(pulumi.ComponentResource):
             ),
             type="kubernetes.io/tls",
             string_data={
-                "tls.crt": server.cert_pem,
+                "tls.crt": server_cert,
                 "tls.key": server_key_pem,
                 "ca.crt": ca.cert_pem,
+                args.keda_client_keys[0]: client_cert,
+                args.keda_client_keys[1]: client_key_pem,
             },
             opts=child,
         )

@@ -8,8 +8,7 @@ manifests to files instead of a cluster.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -31,8 +30,6 @@ class QueuePlatformArgs:
     auth_secret: str | None = None
     tls_secret: str | None = None
     dashboard_secret: str | None = None
-    # Added to redis.podAnnotations (e.g. the generated certificate's checksum).
-    redis_pod_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 def redis_endpoint(spec: PlatformSpec, release: str) -> tuple[str, int]:
@@ -79,12 +76,6 @@ class QueuePlatform(pulumi.ComponentResource):
                 dashboard_secret=args.dashboard_secret,
             )
         )
-        if args.redis_pod_annotations:
-            redis = self.values["redis"]
-            redis["podAnnotations"] = {
-                **redis.get("podAnnotations", {}),
-                **args.redis_pod_annotations,
-            }
         self.chart = k8s.helm.v4.Chart(
             name,
             k8s.helm.v4.ChartArgs(

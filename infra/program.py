@@ -10,7 +10,6 @@ no Secret is created at all (config.py refuses generated secrets there).
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +28,6 @@ from platform_spec.values import generated_secret_names
 
 # The ACL user whose password goes into the exported connection URL.
 URL_USER = "worker"
-# Pod annotation carrying the generated server certificate's checksum (rolls Redis on renewal).
-TLS_CHECKSUM_ANNOTATION = "bullmq-platform/tls-cert-sha256"
 
 
 def render_directory(configured: str) -> str:
@@ -65,7 +62,12 @@ def deploy(stack: StackConfig) -> dict[str, Any]:
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=spec.namespace, labels=labels(release, "namespace")
             ),
-            opts=k8s_opts,
+            # Retained: destroy (or a namespace change) leaves it, its PVC and disk in the
+            # cluster unless the stack says otherwise (README "Destroying a stack").
+            opts=pulumi.ResourceOptions.merge(
+                k8s_opts,
+                pulumi.ResourceOptions(retain_on_delete=not stack.deletes_data_on_destroy()),
+            ),
         )
         namespace = ns.metadata.apply(object_name)
 
@@ -81,6 +83,8 @@ def deploy(stack: StackConfig) -> dict[str, Any]:
                 secret_name=names["auth"],
                 release=release,
                 password_keys=redis.auth.password_keys,
+                rotation=infra.password_rotation,
+                previous_suffix=redis.auth.previous_password_suffix,
             ),
             opts=k8s_opts,
         )
@@ -94,6 +98,7 @@ def deploy(stack: StackConfig) -> dict[str, Any]:
                 namespace=namespace,
                 secret_name=names["tls"],
                 release=release,
+                keda_client_keys=(spec.keda.client_cert_key, spec.keda.client_key_key),
                 common_name=where.client_host,
                 dns_names=server_dns_names(where),
                 certificates=infra.certificates,
@@ -139,7 +144,6 @@ def deploy(stack: StackConfig) -> dict[str, Any]:
             auth_secret=names["auth"] if credentials else None,
             tls_secret=names["tls"] if certificates else None,
             dashboard_secret=names["dashboard"] if dashboard else None,
-            redis_pod_annotations=tls_rollout_annotation(certificates),
         ),
         opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=waits)),
     )
@@ -165,17 +169,6 @@ def dashboard_exports(stack: StackConfig, dashboard: DashboardCredentials | None
         "dashboardUrl": dashboard_url(spec, stack.infra.release_name),
         "dashboardSecretName": secret if auth.mode == "basic" else None,
     }
-
-
-def tls_rollout_annotation(certificates: RedisTls | None) -> dict[str, pulumi.Output[str]]:
-    """A pod annotation that changes with the server certificate, so a renewal rolls Redis
-    (it reads its certificate files only at start). The checksum of a public cert."""
-    if certificates is None:
-        return {}
-    digest = certificates.server_cert_pem.apply(
-        lambda pem: hashlib.sha256(pem.encode()).hexdigest()
-    )
-    return {TLS_CHECKSUM_ANNOTATION: digest}
 
 
 def connection_url(stack: StackConfig, credentials: RedisCredentials | None) -> pulumi.Output[str]:

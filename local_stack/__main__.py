@@ -240,6 +240,8 @@ def up(
     console.print(f"[bold]bullmq-platform local stack[/] ({stack}): preparing {state}")
     server.prepare()
     server.start()
+    if spec.redis.auth.enabled:  # as in the pod: rotations and renewals reach Redis live
+        server.start_reloader(interval_seconds=spec.redis.auth.reload_interval_seconds)
     platform = Platform(server, spec, state)
     watchers: MonitoringStack | None = None
     try:

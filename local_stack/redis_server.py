@@ -12,6 +12,7 @@ port, and the paths of data, certificates and the ACL file. Passwords live in
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import shutil
 import socket
@@ -29,6 +30,8 @@ from platform_spec.model import PlatformSpec
 from platform_spec.values import chart_values
 
 ROLES = ("worker", "scheduler", "keda", "exporter", "admin", "dashboard")
+# Users with a pod-local password (the chart's init container makes them too).
+LOCAL_USERS = ("exporter", "reloader")
 CONFIGMAP = "templates/redis/configmap.yaml"
 
 
@@ -73,6 +76,7 @@ class RedisServer:
     process: subprocess.Popen[bytes] | None = None
     passwords: dict[str, str] = field(default_factory=dict, repr=False)  # never in repr
     tls: TlsFiles | None = None
+    reloader: subprocess.Popen[bytes] | None = None
 
     # ------------------------------------------------------------ set-up
 
@@ -92,12 +96,18 @@ class RedisServer:
         self.tls = generate_tls(self.state_dir / "tls")
         self._write_passwords()
         subprocess.run(
+            ["sh", str(conf_dir / "local-passwords.sh"), str(self.local_dir), *LOCAL_USERS],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
             [
                 "sh",
                 str(conf_dir / "assemble-acl.sh"),
                 str(conf_dir / "acl.rules"),
-                str(self.state_dir / "passwords"),
-                str(self.state_dir / "users.acl"),
+                str(self.password_dir),
+                str(self.local_dir),
+                str(self.acl_file),
             ],
             check=True,
             capture_output=True,
@@ -108,8 +118,21 @@ class RedisServer:
         self.config_file.write_text(self._local_overrides(conf_dir / "redis.conf"))
         self.config_file.chmod(0o600)
 
+    @property
+    def password_dir(self) -> Path:
+        """One file per ACL user; `previous/<user>` during a rotation (the Secret's layout)."""
+        return self.state_dir / "passwords"
+
+    @property
+    def local_dir(self) -> Path:
+        return self.state_dir / "local"
+
+    @property
+    def acl_file(self) -> Path:
+        return self.state_dir / "users.acl"
+
     def _write_passwords(self) -> None:
-        pw_dir = self.state_dir / "passwords"
+        pw_dir = self.password_dir
         pw_dir.mkdir(exist_ok=True)
         pw_dir.chmod(0o700)
         for role in ROLES:
@@ -140,7 +163,7 @@ class RedisServer:
         else:
             lines.append(f"port {self.port}")
         if redis.auth.enabled:
-            lines.append(f"aclfile {self.state_dir / 'users.acl'}")
+            lines.append(f"aclfile {self.acl_file}")
         return "\n".join(lines) + "\n"
 
     @property
@@ -181,8 +204,42 @@ class RedisServer:
             f"redis-server not ready after {timeout}s: {last_error}\n{self._log_tail()}"
         )
 
+    def start_reloader(self, interval_seconds: int = 1) -> subprocess.Popen[bytes]:
+        """Run the chart's redis-reloader.sh beside the server, as the pod's sidecar does."""
+        assert self.tls is not None
+        conf_dir = self.state_dir / "conf"
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "REDIS_PORT": str(self.port),
+            "REDIS_TLS": "true" if self.spec.redis.tls.enabled else "false",
+            "REDIS_TLS_AUTH_CLIENTS": self.spec.redis.tls.auth_clients,
+            "REDIS_TLS_CERT_FILE": str(self.tls.server_cert),
+            "REDIS_TLS_KEY_FILE": str(self.tls.server_key),
+            "REDIS_TLS_CA_FILE": str(self.tls.ca_cert),
+            "RELOAD_INTERVAL_SECONDS": str(interval_seconds),
+        }
+        argv = [str(p) for p in (conf_dir, self.password_dir, self.local_dir, self.acl_file)]
+        with (self.state_dir / "reloader.log").open("ab") as log:
+            self.reloader = subprocess.Popen(
+                ["sh", str(conf_dir / "redis-reloader.sh"), *argv],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
+            )
+        return self.reloader
+
+    def reloader_log(self) -> str:
+        with contextlib.suppress(OSError):
+            return (self.state_dir / "reloader.log").read_text()
+        return "(no reloader log)"
+
     def stop(self, *, kill: bool = False, timeout: float = 10.0) -> None:
         """Stop the server (SIGTERM: it writes its files; SIGKILL with kill=True)."""
+        if self.reloader is not None and self.reloader.poll() is None:
+            self.reloader.kill()
+            self.reloader.wait(timeout)
         if self.process is None or self.process.poll() is not None:
             return
         if kill:

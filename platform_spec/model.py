@@ -42,6 +42,7 @@ from platform_spec.sections.cluster import (
     Keda,
     Monitoring,
     NetworkPolicies,
+    Scheduling,
 )
 from platform_spec.sections.common import (
     DNS_LABEL,
@@ -170,6 +171,9 @@ class PlatformSpec(SpecModel):
     )
     dashboard: Dashboard = Field(
         default_factory=Dashboard, description="The bull-board dashboard (off by default)."
+    )
+    scheduling: Scheduling = Field(
+        default_factory=Scheduling, description="Pod placement, spreading and drains."
     )
     maintenance_queue: str = Field(
         "scheduled-jobs",

@@ -14,10 +14,11 @@ import ssl
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from platform_spec.model import PlatformSpec
+from platform_spec.password_file import PasswordFile, read_password
 
 ENV_PREFIX = "BULLMQ_PLATFORM_"
 DEFAULT_SECRETS_DIR = Path("/var/run/secrets/bullmq-platform")
@@ -45,6 +46,8 @@ class RedisSettings(BaseSettings):
     )
     connect_timeout_seconds: float = 5.0
     db: int = 0
+    # The file the password came from: re-read at every connect (rotation).
+    _password_path: Path | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _load_files(self) -> RedisSettings:
@@ -52,8 +55,8 @@ class RedisSettings(BaseSettings):
         if self.password is None:
             source = self.password_file or self.secrets_dir / "password"
             if source.is_file():
-                # Secrets made with `kubectl create secret --from-file` keep a newline.
-                self.password = SecretStr(source.read_text().rstrip("\r\n"))
+                self.password = SecretStr(read_password(source))
+                self._password_path = source
         if self.tls:
             for attr, name in (
                 ("ca_file", "ca.crt"),
@@ -74,15 +77,22 @@ class RedisSettings(BaseSettings):
         return context
 
     def redis_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for `redis.asyncio.Redis` (and so for bullmq's connection)."""
+        """Keyword arguments for `redis.asyncio.Redis` (and so for bullmq's connection).
+
+        A password read from a file comes as a `credential_provider` that reads
+        the file again at every connect, so reconnects follow a rotation.
+        """
         kwargs: dict[str, Any] = {
             "host": self.host,
             "port": self.port,
             "db": self.db,
-            "username": self.username,
-            "password": self.password.get_secret_value() if self.password else None,
             "socket_connect_timeout": self.connect_timeout_seconds,
         }
+        if self._password_path is not None:
+            kwargs["credential_provider"] = PasswordFile(self._password_path, self.username)
+        else:
+            kwargs["username"] = self.username
+            kwargs["password"] = self.password.get_secret_value() if self.password else None
         if self.tls:
             kwargs.update(
                 ssl=True,
@@ -124,7 +134,8 @@ class ScalingSettings(BaseSettings):
 
     Off unless a port is set (the chart sets it in `keda.scaler: metricsApi`
     mode). Requests must carry `Authorization: Bearer <token>`, the token read
-    from a mounted Secret file; TLS uses `tls.crt`/`tls.key` from `cert_dir`.
+    from a mounted Secret file; TLS uses `tls.crt`/`tls.key` from `cert_dir`
+    (scheduler/certificates.py re-reads them on renewal).
     """
 
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}SCALING_", extra="ignore")
@@ -133,15 +144,10 @@ class ScalingSettings(BaseSettings):
     port: int | None = Field(None, ge=0, le=65535)
     token_file: Path | None = None
     cert_dir: Path | None = None
+    # With a CA, clients must present a certificate it signed (KEDA's client certificate).
+    client_ca_file: Path | None = None
 
     def token(self) -> SecretStr | None:
         if self.token_file is None:
             return None
         return SecretStr(self.token_file.read_text().rstrip("\r\n"))
-
-    def ssl_context(self) -> ssl.SSLContext | None:
-        if self.cert_dir is None:
-            return None
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(str(self.cert_dir / "tls.crt"), str(self.cert_dir / "tls.key"))
-        return context

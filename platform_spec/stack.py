@@ -39,6 +39,25 @@ class Certificates(SpecModel):
     )
 
 
+class PasswordRotation(SpecModel):
+    """Rotating the generated Redis passwords without a failed connection (two `pulumi up`s)."""
+
+    generation: int = Field(
+        0,
+        ge=0,
+        description="Raise by one to give every Redis ACL user a new random password. Each "
+        "user has two password slots and a raise re-generates the older one, so the "
+        "password in use stays valid while clients move.",
+    )
+    keep_previous: bool = Field(
+        False,
+        description="Step 1 of a rotation: also keep each user's previous password in the "
+        "Secret (`<key><redis.auth.previousPasswordSuffix>`), so Redis accepts both while "
+        "pods re-read the new one. Step 2: set false and `pulumi up` again; Redis then "
+        "refuses the old passwords.",
+    )
+
+
 class InfraOptions(SpecModel):
     """What only the Pulumi program acts on (not chart values)."""
 
@@ -53,6 +72,14 @@ class InfraOptions(SpecModel):
         "applying them. Secrets are then referenced, never rendered.",
     )
     certificates: Certificates = Field(default_factory=Certificates)
+    password_rotation: PasswordRotation = Field(default_factory=PasswordRotation)
+    delete_data_on_destroy: bool | None = Field(
+        None,
+        description="`pulumi destroy` (or a changed spec.namespace) deletes the namespace, "
+        "and with it Redis's PVC and, under the usual Delete reclaim policy, its disk. "
+        "Default (null): true for environment dev, false elsewhere, where the namespace "
+        "is kept in the cluster (`retainOnDelete`) and only dropped from the stack.",
+    )
     cluster_domain: str = Field(
         "cluster.local",
         pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
@@ -66,6 +93,11 @@ class StackConfig(SpecModel):
 
     spec: PlatformSpec
     infra: InfraOptions = Field(default_factory=InfraOptions)
+
+    def deletes_data_on_destroy(self) -> bool:
+        """infra.deleteDataOnDestroy, or its default: only dev stacks throw data away."""
+        explicit = self.infra.delete_data_on_destroy
+        return self.spec.environment == "dev" if explicit is None else explicit
 
 
 def stack_file(stack: str) -> Path:

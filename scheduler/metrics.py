@@ -33,6 +33,7 @@ class ServiceState:
     health: dict[str, Any] | None = None
     rollups: dict[str, dict[str, float]] = field(default_factory=dict)
     desired_replicas: dict[str, int] = field(default_factory=dict)  # queue -> scaling signal
+    certificate_expiry: dict[str, float] = field(default_factory=dict)  # which -> not after
     started_at: float = field(default_factory=time.time)
 
     def record(self, report: ReconcileReport) -> None:
@@ -79,6 +80,15 @@ class StateCollector(Collector):
         for (schedule_id, reason), count in sorted(s.drift_repairs.items()):
             repairs.add_metric([schedule_id, reason], count)
         yield repairs
+        expiry = GaugeMetricFamily(
+            "bullmq_tls_certificate_expiry_timestamp_seconds",
+            "Expiry of a certificate the platform serves or relies on "
+            "(scaling-endpoint: served to KEDA by this scheduler; redis: presented by Redis).",
+            labels=["certificate"],
+        )
+        for which, at in sorted(s.certificate_expiry.items()):
+            expiry.add_metric([which], at)
+        yield expiry
         yield from self._per_schedule(now)
         yield from self._health()
         yield from self._rollups()

@@ -13,12 +13,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 import time
 from typing import Any
 
 from platform_spec.http_server import Request, Response, bound_port, start_http_server
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import ScalingSettings
+from scheduler.certificates import ServingCertificate, peer_not_after
 from scheduler.metrics import ServiceState, build_registry, render, schedule_intervals
 from scheduler.register import Registrar
 from scheduler.scaling import ScalingEndpoint, desired_replicas, ensure_queue_meta
@@ -42,6 +44,8 @@ class SchedulerService:
         self.registry = build_registry(self.state)
         self.stopping = asyncio.Event()
         self.interval = float(spec.scheduler.reconcile_interval_seconds)
+        self.serving: ServingCertificate | None = None
+        self._redis_tls = redis_tls_target(redis_kwargs)
 
     # ------------------------------------------------------------ loop
 
@@ -67,6 +71,21 @@ class SchedulerService:
             self.state.desired_replicas = await desired_replicas(redis, self.spec)
         except Exception as exc:
             log.warning("metrics refresh failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+        await self.refresh_certificates()
+
+    async def refresh_certificates(self) -> None:
+        """Follow a renewed serving certificate; measure when both certificates expire."""
+        expiry = self.state.certificate_expiry
+        if self.serving is not None:
+            self.serving.reload()
+            if self.serving.not_after is not None:
+                expiry["scaling-endpoint"] = self.serving.not_after
+        if self._redis_tls is not None:
+            host, port, context = self._redis_tls
+            try:
+                expiry["redis"] = await peer_not_after(host, port, context)
+            except (OSError, ssl.SSLError, TimeoutError) as exc:
+                log.warning("redis certificate not read", extra={"error": str(exc)})
 
     async def run(self, *, once: bool = False) -> None:
         next_reconcile = 0.0
@@ -103,6 +122,16 @@ class SchedulerService:
         return Response.text(404, "not found\n")
 
 
+def redis_tls_target(redis_kwargs: dict[str, Any]) -> tuple[str, int, ssl.SSLContext] | None:
+    """(host, port, verifying context) of a TLS Redis, to read its certificate's expiry."""
+    if not redis_kwargs.get("ssl"):
+        return None
+    ca = redis_kwargs.get("ssl_ca_certs")
+    context = ssl.create_default_context(cafile=str(ca) if ca else None)
+    context.check_hostname = bool(redis_kwargs.get("ssl_check_hostname", True))
+    return str(redis_kwargs.get("host", "localhost")), int(redis_kwargs.get("port", 6379)), context
+
+
 async def serve(
     spec: PlatformSpec,
     redis_kwargs: dict[str, Any],
@@ -127,8 +156,13 @@ async def serve(
         redis = service.registrar.redis
         await ensure_queue_meta(redis, spec)
         endpoint = ScalingEndpoint(redis, spec, scaling.token())
+        if scaling.cert_dir is not None:
+            service.serving = ServingCertificate(scaling.cert_dir, scaling.client_ca_file)
         server = await start_http_server(
-            endpoint, scaling.host, scaling.port, ssl_context=scaling.ssl_context()
+            endpoint,
+            scaling.host,
+            scaling.port,
+            ssl_context=service.serving.context if service.serving else None,
         )
         servers.append(server)
         log.info(

@@ -128,7 +128,7 @@ class PipelinedRedis:
     """One Redis connection with any number of commands in flight.
 
     `connection` takes the same keyword arguments as redis-py (`host`, `port`,
-    `username`, `password`, `db`, `ssl`, `ssl_ca_certs`, `ssl_certfile`,
+    `username`, `password` or `credential_provider`, `db`, `ssl`, `ssl_ca_certs`, `ssl_certfile`,
     `ssl_keyfile`, `ssl_cert_reqs`, `ssl_check_hostname`), so the platform's
     `RedisSettings.redis_kwargs()` works as is.
     """
@@ -158,9 +158,12 @@ class PipelinedRedis:
             timeout,
         )
         self._protocol = protocol
-        password = kwargs.get("password")
-        if password:
-            username = kwargs.get("username")
+        provider = kwargs.get("credential_provider")
+        if provider is not None:
+            # Read at every connect: a reconnect after a rotation uses the new password.
+            await self.execute("AUTH", *provider.get_credentials())
+        elif kwargs.get("password"):
+            username, password = kwargs.get("username"), kwargs["password"]
             args = ("AUTH", username, password) if username else ("AUTH", password)
             await self.execute(*args)
         if kwargs.get("db"):

@@ -22,6 +22,10 @@ from platform_spec.sections.common import (
     Resources,
 )
 
+# Share of the memory limit kept free above maxmemory for the fork of an RDB snapshot
+# or AOF rewrite (copy-on-write pages, rewrite buffer) and the allocator's overhead.
+FORK_HEADROOM = 0.2
+
 # Maxmemory policies that evict keys: BullMQ loses jobs silently under them.
 EVICTING_POLICIES = (
     "allkeys-lru",
@@ -176,6 +180,21 @@ class Auth(SpecModel):
     admin_enabled: bool = Field(
         False, description="Create the `admin` ACL user (for people; all commands)."
     )
+    previous_password_suffix: str = Field(
+        "-previous",
+        pattern=r"^[-._a-zA-Z0-9]+$",
+        description="During a rotation the Secret also holds each user's previous password "
+        "under `<key><suffix>` (e.g. `worker-password-previous`): Redis accepts both until "
+        "the key is removed. Absent keys are fine.",
+    )
+    reload_interval_seconds: int = Field(
+        10,
+        ge=1,
+        le=300,
+        description="How often the reloader beside Redis checks the mounted password and "
+        "certificate files and applies a change without a restart (the kubelet itself "
+        "refreshes Secret volumes within about a minute).",
+    )
 
     @model_validator(mode="after")
     def _source_needs(self) -> Auth:
@@ -213,7 +232,8 @@ class Redis(SpecModel):
     maxmemory: Annotated[str, StringConstraints(pattern=REDIS_MEMORY_PATTERN)] = Field(
         "768mb",
         description="Redis `maxmemory`. With noeviction, writes fail above it (loud) instead "
-        "of jobs vanishing (silent). Keep 20-25% below the memory limit for fork/AOF rewrite.",
+        "of jobs vanishing (silent). At most 80% of resources.memoryLimit: the rest is fork "
+        "headroom for RDB snapshots and AOF rewrites.",
     )
     maxmemory_policy: str = Field(
         "noeviction",
@@ -221,6 +241,15 @@ class Redis(SpecModel):
         description="Must be `noeviction`: any evicting policy silently deletes job keys.",
     )
     persistence: Persistence = Field(default_factory=Persistence, description="AOF and RDB.")
+    pdb_max_unavailable: int = Field(
+        1,
+        ge=0,
+        le=1,
+        description="The Redis PodDisruptionBudget's maxUnavailable. 1 (default): a node drain "
+        "or upgrade may evict the single Redis; queues pause for its restart (AOF replay, "
+        "usually seconds) and clients reconnect. 0: every eviction is refused, so `kubectl "
+        "drain` hangs and cluster-autoscaler never frees the node until you move Redis.",
+    )
     tls: Tls = Field(default_factory=Tls, description="TLS certificates.")
     auth: Auth = Field(default_factory=Auth, description="ACL users and passwords.")
     external: ExternalRedis = Field(
@@ -229,8 +258,8 @@ class Redis(SpecModel):
     pod_annotations: dict[str, str] = Field(
         default_factory=dict,
         description="Extra annotations on the Redis pod template; a changed value rolls the "
-        "pod. Redis reads its certificate files only at start: the Pulumi program sets "
-        "`bullmq-platform/tls-cert-sha256` so a certificate renewal restarts Redis.",
+        "pod. Not needed for renewals: the reloader beside Redis applies renewed certificate "
+        "files and rotated passwords without a restart.",
     )
 
     @field_validator("maxmemory_policy")
@@ -245,11 +274,15 @@ class Redis(SpecModel):
     def _mode_and_memory(self) -> Redis:
         if self.mode == "external" and not self.external.host:
             raise ValueError("external.host is required when mode is external")
-        if self.mode == "in-cluster" and redis_memory_bytes(self.maxmemory) >= k8s_memory_bytes(
-            self.resources.memory_limit
+        limit = k8s_memory_bytes(self.resources.memory_limit)
+        if self.mode == "in-cluster" and redis_memory_bytes(self.maxmemory) > limit * (
+            1 - FORK_HEADROOM
         ):
             raise ValueError(
                 f"maxmemory {self.maxmemory} must be below resources.memoryLimit "
-                f"{self.resources.memory_limit} (fork and AOF rewrite need headroom)"
+                f"{self.resources.memory_limit} by at least {FORK_HEADROOM:.0%} (at most "
+                f"{int(limit * (1 - FORK_HEADROOM)) // 2**20}mb): an RDB snapshot or AOF "
+                "rewrite forks, and its copy-on-write pages plus the rewrite buffer count "
+                "against the limit; over it the pod is OOM-killed"
             )
         return self

@@ -128,7 +128,7 @@ def test_it_should_leave_replicas_to_keda_in_both_modes() -> None:
 
 
 def test_it_should_authenticate_with_secrets_that_the_chart_references() -> None:
-    """token from the auth Secret, ca/cert/key from the TLS Secret: only references."""
+    """token from the auth Secret, ca and KEDA's own client pair from the TLS Secret."""
     values = default_values(**{"redis.auth.passwordKeys.scalingToken": "keda-token"})
     docs = objects(values)
     scaled = of_kind(docs, "ScaledObject")
@@ -141,10 +141,37 @@ def test_it_should_authenticate_with_secrets_that_the_chart_references() -> None
         assert refs == {
             "token": ("auth", "keda-token"),
             "ca": ("tls", "ca.crt"),
-            "cert": ("tls", "tls.crt"),
-            "key": ("tls", "tls.key"),
+            # KEDA's client certificate, never the Redis server's key (tls.key)
+            "cert": ("tls", "keda-client.crt"),
+            "key": ("tls", "keda-client.key"),
         }
     assert not [d for d in docs if d["metadata"]["name"] == "bullmq-platform-keda"]
+
+
+def test_it_should_issue_keda_its_own_client_certificate_with_cert_manager() -> None:
+    values = default_values(
+        **{"redis.tls.source": "certManager", "redis.tls.certManagerIssuer": "ca-issuer"}
+    )
+    docs = objects(values)
+    client = named(docs, "Certificate", "bullmq-platform-redis-keda-client")["spec"]
+    assert client["usages"] == ["client auth", "digital signature", "key encipherment"]
+    assert client["issuerRef"]["name"] == "ca-issuer"
+    server = named(docs, "Certificate", "bullmq-platform-redis")["spec"]
+    assert client["secretName"] != server["secretName"]
+    for auth in of_kind(docs, "TriggerAuthentication"):
+        refs = {r["parameter"]: (r["name"], r["key"]) for r in auth["spec"]["secretTargetRef"]}
+        assert refs["cert"] == (client["secretName"], "tls.crt")
+        assert refs["key"] == (client["secretName"], "tls.key")
+
+
+def test_it_should_require_a_client_certificate_at_the_scaling_endpoint() -> None:
+    docs = objects(default_values())
+    scheduler = named(docs, "Deployment", "bullmq-platform-scheduler")
+    env = {
+        e["name"]: e.get("value")
+        for e in scheduler["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["BULLMQ_PLATFORM_SCALING_CLIENT_CA_FILE"].endswith("/scaling-tls/client-ca.crt")
 
 
 def test_it_should_serve_the_scaling_endpoint_from_the_scheduler() -> None:
@@ -238,7 +265,7 @@ def test_it_should_admit_only_kedas_namespace_to_the_scaling_port() -> None:
 def test_it_should_put_the_scheduler_names_on_a_cert_manager_certificate() -> None:
     values = default_values(**{"redis.tls.source": "certManager"})
     values["redis"]["tls"].update(existingSecret=None, certManagerIssuer="platform-ca")
-    (cert,) = of_kind(objects(values), "Certificate")
+    cert = named(objects(values), "Certificate", "bullmq-platform-redis")
     assert {
         SCHEDULER,
         f"{SCHEDULER}.bullmq",

@@ -69,3 +69,40 @@ def test_it_should_keep_keda_away_from_redis_when_it_asks_the_scheduler() -> Non
     docs = objects(default_values())
     redis_rule, _ = named(docs, "NetworkPolicy", "bullmq-platform-redis")["spec"]["ingress"]
     assert _namespace_peers(redis_rule) == []
+
+
+def _admits(rule: dict[str, Any], pod: dict[str, str], namespace: str, own: str) -> bool:
+    """Kubernetes' peer semantics: podSelector alone means the policy's own namespace;
+    namespaceSelector alone, every pod there; both in one peer, pods matching both."""
+    ns_labels = {"kubernetes.io/metadata.name": namespace}
+    for peer in rule["from"]:
+        ns_ok = (
+            _matches(peer["namespaceSelector"], ns_labels)
+            if "namespaceSelector" in peer
+            else namespace == own
+        )
+        pod_ok = _matches(peer["podSelector"], pod) if "podSelector" in peer else True
+        if ns_ok and pod_ok:
+            return True
+    return False
+
+
+def test_it_should_admit_labelled_producers_of_exactly_the_named_namespaces() -> None:
+    values = default_values(**{"networkPolicies.clientNamespaces": ["shop", "billing"]})
+    own = values["namespace"]
+    policy = named(objects(values), "NetworkPolicy", "bullmq-platform-redis")["spec"]
+    redis_rule = policy["ingress"][0]
+    client = {"bullmq-platform/redis-client": "true", "app": "checkout"}
+    for namespace in ("shop", "billing", own):
+        assert _admits(redis_rule, client, namespace, own), namespace
+        assert not _admits(redis_rule, {"app": "checkout"}, namespace, own), namespace
+    for namespace in ("other", "keda", "kube-system"):
+        assert not _admits(redis_rule, client, namespace, own), namespace
+
+
+def test_it_should_admit_no_other_namespace_by_default() -> None:
+    values = default_values()
+    policy = named(objects(values), "NetworkPolicy", "bullmq-platform-redis")["spec"]
+    client = {"bullmq-platform/redis-client": "true"}
+    assert _admits(policy["ingress"][0], client, values["namespace"], values["namespace"])
+    assert not _admits(policy["ingress"][0], client, "shop", values["namespace"])

@@ -47,14 +47,16 @@ def test_it_should_assemble_the_acl_file_from_one_secret_file_per_user() -> None
     spec = pod_spec(sts)
     (init,) = spec["initContainers"]
     assert "assemble-acl.sh" in " ".join(init["command"])
+    assert init["command"][:2] == ["sh", "-ec"]  # a failing step fails the init container
     passwords = next(v for v in spec["volumes"] if v["name"] == "passwords")["secret"]
     assert passwords["secretName"] == "auth"
+    # Optional, so the `-previous` keys may be absent; assemble-acl.sh checks the current ones.
+    assert passwords["optional"] is True
     items = {i["path"]: i["key"] for i in passwords["items"]}
+    roles = ("worker", "scheduler", "keda", "exporter")
     assert items == {
-        "worker": "worker-password",
-        "scheduler": "scheduler-password",
-        "keda": "keda-password",
-        "exporter": "exporter-password",
+        **{role: f"{role}-password" for role in roles},
+        **{f"previous/{role}": f"{role}-password-previous" for role in roles},
     }
     acl = next(v for v in spec["volumes"] if v["name"] == "acl")
     assert acl["emptyDir"]["medium"] == "Memory"
@@ -71,13 +73,15 @@ def test_it_should_add_the_admin_user_only_when_asked() -> None:
     assert not any(line.startswith("admin ") for line in default_rules["acl.rules"].splitlines())
 
 
-def test_it_should_probe_over_tls_with_the_password_from_a_file() -> None:
+def test_it_should_probe_over_tls_with_the_pod_local_password_from_a_file() -> None:
     sts = named(objects(default_values()), "StatefulSet", REDIS)
     (redis,) = [c for c in pod_spec(sts)["containers"] if c["name"] == "redis"]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert "redis-probe.sh" in " ".join(redis[probe]["exec"]["command"])
     script = (CHART_DIR / "files" / "redis-probe.sh").read_text()
-    assert "REDISCLI_AUTH=$(cat /etc/redis/probe/password)" in script
+    # Not the Secret's password: a rotation must never fail the probe (restart loop).
+    assert "/etc/redis/acl/local/exporter" in script
+    assert 'REDISCLI_AUTH=$(cat "$pwfile")' in script
     assert "--tls --cacert" in script
     assert " -a " not in script and "--pass" not in script
 
@@ -111,4 +115,30 @@ def test_it_should_protect_redis_with_a_pdb_selecting_its_pod() -> None:
     pdb = named(docs, "PodDisruptionBudget", REDIS)
     labels = named(docs, "StatefulSet", REDIS)["spec"]["template"]["metadata"]["labels"]
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
-    assert pdb["spec"]["minAvailable"] == 1
+    assert (
+        pdb["spec"]["maxUnavailable"] == 1
+    )  # a drain may move it (tests/chart/test_node_drains.py)
+
+
+def test_it_should_run_a_reloader_beside_redis_that_sees_secret_updates() -> None:
+    """Rotated passwords and renewed certificates reach Redis without a restart."""
+    spec = pod_spec(named(objects(default_values()), "StatefulSet", REDIS))
+    (reloader,) = [c for c in spec["containers"] if c["name"] == "reloader"]
+    assert "redis-reloader.sh" in " ".join(reloader["command"])
+    mounts = {m["name"]: m for m in reloader["volumeMounts"]}
+    # Whole-volume mounts (never subPath): the kubelet updates only those in place.
+    assert {"passwords", "tls", "acl", "config"} <= set(mounts)
+    assert not any("subPath" in m for m in reloader["volumeMounts"])
+    env = {e["name"]: e["value"] for e in reloader["env"]}
+    assert env["RELOAD_INTERVAL_SECONDS"] == "10"
+    assert env["REDIS_TLS_CERT_FILE"] == "/etc/redis/tls/tls.crt"
+    rules = named(objects(default_values()), "ConfigMap", f"{REDIS}-config")["data"]["acl.rules"]
+    (line,) = [r for r in rules.splitlines() if r.startswith("reloader ")]
+    assert "+acl|setuser" in line and "+config|set" in line and "~" not in line
+
+
+def test_it_should_keep_writing_when_a_snapshot_fails_and_alert_instead() -> None:
+    """With AOF on, a failed RDB fork must not stop every write with MISCONF."""
+    lines = _conf(stack_values("prod")).splitlines()
+    assert "stop-writes-on-bgsave-error no" in lines
+    assert "appendonly yes" in lines

@@ -68,7 +68,8 @@ def test_it_should_run_the_worker_to_the_runtime_contract() -> None:
 
 
 def test_it_should_keep_workers_from_being_evicted_mid_job() -> None:
-    docs = objects(default_values())
+    """A PDB per queue; safe-to-evict by the eviction rule (tests/chart/test_node_drains.py)."""
+    docs = objects(default_values(**{"scheduling.evictionGraceSeconds": 0}))
     for queue in PlatformSpec().queues:
         deployment = _worker(docs, queue.name)
         annotations = deployment["spec"]["template"]["metadata"]["annotations"]

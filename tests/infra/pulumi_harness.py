@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from infra.config import load_stack_config
@@ -99,6 +100,28 @@ class Recorder(pulumi.runtime.Mocks):
 
 
 @dataclass
+class PreviewRecorder(Recorder):
+    """Answers as a fresh stack's preview does: computed outputs (a generated password,
+    a certificate's PEM) are not known yet, only the inputs echo back."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(Registered(args.typ, args.name, args.inputs, args.provider))
+        state = dict(self.resources[-1].inputs)
+        if args.typ == "kubernetes:helm.sh/v4:Chart":
+            state["resources"] = []
+        return "", state
+
+
+def unknowns(value: Any, path: str = "") -> list[str]:
+    """Paths inside `value` that are unknown at preview (pulumi's `Unknown` placeholders)."""
+    if isinstance(value, dict):
+        return [hit for k, v in value.items() for hit in unknowns(v, f"{path}.{k}")]
+    if isinstance(value, list | tuple):
+        return [hit for i, v in enumerate(value) for hit in unknowns(v, f"{path}[{i}]")]
+    return [path or "(value)"] if isinstance(value, Unknown) else []
+
+
+@dataclass
 class Deployment:
     """What one program run produced."""
 
@@ -131,10 +154,13 @@ def set_config(raw: dict[str, Any]) -> None:
     )
 
 
-def deploy_stack(raw: dict[str, Any], stack: str = "dev") -> Deployment:
-    """Run config loading + deploy under mocks; return resources and resolved exports."""
-    recorder = Recorder()
-    pulumi.runtime.set_mocks(recorder, project=PROJECT, stack=stack, preview=False)
+def deploy_stack(raw: dict[str, Any], stack: str = "dev", *, preview: bool = False) -> Deployment:
+    """Run config loading + deploy under mocks; return resources and resolved exports.
+
+    With `preview`, as `pulumi preview` of a fresh stack: computed outputs are unknown.
+    """
+    recorder = PreviewRecorder() if preview else Recorder()
+    pulumi.runtime.set_mocks(recorder, project=PROJECT, stack=stack, preview=preview)
     set_config(raw)
     exports: dict[str, Any] = {}
     secrets: set[str] = set()

@@ -18,7 +18,9 @@ def test_it_should_create_one_password_per_acl_user_in_one_secret(stack_name: st
     passwords = deployment.resources.of_type("random:index/randomPassword:RandomPassword")
     prefix = "bullmq-platform-redis-auth-"
     made = sorted(p.name.removeprefix(prefix) for p in passwords if p.name.startswith(prefix))
-    assert made == sorted(u.replace("_", "-") for u in USERS)
+    # two slots per ACL user (rotation, see infra/credentials.py), one for the token
+    slots = [u.replace("_", "-") for u in USERS] + [f"{u}-b" for u in ACL_USERS]
+    assert made == sorted(slots)
     assert set(USERS) >= ACL_USERS
     for password in passwords:
         assert password.inputs["length"] >= 32

@@ -15,7 +15,6 @@ import yaml
 from pulumi_harness import deploy_stack, stack_raw
 
 from infra.platform import drop_none
-from infra.program import TLS_CHECKSUM_ANNOTATION
 from platform_spec import chart
 from platform_spec.chart import CHART_DIR
 from platform_spec.stack import load_stack
@@ -33,8 +32,6 @@ def test_it_should_deploy_the_local_chart_with_the_spec_as_values(stack_name: st
     assert inputs["name"] == config.infra.release_name
     assert inputs["namespace"] == config.spec.namespace
     values = copy.deepcopy(inputs["values"])
-    rollout = values["redis"].pop("podAnnotations")  # the certificate checksum, below
-    assert set(rollout) == {TLS_CHECKSUM_ANNOTATION}
     expected = drop_none(
         chart_values(
             config.spec,
@@ -43,7 +40,8 @@ def test_it_should_deploy_the_local_chart_with_the_spec_as_values(stack_name: st
             dashboard_secret=names["dashboard"],
         )
     )
-    assert expected["redis"].pop("podAnnotations") == {}  # the stacks set none themselves
+    # No certificate checksum annotation: it was unknown at preview (see
+    # test_it_should_preview_every_chart_object_on_a_fresh_stack.py); the reloader applies renewals.
     assert values == expected
     assert "version" not in inputs and "repositoryOpts" not in inputs  # local, not fetched
 
@@ -112,17 +110,3 @@ def test_it_should_mean_the_same_without_the_nulls_pulumi_drops(stack_name: str)
     # in a template a null and a missing key read the same; a default that comes back
     # where the spec said null does not
     assert drop_none(coalesce(defaults, drop_none(values))) == drop_none(coalesce(defaults, values))
-
-
-def test_it_should_roll_redis_when_its_certificate_changes(stack_name: str) -> None:
-    """Redis reads its certificate files only at start: a renewal must restart the pod."""
-    deployment = deploy_stack(stack_raw(stack_name), stack_name)
-    server = deployment.resources.one("tls:index/locallySignedCert:LocallySignedCert")
-    assert server is not None
-    values = deployment.chart.inputs["values"]
-    digest = values["redis"]["podAnnotations"][TLS_CHECKSUM_ANNOTATION]
-    assert len(digest) == 64 and "BEGIN" not in digest  # a checksum, not the certificate
-    docs = chart.objects(chart.template(values, release=deployment.chart.inputs["name"]))
-    statefulset = next(d for d in docs if d["kind"] == "StatefulSet")
-    annotations = statefulset["spec"]["template"]["metadata"]["annotations"]
-    assert annotations[TLS_CHECKSUM_ANNOTATION] == digest

@@ -7,6 +7,8 @@ from pulumi_harness import PEM_KIND, deploy_stack, run_under_mocks, stack_raw
 from infra.certificates import RedisTls, RedisTlsArgs
 
 TLS = "tls:index/"
+SERVER = "bullmq-platform-redis-tls-server"
+SERVER_CSR = "bullmq-platform-redis-tls-server-csr"
 
 
 def test_it_should_sign_the_server_certificate_with_its_own_ca(stack_name: str) -> None:
@@ -15,6 +17,7 @@ def test_it_should_sign_the_server_certificate_with_its_own_ca(stack_name: str) 
     keys = res.of_type(f"{TLS}privateKey:PrivateKey")
     assert sorted(k.name for k in keys) == [
         "bullmq-platform-redis-tls-ca-key",
+        "bullmq-platform-redis-tls-keda-client-key",
         "bullmq-platform-redis-tls-server-key",
     ]
     assert all(k.inputs["algorithm"] == "ECDSA" and k.inputs["ecdsaCurve"] == "P256" for k in keys)
@@ -24,12 +27,12 @@ def test_it_should_sign_the_server_certificate_with_its_own_ca(stack_name: str) 
     assert ca.inputs["privateKeyPem"].startswith(
         f"-----BEGIN {PEM_KIND}-----\nMOCKKEYbullmq-platform-redis-tls-ca-key"
     )
-    server = res.one(f"{TLS}locallySignedCert:LocallySignedCert")
+    server = res.one(f"{TLS}locallySignedCert:LocallySignedCert", SERVER)
     assert "MOCKCERTbullmq-platform-redis-tls-ca\n" in server.inputs["caCertPem"]
     assert "MOCKKEYbullmq-platform-redis-tls-ca-key" in server.inputs["caPrivateKeyPem"]
     assert "server_auth" in server.inputs["allowedUses"]
     assert "cert_signing" not in server.inputs["allowedUses"]
-    csr = res.one(f"{TLS}certRequest:CertRequest")
+    csr = res.one(f"{TLS}certRequest:CertRequest", SERVER_CSR)
     assert "MOCKKEYbullmq-platform-redis-tls-server-key" in csr.inputs["privateKeyPem"]
     # every private key travels as a secret, whatever the provider declares
     assert "privateKeyPem" in ca.secrets and "privateKeyPem" in csr.secrets
@@ -38,7 +41,7 @@ def test_it_should_sign_the_server_certificate_with_its_own_ca(stack_name: str) 
 
 def test_it_should_name_every_service_and_pod_form_in_the_sans() -> None:
     deployment = deploy_stack(stack_raw("staging"), "staging")
-    csr = deployment.resources.one(f"{TLS}certRequest:CertRequest")
+    csr = deployment.resources.one(f"{TLS}certRequest:CertRequest", SERVER_CSR)
     sans = set(csr.inputs["dnsNames"])
     ns, svc, headless = "bullmq-staging", "bullmq-platform-redis", "bullmq-platform-redis-headless"
     pod = f"{svc}-0.{headless}"
@@ -54,14 +57,14 @@ def test_it_should_name_every_service_and_pod_form_in_the_sans() -> None:
 def test_it_should_follow_the_configured_cluster_domain() -> None:
     raw = stack_raw("dev")
     raw["infra"]["clusterDomain"] = "corp.internal"
-    csr = deploy_stack(raw).resources.one(f"{TLS}certRequest:CertRequest")
+    csr = deploy_stack(raw).resources.one(f"{TLS}certRequest:CertRequest", SERVER_CSR)
     assert "bullmq-platform-redis.bullmq-dev.svc.corp.internal" in csr.inputs["dnsNames"]
     assert not any(n.endswith("cluster.local") for n in csr.inputs["dnsNames"])
 
 
 def test_it_should_take_validity_and_renewal_from_the_stack() -> None:
     deployment = deploy_stack(stack_raw("prod"), "prod")
-    server = deployment.resources.one(f"{TLS}locallySignedCert:LocallySignedCert")
+    server = deployment.resources.one(f"{TLS}locallySignedCert:LocallySignedCert", SERVER)
     ca = deployment.resources.one(f"{TLS}selfSignedCert:SelfSignedCert")
     assert server.inputs["validityPeriodHours"] == 1440  # Pulumi.prod.yaml
     assert server.inputs["earlyRenewalHours"] == 720
@@ -78,7 +81,7 @@ def test_it_should_store_a_tls_secret_with_crt_key_and_ca() -> None:
     assert secret.inputs["metadata"]["name"] == "bullmq-platform-redis-tls"
     data = secret.inputs["stringData"]
     assert "stringData" in secret.secrets
-    assert sorted(data) == ["ca.crt", "tls.crt", "tls.key"]
+    assert sorted(data) == ["ca.crt", "keda-client.crt", "keda-client.key", "tls.crt", "tls.key"]
     assert "MOCKCERTbullmq-platform-redis-tls-server\n" in data["tls.crt"]
     assert "MOCKCERTbullmq-platform-redis-tls-ca\n" in data["ca.crt"]
     assert "MOCKKEYbullmq-platform-redis-tls-server-key" in data["tls.key"]
@@ -86,6 +89,26 @@ def test_it_should_store_a_tls_secret_with_crt_key_and_ca() -> None:
         deployment.chart.inputs["values"]["redis"]["tls"]["existingSecret"]
         == "bullmq-platform-redis-tls"
     )
+
+
+def test_it_should_issue_keda_a_client_only_certificate_of_its_own() -> None:
+    """KEDA authenticates to the scaling endpoint with it, never with Redis's server key."""
+    deployment = deploy_stack(stack_raw("dev"))
+    res = deployment.resources
+    client = res.one(
+        f"{TLS}locallySignedCert:LocallySignedCert", "bullmq-platform-redis-tls-keda-client"
+    )
+    assert "client_auth" in client.inputs["allowedUses"]
+    assert "server_auth" not in client.inputs["allowedUses"]
+    assert "MOCKCERTbullmq-platform-redis-tls-ca\n" in client.inputs["caCertPem"]
+    csr = res.one(f"{TLS}certRequest:CertRequest", "bullmq-platform-redis-tls-keda-client-csr")
+    assert "MOCKKEYbullmq-platform-redis-tls-keda-client-key" in csr.inputs["privateKeyPem"]
+    assert not csr.inputs.get("dnsNames")
+    data = res.one("kubernetes:core/v1:Secret", "bullmq-platform-redis-tls-secret").inputs[
+        "stringData"
+    ]
+    assert "MOCKKEYbullmq-platform-redis-tls-keda-client-key" in data["keda-client.key"]
+    assert data["keda-client.key"] != data["tls.key"]
 
 
 def test_it_should_mark_the_private_key_secret_and_leave_the_ca_public() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from platform_spec.settings import RedisSettings
 
@@ -27,7 +28,8 @@ def test_it_should_read_the_password_and_ca_from_the_secrets_dir(
     assert settings.password is not None
     assert settings.password.get_secret_value() == PASSWORD
     assert settings.ca_file == secrets_dir / "ca.crt"
-    assert settings.redis_kwargs()["password"] == PASSWORD
+    provider = settings.redis_kwargs()["credential_provider"]
+    assert provider.get_credentials() == ("worker", PASSWORD)
     assert settings.redis_kwargs()["ssl"] is True
 
 
@@ -61,3 +63,17 @@ def test_it_should_keep_the_password_out_of_the_engine_config() -> None:
         remove_on_fail=False,
     )
     assert PASSWORD not in repr(config)
+
+
+def test_it_should_read_the_password_file_again_at_every_connect(secrets_dir: Path) -> None:
+    """A rotation replaces the mounted file: the next connection must use the new password."""
+    settings = RedisSettings(secrets_dir=secrets_dir, username="worker")
+    provider = settings.redis_kwargs()["credential_provider"]
+    (secrets_dir / "password").write_text("rotated-Value-43\n")
+    assert provider.get_credentials() == ("worker", "rotated-Value-43")
+    assert PASSWORD not in repr(provider) and "rotated" not in repr(provider)
+
+
+def test_it_should_pass_an_explicit_password_as_is() -> None:
+    kwargs = RedisSettings(password=SecretStr(PASSWORD), username="w").redis_kwargs()
+    assert kwargs["password"] == PASSWORD and "credential_provider" not in kwargs

@@ -158,6 +158,12 @@ REJECTED = [
         "must be below resources.memoryLimit",
     ),
     (
+        "maxmemory without fork headroom",
+        {"redis.maxmemory": "900mb", "redis.resources": {"memoryLimit": "1Gi"}},
+        "redis",
+        "by at least 20% (at most 819mb)",
+    ),
+    (
         "existingSecret source without name",
         {"redis.auth": {"source": "existingSecret"}},
         "redis.auth",

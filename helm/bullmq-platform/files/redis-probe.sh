@@ -1,6 +1,7 @@
 #!/bin/sh
 # Redis liveness/readiness probe: PING over TLS as the `exporter` ACL user.
-# The password comes from a mounted Secret file into REDISCLI_AUTH, never argv.
+# The password is the pod-local one (local-passwords.sh), read into REDISCLI_AUTH,
+# never argv: a rotation of the Secret's passwords cannot make the probe fail.
 # usage: redis-probe.sh liveness|readiness
 set -eu
 kind=${1:-readiness}
@@ -11,8 +12,9 @@ if [ "${REDIS_TLS:-true}" = "true" ]; then
     set -- "$@" --cert /etc/redis/tls/tls.crt --key /etc/redis/tls/tls.key
   fi
 fi
-if [ -s /etc/redis/probe/password ]; then
-  REDISCLI_AUTH=$(cat /etc/redis/probe/password)
+pwfile=${REDIS_PROBE_PASSWORD_FILE:-/etc/redis/acl/local/exporter}
+if [ -s "$pwfile" ]; then
+  REDISCLI_AUTH=$(cat "$pwfile")
   export REDISCLI_AUTH
   set -- "$@" --user exporter
 fi

@@ -91,6 +91,9 @@ Env and secret volume of a runtime process (worker or scheduler): call with
               path: scaling-tls/tls.crt
             - key: tls.key
               path: scaling-tls/tls.key
+            # KEDA's client certificate must be signed by this CA.
+            - key: ca.crt
+              path: scaling-tls/client-ca.crt
       {{- end }}
 - name: tmp
   emptyDir:

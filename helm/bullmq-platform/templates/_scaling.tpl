@@ -15,6 +15,17 @@ endpoint (keda.scaler metricsApi), "" for the plain redis triggers or no KEDA.
 {{- define "bullmq-platform.scalingTokenFile" -}}/var/run/secrets/bullmq-platform/scaling-token{{- end -}}
 {{- define "bullmq-platform.scalingCertDir" -}}/var/run/secrets/bullmq-platform/scaling-tls{{- end -}}
 
+{{/* KEDA's client certificate for the scaling endpoint: its Secret and keys. Never the
+Redis server's key: cert-manager issues a separate Certificate; otherwise the Redis TLS
+Secret carries it under keda.clientCertKey / keda.clientKeyKey (Pulumi writes them). */}}
+{{- define "bullmq-platform.kedaClientCert" -}}
+{{- if eq .Values.redis.tls.source "certManager" -}}
+{{- dict "secret" (printf "%s-keda-client-tls" (include "bullmq-platform.redisName" .)) "cert" "tls.crt" "key" "tls.key" | toJson -}}
+{{- else -}}
+{{- dict "secret" (include "bullmq-platform.tlsSecret" .) "cert" .Values.keda.clientCertKey "key" .Values.keda.clientKeyKey | toJson -}}
+{{- end -}}
+{{- end -}}
+
 {{/* DNS names of the scheduler Service; the scaling endpoint's certificate must cover them. */}}
 {{- define "bullmq-platform.schedulerDnsNames" -}}
 {{- $name := include "bullmq-platform.schedulerName" . -}}

@@ -6,7 +6,7 @@ it, and the tests and the local stack run redis-server on this very text
 
 {{/* Where the pod mounts things. */}}
 {{- define "bullmq-platform.redisPaths" -}}
-{{- dict "tls" "/etc/redis/tls" "acl" "/etc/redis/acl/users.acl" "data" "/data" "conf" "/etc/redis/conf" "passwords" "/etc/redis/passwords" | toJson -}}
+{{- dict "tls" "/etc/redis/tls" "acl" "/etc/redis/acl/users.acl" "data" "/data" "conf" "/etc/redis/conf" "passwords" "/etc/redis/passwords" "local" "/etc/redis/acl/local" | toJson -}}
 {{- end -}}
 
 {{- define "bullmq-platform.redisConf" -}}
@@ -37,6 +37,10 @@ appendonly yes
 appendfsync {{ $r.persistence.appendfsync }}
 aof-use-rdb-preamble yes
 aof-load-truncated yes
+# The AOF carries every acknowledged write: a failed RDB snapshot (a fork refused
+# under a tight memory limit, a full disk) raises BullmqRedisRdbSnapshotFailing
+# instead of refusing every write with MISCONF.
+stop-writes-on-bgsave-error no
 save {{ range $i, $rule := $r.persistence.rdbSnapshots }}{{ if $i }} {{ end }}{{ $rule.seconds }} {{ $rule.changes }}{{ end }}
 {{- else }}
 appendonly no
@@ -46,7 +50,8 @@ save ""
 maxmemory {{ $r.maxmemory }}
 maxmemory-policy {{ $r.maxmemoryPolicy }}
 {{- if $r.auth.enabled }}
-# ACL users (default user off), assembled at start from mounted Secret files.
+# ACL users (default user off), assembled at start from mounted Secret files and
+# kept in step with them by the redis-reloader container (ACL SETUSER, no restart).
 aclfile {{ $paths.acl }}
 {{- else }}
 # Auth off: allowed only for environment dev.
@@ -74,6 +79,10 @@ keda {{ $keys }} -@all +eval +evalsha +type +llen +zcard +scard +hlen {{ $conn }
 # redis_exporter: server statistics, and the sizes of the queue keys it watches (read-only).
 exporter %R{{ $keys }} -@all {{ $conn }} +info +slowlog|get +slowlog|len +latency|latest +latency|histogram +dbsize +type +llen +zcard +scard +hlen +xlen +strlen +memory|usage
 {{- include "bullmq-platform.dashboardAclRule" (dict "ctx" . "keys" $keys "deny" $deny "conn" $conn) }}
+# The reloader sidecar (pod-local password): replays the users' passwords after a
+# rotation and makes Redis re-read renewed certificate files. ACL SETUSER could
+# grant anything, so its password never leaves the pod's memory-backed volume.
+reloader -@all +acl|setuser +config|set {{ $conn }}
 {{- if .Values.redis.auth.adminEnabled }}
 # admin: people only, everything.
 admin ~* &* +@all
