@@ -328,7 +328,19 @@ class FastEngine:
         fields, job_id = reply[0], reply[1]
         if fields and job_id:
             self._active[job_id.decode()] = token
-            job = job_from_reply(fields, job_id, self.queue, token, self.options.on_bad_data)
+            try:
+                job = job_from_reply(fields, job_id, self.queue, token, self.options.on_bad_data)
+            except Exception as err:  # never leave a fetched job pinned in `active`
+                job = FastJob(
+                    id=job_id.decode(),
+                    name="",
+                    data=None,
+                    opts={},
+                    attempts_made=0,
+                    token=token,
+                    queue_name=self.queue,
+                    deferred_failure=f"unreadable job hash: {err}",
+                )
             if not job.opts.get("attempts") and self.options.default_attempts:
                 job.opts["attempts"] = self.options.default_attempts
             if job.repeat_job_key:
@@ -435,6 +447,10 @@ class FastEngine:
                 final = True
         reply: Any = None
         try:
+            if repairs := job.extra.get("repairs"):
+                # A counter the failing script increments must be a number first.
+                pairs = [x for item in repairs.items() for x in item]
+                await self._redis.execute("HSET", self.keys.job(job.id), *pairs)
             if final:
                 reply = await self._finish(
                     job, token, "failed", b"failedReason", reason.encode(), fields

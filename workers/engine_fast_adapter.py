@@ -15,7 +15,8 @@ import orjson
 
 from workers.bullmq_wire import FastJob
 from workers.engine import EngineConfig, EngineHooks, JobView, Process
-from workers.engine_fast import EngineOptions, FastEngine, from_env_levers
+from workers.engine_fast import BadJobData, EngineOptions, FastEngine, from_env_levers
+from workers.errors import InvalidJob
 from workers.payloads import MalformedData
 
 
@@ -114,4 +115,6 @@ class PlatformFastEngine:
         self._spawn(self.hooks.on_completed(_view(job, finished=True), result))
 
     def _failed(self, job: FastJob, err: BaseException, final: bool) -> None:
+        if isinstance(err, BadJobData):  # the runtime counts it as a validation failure
+            err = InvalidJob(str(err))
         self._spawn(self.hooks.on_failed(_view(job, finished=True), err, final))

@@ -7,6 +7,7 @@ Everything camelCase and every library quirk stays in this module:
   custom-strategy hook, in memory only: the job's stored opts are untouched;
 - data that is not JSON reaches the runtime as `MalformedData` instead of
   breaking the fetch (the job would otherwise sit in `active` until it stalls);
+- a job hash it cannot read (workers/job_hash.py) fails at once as InvalidJob;
 - progress of the fetch loop is stamped for liveness.
 """
 
@@ -22,7 +23,8 @@ from bullmq import Job, Worker
 from bullmq.custom_errors import DelayedError, UnrecoverableError
 
 from workers.engine import EngineConfig, EngineHooks, JobView, Process
-from workers.errors import Deferred
+from workers.errors import Deferred, InvalidJob
+from workers.job_hash import check_job_hash
 from workers.logs import get_logger
 from workers.payloads import MalformedData
 
@@ -47,8 +49,19 @@ class _PlatformWorker(Worker):  # type: ignore[misc]
         delay_until: int = 0,
         token: str | None = None,
     ) -> Any:
+        problem = None
+        if job_data:
+            checked = check_job_hash(job_data)
+            problem = checked.problem
+            if problem is not None:
+                job_data = checked.fields
+                if checked.repairs and job_id:
+                    # A counter the failing script increments must be a number first.
+                    await self.client.hset(
+                        f"{self.qualifiedName}:{job_id}", mapping=checked.repairs
+                    )
         try:
-            return await super().nextJobFromJobData(
+            job = await super().nextJobFromJobData(
                 job_data, job_id, limit_until, delay_until, token
             )
         except json.JSONDecodeError as exc:
@@ -59,7 +72,9 @@ class _PlatformWorker(Worker):  # type: ignore[misc]
             job = await super().nextJobFromJobData(patched, job_id, limit_until, delay_until, token)
             if job is not None:
                 job.data = MalformedData(raw, f"{exc.msg} at position {exc.pos}")
-            return job
+        if job is not None and problem is not None:
+            job.platform_problem = problem  # failed at once by StockEngine._processor
+        return job
 
 
 def _view(job: Job) -> JobView:
@@ -91,7 +106,9 @@ class StockEngine:
     async def start(self) -> None:
         cfg = self.config
         opts: dict[str, Any] = {
-            "connection": cfg.connection,
+            # A job hash with invalid UTF-8 must reach check_job_hash, not break the
+            # reply's decoding (surrogates keep the bytes; they round-trip on writes).
+            "connection": {**cfg.connection, "encoding_errors": "surrogateescape"},
             "prefix": cfg.prefix,
             "concurrency": cfg.concurrency,
             "lockDuration": cfg.lock_duration_ms,
@@ -158,6 +175,8 @@ class StockEngine:
         job.opts["backoff"] = {"type": _PLATFORM_BACKOFF, "original": job.opts.get("backoff")}
         self._active[str(job.id)] = (job, token)
         try:
+            if problem := getattr(job, "platform_problem", None):
+                raise InvalidJob(problem)
             return await self.process(_view(job))
         except Deferred as deferred:
             await job.moveToDelayed(int(time.time() * 1000) + deferred.delay_ms, token)
