@@ -238,6 +238,10 @@ class FastEngine:
     def active_jobs(self) -> int:
         return len(self._active)
 
+    def active_locks(self) -> list[tuple[str, str]]:
+        """(job id, token) of the active jobs; a copy, safe from another thread."""
+        return list(self._active.copy().items())
+
     # ------------------------------------------------------------ slot loop
 
     async def _slot(self, index: int) -> None:

@@ -106,6 +106,9 @@ class PlatformFastEngine:
     def last_progress(self) -> float:
         return self.engine.last_progress
 
+    def active_locks(self) -> list[tuple[str, str]]:
+        return self.engine.active_locks()
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._events.add(task)

@@ -162,6 +162,9 @@ class StockEngine:
     def last_progress(self) -> float:
         return self._worker.progress if self._worker else 0.0
 
+    def active_locks(self) -> list[tuple[str, str]]:
+        return [(job_id, token) for job_id, (_, token) in self._active.copy().items()]
+
     # ------------------------------------------------------------ jobs
 
     def _backoff(self, attempts_made: int, _type: str, _err: Any, job: Job) -> int:

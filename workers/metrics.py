@@ -13,6 +13,7 @@ LABELS = ("queue", "job_name")
 UNKNOWN_JOB = "unknown"
 # Seconds: from a 5 ms no-op to a 15-minute report.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
+LOOP_BLOCK_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300)
 RTT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
 
 
@@ -52,6 +53,13 @@ class WorkerMetrics:
             "Authenticated PING round trip over TLS.",
             ("queue",),
             buckets=RTT_BUCKETS,
+            registry=r,
+        )
+        self.loop_blocked = Histogram(
+            "bullmq_worker_event_loop_blocked_seconds",
+            "Times the event loop was blocked (by the named job's handler), and for how long.",
+            LABELS,
+            buckets=LOOP_BLOCK_BUCKETS,
             registry=r,
         )
         self.loop_progress = Gauge(

@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
+from types import CodeType
 from typing import Any
 
 from bullmq import Queue as BullQueue
@@ -39,6 +40,7 @@ from workers.engine_factory import DEFAULT_ENGINE, create_engine
 from workers.errors import Deferred, InvalidJob, JobTimeout, StartupError
 from workers.health import HealthServer
 from workers.logs import get_logger
+from workers.loop_watch import LoopWatch
 from workers.metrics import WorkerMetrics
 from workers.options import retry_delay_ms
 from workers.payloads import tenant_of, validate_job
@@ -83,6 +85,7 @@ class WorkerRuntime:
         )
         self.tenants: Counter[str] = Counter()
         self.engine: Engine | None = None
+        self.loop_watch: LoopWatch | None = None
         self.health: HealthServer | None = None
         self.draining = False
         self._elapsed: dict[str, float] = {}
@@ -118,6 +121,17 @@ class WorkerRuntime:
             remove_on_fail=retention(q.remove_on_fail),
         )
         self.engine = create_engine(self.engine_kind, config, self.process, self)
+        self.loop_watch = LoopWatch(
+            connection=self.connection,
+            prefix=self.spec.key_prefix,
+            queue=q.name,
+            lock_duration_ms=self.settings.lock_duration_ms,
+            active_locks=self.engine.active_locks,
+            handlers=self._handler_codes(),
+            observe=self._loop_blocked,
+            report_after_seconds=self.settings.loop_block_report_seconds,
+        )
+        await self.loop_watch.start()
         self.health = HealthServer(self)
         await self.health.start(self.runtime_settings.http_host, self.runtime_settings.http_port)
         await self.engine.start()
@@ -193,6 +207,8 @@ class WorkerRuntime:
         log.info("draining", extra={"queue": self.queue.name, "active": active, "budget": budget})
         handed_back = await self.engine.stop(budget) if self.engine else 0
         log.info("drained", extra={"queue": self.queue.name, "handedBack": handed_back})
+        if self.loop_watch:
+            await self.loop_watch.stop()
         if self.health:
             await self.health.stop()
         await self.dlq.close()
@@ -284,6 +300,22 @@ class WorkerRuntime:
             producer = self._producers[queue_name] = BullQueue(queue_name, opts)
         job = await producer.add(name, data, job_options(target, job_id=job_id))
         return str(job.id)
+
+    def _handler_codes(self) -> dict[CodeType, str]:
+        """Code object of each handler run on the loop -> its job name (for LoopWatch)."""
+        codes: dict[CodeType, str] = {}
+        for name in self.registry.names:
+            handler = self.registry.get(name)
+            code = getattr(handler.func, "__code__", None) if handler else None
+            if isinstance(code, CodeType) and handler and not handler.blocking:
+                codes.setdefault(code, name)
+        return codes
+
+    def _loop_blocked(self, job_name: str, seconds: float) -> None:
+        """Called from LoopWatch's thread once a blocked loop is back."""
+        self.metrics.loop_blocked.labels(self.queue.name, self.metrics.job(job_name)).observe(
+            seconds
+        )
 
     # ------------------------------------------------------------ engine hooks
 
