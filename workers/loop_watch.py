@@ -72,6 +72,8 @@ class LoopWatch:
         self._thread: threading.Thread | None = None
         self._beat_task: asyncio.Task[None] | None = None
         self._loop_thread_id = 0
+        self._client: redis.Redis | None = None
+        self._extend_locks: Any = None
         self.beat = time.monotonic()
 
     async def start(self) -> None:
@@ -101,8 +103,6 @@ class LoopWatch:
     # ------------------------------------------------------------ the thread
 
     def _run(self) -> None:
-        client = redis.Redis(**self._connection, socket_timeout=max(self._renew_seconds, 1.0))
-        script = client.register_script((SCRIPTS_DIR / SCRIPT_FILES["extendLocks"]).read_text())
         next_renew = time.monotonic()
         blocked_by = ""
         blocked_since: float | None = None  # the last heartbeat before the block
@@ -111,7 +111,7 @@ class LoopWatch:
                 now = time.monotonic()
                 if now >= next_renew:
                     next_renew = now + self._renew_seconds
-                    self._renew(script)
+                    self._renew()
                 beat = self.beat
                 if now - beat > self._report_after:
                     if blocked_since is None:
@@ -120,16 +120,27 @@ class LoopWatch:
                     self._report(blocked_by, beat - blocked_since)
                     blocked_since = None
         finally:
-            client.close()
+            if self._client is not None:
+                self._client.close()
 
-    def _renew(self, script: Any) -> None:
+    def _script(self) -> Any:
+        """bullmq's extendLocks on this thread's own connection, made at first use
+        (a worker that never runs a job never opens it)."""
+        if self._client is None:
+            timeout = max(self._renew_seconds, 1.0)
+            self._client = redis.Redis(**self._connection, socket_timeout=timeout)
+            path = SCRIPTS_DIR / SCRIPT_FILES["extendLocks"]
+            self._extend_locks = self._client.register_script(path.read_text())
+        return self._extend_locks
+
+    def _renew(self) -> None:
         locks = self._active_locks()
         if not locks:
             return
         ids = [job_id for job_id, _ in locks]
         tokens = [token for _, token in locks]
         try:
-            failed = script(
+            failed = self._script()(
                 keys=[self._stalled_key],
                 args=[
                     self._base,
