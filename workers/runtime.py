@@ -30,6 +30,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from platform_spec.job_options import job_options, retention
+from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers.connection import bullmq_connection, redis_client, round_trip_seconds
@@ -44,6 +45,7 @@ from workers.loop_watch import LoopWatch
 from workers.metrics import WorkerMetrics
 from workers.options import retry_delay_ms
 from workers.payloads import tenant_of, validate_job
+from workers.rate_limit import apply_rate_limit
 from workers.registry import JobContext, load_registry
 from workers.runs import SKIPPED_RESULT, should_skip_overlap
 from workers.settings import WorkerSettings
@@ -184,18 +186,11 @@ class WorkerRuntime:
                 delay = min(delay * 2, STARTUP_RETRY_MAX_DELAY_SECONDS)
 
     async def apply_queue_limits(self) -> None:
-        """The queue's global rate limit (Python bullmq's Worker has no `limiter`)."""
-        queue = BullQueue(
-            self.queue.name, {"connection": self.connection, "prefix": self.spec.key_prefix}
-        )
-        try:
-            limit = self.queue.rate_limit
-            if limit is not None:
-                await queue.setGlobalRateLimit(limit.max, limit.duration_ms)
-            else:
-                await queue.removeGlobalRateLimit()
-        finally:
-            await queue.close()
+        """The spec's global rate limit (Python bullmq's Worker has no `limiter`);
+        a limit the platform did not set is left alone (workers/rate_limit.py)."""
+        meta = QueueKeys(self.spec.key_prefix, self.queue.name).meta
+        done = await apply_rate_limit(self.redis, meta, self.queue.rate_limit)
+        log.info("rate limit", extra={"queue": self.queue.name, "rateLimit": done})
 
     async def stop(self) -> None:
         """Drain: stop fetching, finish active jobs within the grace period, close."""
