@@ -135,6 +135,14 @@ def _write_state(state: Path, stack: str, server: RedisServer, platform: Platfor
     (state / STATE_FILE).write_text(json.dumps(doc, indent=2))
 
 
+class _StopDuringStartup(Exception):
+    """SIGTERM arrived before the stack was up (raised by the signal handler)."""
+
+
+def _stop_starting(*_: object) -> None:
+    raise _StopDuringStartup
+
+
 def _watch(server: RedisServer, spec: PlatformSpec, platform: Platform, once: bool) -> None:
     stop = False
 
@@ -188,11 +196,14 @@ def up(
     state = _state_dir(stack, state_dir)
     spec = _local_variant(load_stack(stack).spec)
     server = RedisServer(state / "redis", spec=spec, port=port)
-    console.print(f"[bold]bullmq-platform local stack[/] ({stack}): preparing {state}")
-    server.prepare()
-    server.start()
     platform = Platform(server, spec, state)
+    # SIGTERM during start-up stops what already runs and exits 0, like one later
+    # (_watch turns it into a flag); before, it killed us with children orphaned.
+    signal.signal(signal.SIGTERM, _stop_starting)
     try:
+        console.print(f"[bold]bullmq-platform local stack[/] ({stack}): preparing {state}")
+        server.prepare()
+        server.start()
         platform.start()
         _write_state(state, stack, server, platform)
         console.print(_endpoints(server, platform), soft_wrap=True)
@@ -201,8 +212,11 @@ def up(
             + (f" --state-dir {state}" if state_dir else "")
         )
         _watch(server, spec, platform, once)
+    except _StopDuringStartup:
+        console.print("SIGTERM during start-up")
     finally:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: keep draining
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # so does a second SIGTERM
         try:
             console.print("stopping: workers drain their active jobs, then the scheduler ...")
             codes = platform.stop()

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 
+from local_stack.lifetime import die_with_parent
 from local_stack.redis_server import RedisServer, free_port
 from platform_spec.model import PlatformSpec
 from platform_spec.stack import REPO_ROOT
@@ -87,6 +88,7 @@ class PlatformProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in the terminal is ours to forward
+                preexec_fn=die_with_parent,  # no orphans when we are killed
             )
         self.starts += 1
         return self

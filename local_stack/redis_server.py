@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from local_stack.certs import TlsFiles, generate_tls
+from local_stack.lifetime import die_with_parent
 from platform_spec import chart
 from platform_spec.model import PlatformSpec
 from platform_spec.values import chart_values
@@ -157,6 +158,7 @@ class RedisServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            preexec_fn=die_with_parent,  # no orphan redis-server when we are killed
         )
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None
