@@ -62,6 +62,12 @@ class WorkerMetrics:
             buckets=LOOP_BLOCK_BUCKETS,
             registry=r,
         )
+        self.clock_skew = Gauge(
+            "bullmq_worker_clock_skew_seconds",
+            "This process's clock minus Redis's (positive: running ahead), at the last /readyz.",
+            ("queue",),
+            registry=r,
+        )
         self.loop_progress = Gauge(
             "bullmq_worker_fetch_progress_timestamp_seconds",
             "Unix time the fetch loop last made progress (liveness).",
