@@ -37,6 +37,8 @@ async def clock_skew_seconds(redis: Any) -> float:
     info = await redis.info("server")
     after = time.time()
     return (before + after) / 2 - int(info["server_time_usec"]) / 1e6
+
+
 CONTENT_TYPE_METRICS = "text/plain; version=0.0.4; charset=utf-8"
 
 
