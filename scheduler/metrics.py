@@ -33,6 +33,7 @@ class ServiceState:
     health: dict[str, Any] | None = None
     rollups: dict[str, dict[str, float]] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
+    scripts_killed: dict[str, int] = field(default_factory=dict)  # outcome -> count
 
     def record(self, report: ReconcileReport) -> None:
         outcome = "ok" if report.ok else ("lock_busy" if not report.lock_acquired else "error")
@@ -78,6 +79,14 @@ class StateCollector(Collector):
         for (schedule_id, reason), count in sorted(s.drift_repairs.items()):
             repairs.add_metric([schedule_id, reason], count)
         yield repairs
+        killed = CounterMetricFamily(
+            "bullmq_scheduler_scripts_killed",
+            "Runaway Lua scripts the watchdog stopped with SCRIPT KILL (or could not).",
+            labels=["outcome"],
+        )
+        for outcome in ("killed", "unkillable"):
+            killed.add_metric([outcome], s.scripts_killed.get(outcome, 0))
+        yield killed
         yield from self._per_schedule(now)
         yield from self._health()
         yield from self._rollups()

@@ -26,6 +26,7 @@ from platform_spec.settings import ScalingSettings
 from scheduler.metrics import ServiceState, build_registry, render, schedule_intervals
 from scheduler.register import Registrar
 from scheduler.scaling import ScalingEndpoint, ensure_queue_meta
+from scheduler.watchdog import ScriptWatchdog
 from workers.maintenance.health import last_health
 from workers.maintenance.rollups import latest_rollups
 from workers.runs import refresh_last_success, run_records
@@ -158,6 +159,16 @@ async def serve(
             "scaling endpoint listening",
             extra={"port": bound_port(server), "tls": scaling.cert_dir is not None},
         )
+    watchdog: asyncio.Task[None] | None = None
+    if not once:
+        state = service.state
+        dog = ScriptWatchdog(
+            redis_kwargs,
+            lambda outcome: state.scripts_killed.update(
+                {outcome: state.scripts_killed.get(outcome, 0) + 1}
+            ),
+        )
+        watchdog = asyncio.create_task(dog.run(service.stopping))
     try:
         log.info(
             "scheduler starting",
@@ -165,6 +176,10 @@ async def serve(
         )
         await service.run(once=once)
     finally:
+        if watchdog is not None:
+            service.stopping.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(watchdog, 5)
         for server in servers:
             server.close()
             await server.wait_closed()
