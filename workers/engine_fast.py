@@ -69,6 +69,8 @@ log = logging.getLogger(__name__)
 
 # Pause after a Redis error before a slot tries again (Node's DELAY_TIME_1 is 100 ms).
 RETRY_DELAY_SECONDS = 0.1
+# Pause before a slot retries a fetch that Redis refused because it is full.
+REDIS_FULL_RETRY_SECONDS = 1.0
 # BZPOPMIN never blocks longer than this, so a lost connection is noticed (bullmq #1658).
 MAX_BLOCK_SECONDS = 10.0
 MIN_BLOCK_SECONDS = 0.001
@@ -90,6 +92,11 @@ def is_unrecoverable(err: BaseException) -> bool:
         return True
     errors = sys.modules.get("bullmq.custom_errors")
     return errors is not None and isinstance(err, errors.UnrecoverableError)
+
+
+def is_redis_full(err: BaseException) -> bool:
+    """Redis refused a write over maxmemory (noeviction): `OOM command not allowed ...`."""
+    return str(err).startswith("OOM ")
 
 
 def deferred_delay_ms(err: BaseException) -> int | None:
@@ -263,6 +270,14 @@ class FastEngine:
                 job = None
                 if self._closing:
                     return
+                if is_redis_full(err):
+                    # Redis answered: the loop is alive, Redis is full (noeviction refuses
+                    # the fetch, a write). Liveness must not restart us for that.
+                    self.last_progress = time.monotonic()
+                    if index == 0:
+                        log.warning("redis is full: fetching refused, retrying: %s", err)
+                    await asyncio.sleep(REDIS_FULL_RETRY_SECONDS)
+                    continue
                 log.warning("fast engine slot %s: %s", index, err)
                 await asyncio.sleep(RETRY_DELAY_SECONDS)
                 await self._reconnect()

@@ -21,6 +21,7 @@ from typing import Any
 
 from bullmq import Job, Worker
 from bullmq.custom_errors import DelayedError, UnrecoverableError
+from redis.exceptions import OutOfMemoryError
 
 from workers.engine import EngineConfig, EngineHooks, JobView, Process
 from workers.errors import Deferred, InvalidJob
@@ -210,4 +211,8 @@ class StockEngine:
         self._spawn(self.hooks.on_failed(view, err, final))
 
     def _error(self, err: BaseException, job: Job | None = None) -> None:
+        if isinstance(err, OutOfMemoryError) and self._worker is not None:
+            # Redis answered (it is full: noeviction refuses the fetch, a write): the
+            # loop is alive, and liveness must not restart the worker for that.
+            self._worker.progress = time.monotonic()
         log.warning("worker error", extra={"error": repr(err), "jobId": getattr(job, "id", None)})

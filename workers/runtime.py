@@ -25,7 +25,12 @@ from types import CodeType
 from typing import Any
 
 from bullmq import Queue as BullQueue
-from redis.exceptions import AuthenticationError, AuthorizationError, NoPermissionError
+from redis.exceptions import (
+    AuthenticationError,
+    AuthorizationError,
+    NoPermissionError,
+    OutOfMemoryError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -53,6 +58,8 @@ from workers.settings import WorkerSettings
 log = get_logger("runtime")
 # Delay before a job of a tenant at its active limit is tried again.
 TENANT_RETRY_MS = 1000
+# Delay before a job whose handler hit a full Redis is tried again.
+REDIS_FULL_RETRY_MS = 1000
 # Start-up: attempts to reach Redis before giving up (about 30 s with the backoff).
 STARTUP_ATTEMPTS = 8
 STARTUP_RETRY_FIRST_DELAY_SECONDS = 0.5
@@ -274,6 +281,9 @@ class WorkerRuntime:
                 if scope.expired():
                     raise JobTimeout(timeout) from None
                 raise
+            except OutOfMemoryError:
+                # Redis is full, not the job's fault: put it back, no attempt spent.
+                raise Deferred(REDIS_FULL_RETRY_MS, "Redis is full (maxmemory)") from None
         finally:
             elapsed = time.perf_counter() - started
             self.metrics.duration.labels(self.queue.name, name).observe(elapsed)
