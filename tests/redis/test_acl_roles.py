@@ -222,3 +222,23 @@ def test_it_should_leave_keda_no_eval_in_metrics_api_mode(clients: dict[str, red
         assert admin.execute_command("ACL", "DRYRUN", user, "PING") == "OK"
     finally:
         admin.execute_command("ACL", "DELUSER", user)
+
+
+def test_it_should_bound_one_write_by_the_largest_payload(
+    clients: dict[str, redis.Redis], redis_server: RedisServer
+) -> None:
+    """proto-max-bulk-len comes from the spec's maxPayloadBytes (2x + 64 KiB, >= 1 MiB)."""
+    largest = max(q.max_payload_bytes for q in redis_server.spec.queues)
+    bound = max(1 << 20, 2 * largest + 65536)
+    admin = clients["admin"]
+    assert admin.config_get("proto-max-bulk-len") == {"proto-max-bulk-len": str(bound)}
+    before = int(admin.info("memory")["used_memory"])
+    try:
+        with pytest.raises(redis.exceptions.RedisError, match=r"(?i)bulk|closed|reset|protocol"):
+            clients["worker"].set("bull:too-big-write", "x" * (bound + 1))
+        after = int(admin.info("memory")["used_memory"])
+        assert clients["worker"].set("bull:too-big-write", "x" * 1000)  # a normal write works
+    finally:
+        admin.unlink("bull:too-big-write")
+    print(f"proto-max-bulk-len {bound}: a {bound + 1}-byte write refused, memory +{after - before}")
+    assert after - before < bound

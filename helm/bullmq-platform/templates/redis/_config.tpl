@@ -45,6 +45,16 @@ save ""
 # BullMQ requires noeviction: any evicting policy deletes job keys silently.
 maxmemory {{ $r.maxmemory }}
 maxmemory-policy {{ $r.maxmemoryPolicy }}
+{{- /* One request string may not exceed twice the largest queue's maxPayloadBytes plus
+64 KiB (a DLQ entry holds the payload and its error), nor go below Redis's 1 MiB floor:
+noeviction checks memory only before a command, so one huge write overshoots
+maxmemory by its size (issue 25). */ -}}
+{{- $largest := 0 }}
+{{- range .Values.queues }}
+{{- $largest = max $largest (int (default 0 .maxPayloadBytes)) }}
+{{- end }}
+# Largest single string a client may send: 2 x the largest maxPayloadBytes + 64 KiB, >= 1 MiB.
+proto-max-bulk-len {{ max 1048576 (add (mul 2 $largest) 65536) }}
 {{- if $r.auth.enabled }}
 # ACL users (default user off), assembled at start from mounted Secret files.
 aclfile {{ $paths.acl }}
