@@ -87,8 +87,17 @@ def test_it_should_dead_letter_every_malformed_hash_and_complete_every_good_job(
         total = GOOD + len(MALFORMED)
 
         def settled() -> bool:
+            # The DLQ entry is written just after the job lands in `failed`: wait for both.
             c = counts(client, queue_name)
-            return c["completed"] + c["failed"] >= total and c["active"] == 0
+            letters = sum(
+                client.exists(f"bull:{dlq}:{entry_id(queue_name, f'bad-{case}')}")
+                for case in MALFORMED
+            )
+            return (
+                c["completed"] + c["failed"] >= total
+                and c["active"] == 0
+                and letters == len(MALFORMED)
+            )
 
         done = wait_until(settled, timeout=60)
         final = counts(client, queue_name)
