@@ -146,6 +146,14 @@ def _write_state(state: Path, stack: str, server: RedisServer, platform: Platfor
     (state / STATE_FILE).write_text(json.dumps(doc, indent=2))
 
 
+class _StopDuringStartup(Exception):
+    """SIGTERM arrived before the stack was up (raised by the signal handler)."""
+
+
+def _stop_starting(*_: object) -> None:
+    raise _StopDuringStartup
+
+
 def _watch(server: RedisServer, spec: PlatformSpec, platform: Platform, once: bool) -> None:
     stop = False
 
@@ -237,14 +245,17 @@ def up(
     state = _state_dir(stack, state_dir)
     spec = _local_variant(load_stack(stack).spec)
     server = RedisServer(state / "redis", spec=spec, port=port)
-    console.print(f"[bold]bullmq-platform local stack[/] ({stack}): preparing {state}")
-    server.prepare()
-    server.start()
-    if spec.redis.auth.enabled:  # as in the pod: rotations and renewals reach Redis live
-        server.start_reloader(interval_seconds=spec.redis.auth.reload_interval_seconds)
     platform = Platform(server, spec, state)
     watchers: MonitoringStack | None = None
+    # SIGTERM during start-up stops what already runs and exits 0, like one later
+    # (_watch turns it into a flag); before, it killed us with children orphaned.
+    signal.signal(signal.SIGTERM, _stop_starting)
     try:
+        console.print(f"[bold]bullmq-platform local stack[/] ({stack}): preparing {state}")
+        server.prepare()
+        server.start()
+        if spec.redis.auth.enabled:  # as in the pod: rotations and renewals reach Redis live
+            server.start_reloader(interval_seconds=spec.redis.auth.reload_interval_seconds)
         platform.start()
         _write_state(state, stack, server, platform)
         console.print(_endpoints(server, platform), soft_wrap=True)
@@ -255,8 +266,11 @@ def up(
             + (f" --state-dir {state}" if state_dir else "")
         )
         _watch(server, spec, platform, once)
+    except _StopDuringStartup:
+        console.print("SIGTERM during start-up")
     finally:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: keep draining
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # so does a second SIGTERM
         try:
             if watchers is not None:
                 console.print("stopping Prometheus and redis_exporter ...")

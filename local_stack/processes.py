@@ -173,14 +173,23 @@ def worker_process(
     http_port: int | None = None,
     extra_env: dict[str, str] | None = None,
     pythonpath: Sequence[Path] = (),
+    engine: str | None = None,
 ) -> PlatformProcess:
-    """`python -m workers --queue QUEUE` as the `worker` ACL user (not started yet)."""
+    """`python -m workers --queue QUEUE` as the `worker` ACL user (not started yet);
+    `engine` picks `--engine` (None: the CLI's default)."""
     port = http_port or free_port()
     label = name or f"worker {queue}"
     env = process_env(server, "worker", spec_file, port, extra=extra_env, pythonpath=pythonpath)
     return PlatformProcess(
         name=label,
-        argv=[sys.executable, "-m", "workers", "--queue", queue],
+        argv=[
+            sys.executable,
+            "-m",
+            "workers",
+            "--queue",
+            queue,
+            *(["--engine", engine] if engine else []),
+        ],
         env=env,
         log_file=log_dir / f"{label.replace(' ', '-')}.log",
         http_port=port,

@@ -51,6 +51,10 @@ META_CONCURRENCY = "concurrency"
 META_RATE_MAX = "max"
 META_RATE_DURATION = "duration"
 META_MAX_LEN_EVENTS = "opts.maxLenEvents"
+# Our own field: the `max:duration` rate limit the platform last set from the spec,
+# so a limit set by Node (`setGlobalRateLimit`) or a dashboard is never undone
+# by a worker start (workers/rate_limit.py).
+META_PLATFORM_RATE = "bullmq-platform.rateLimit"
 
 # Job hash fields (`P:Q:<id>`), milliseconds since the epoch.
 JOB_TIMESTAMP = "timestamp"  # created (enqueued)

@@ -35,6 +35,7 @@ class ServiceState:
     desired_replicas: dict[str, int] = field(default_factory=dict)  # queue -> scaling signal
     certificate_expiry: dict[str, float] = field(default_factory=dict)  # which -> not after
     started_at: float = field(default_factory=time.time)
+    scripts_killed: dict[str, int] = field(default_factory=dict)  # outcome -> count
 
     def record(self, report: ReconcileReport) -> None:
         outcome = "ok" if report.ok else ("lock_busy" if not report.lock_acquired else "error")
@@ -89,6 +90,14 @@ class StateCollector(Collector):
         for which, at in sorted(s.certificate_expiry.items()):
             expiry.add_metric([which], at)
         yield expiry
+        killed = CounterMetricFamily(
+            "bullmq_scheduler_scripts_killed",
+            "Runaway Lua scripts the watchdog stopped with SCRIPT KILL (or could not).",
+            labels=["outcome"],
+        )
+        for outcome in ("killed", "unkillable"):
+            killed.add_metric([outcome], s.scripts_killed.get(outcome, 0))
+        yield killed
         yield from self._per_schedule(now)
         yield from self._health()
         yield from self._rollups()

@@ -28,11 +28,13 @@ import logging
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
 from bullmq import Queue
 
+from platform_spec.cron import next_fires
 from platform_spec.keys import PlatformKeys, QueueKeys
 from platform_spec.model import PlatformSpec
 from scheduler.schedules import (
@@ -43,6 +45,9 @@ from scheduler.schedules import (
     stack_owner,
 )
 from workers.cron import patch_bullmq_cron
+
+# A next job may be due this much later than the schedule allows (clock jitter).
+NEXT_SLACK_MS = 1000
 
 log = logging.getLogger("scheduler.register")
 
@@ -187,6 +192,19 @@ class Registrar:
         elif not await self._next_job_present(decl, record):
             await self._upsert(decl)
             report.repaired[decl.id] = "next job missing"
+        elif int(record["next"]) > latest_next_ms(decl, time.time()) + NEXT_SLACK_MS:
+            # A worker whose clock ran ahead produced the next job late (issue 25):
+            # re-create the scheduler so its next job is due by our clock.
+            await self.queue(decl.queue).removeJobScheduler(decl.id)
+            await self._upsert(decl)
+            report.repaired[decl.id] = "next job too late"
+            log.warning(
+                "next job due too late: repaired",
+                extra={
+                    "schedule": decl.id,
+                    "dueInSeconds": round(int(record["next"]) / 1000 - time.time(), 1),
+                },
+            )
         else:
             report.unchanged.append(decl.id)
         await self.redis.hset(self.keys.owned(self.owner), decl.owned_field, decl.fingerprint)
@@ -234,6 +252,16 @@ class Registrar:
             for member in members:
                 if owned_field(queue, member) not in ours:
                     report.foreign.append(owned_field(queue, member))
+
+
+def latest_next_ms(decl: DeclaredSchedule, now: float) -> int:
+    """The latest a schedule's next job may be due, by this clock: one interval from now
+    (`every`), or the cron expression's next fire."""
+    if decl.every_ms is not None:
+        return int(now * 1000) + decl.every_ms
+    assert decl.pattern is not None
+    (first,) = next_fires(decl.pattern, decl.tz, datetime.fromtimestamp(now, UTC), 1)
+    return int(first.timestamp() * 1000)
 
 
 async def read_scheduler(

@@ -1,10 +1,14 @@
 """The scheduler process: reconcile at start and every reconcileIntervalSeconds, serve HTTP.
 
-HTTP (RuntimeSettings.http_port, 8080 in pods): `/healthz` is 200 while the
-last successful reconcile is younger than three intervals (a replica that
-cannot reach Redis or never gets the lock goes unready / restarts), with the
-last report as JSON; `/metrics` is Prometheus text. With ScalingSettings.port
-set, a second, HTTPS listener serves KEDA's `/scaling/<queue>` (scheduler/scaling.py).
+HTTP (RuntimeSettings.http_port, 8080 in pods), both with the last report as JSON:
+`/healthz` (liveness) is 200 while the process's loop answers: a Redis outage
+is not cured by a restart, so it never fails liveness (issue 25); `/readyz` is
+200 while an authenticated PING answers within READY_TIMEOUT_SECONDS, so an
+outage shows as unready and clears as soon as Redis answers again. A reconcile
+or refresh pass that hangs on a frozen Redis is cut off after PASS_TIMEOUT
+(the pass is retried; its lock expires on its own). `/metrics` is Prometheus
+text. With ScalingSettings.port set, a second, HTTPS listener serves KEDA's
+`/scaling/<queue>` (scheduler/scaling.py).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from scheduler.certificates import ServingCertificate, peer_not_after
 from scheduler.metrics import ServiceState, build_registry, render, schedule_intervals
 from scheduler.register import Registrar
 from scheduler.scaling import ScalingEndpoint, desired_replicas, ensure_queue_meta
+from scheduler.watchdog import ScriptWatchdog
 from workers.maintenance.health import last_health
 from workers.maintenance.rollups import latest_rollups
 from workers.runs import refresh_last_success, run_records
@@ -31,6 +36,10 @@ from workers.runs import refresh_last_success, run_records
 log = logging.getLogger("scheduler")
 # How often metrics snapshots (last success, health, rollups) are refreshed.
 REFRESH_SECONDS = 15.0
+# /readyz: an authenticated PING must answer within this.
+READY_TIMEOUT_SECONDS = 2.0
+# A reconcile or refresh pass longer than this (a frozen Redis) is cancelled and retried.
+PASS_TIMEOUT_SECONDS = 30.0
 
 
 class SchedulerService:
@@ -51,7 +60,7 @@ class SchedulerService:
 
     async def reconcile_once(self) -> None:
         try:
-            report = await self.registrar.reconcile()
+            report = await asyncio.wait_for(self.registrar.reconcile(), PASS_TIMEOUT_SECONDS)
         except Exception as exc:
             log.error("reconcile failed", extra={"error": f"{type(exc).__name__}: {exc}"})
             self.state.reconciles["error"] = self.state.reconciles.get("error", 0) + 1
@@ -62,13 +71,8 @@ class SchedulerService:
             log.warning("drift repaired", extra={"schedule": schedule_id, "reason": reason})
 
     async def refresh(self) -> None:
-        redis = self.registrar.redis
         try:
-            self.state.last_success = await refresh_last_success(redis, self.spec)
-            self.state.run_records = await run_records(redis, self.spec)
-            self.state.health = await last_health(redis, self.spec)
-            self.state.rollups = await latest_rollups(redis, self.spec)
-            self.state.desired_replicas = await desired_replicas(redis, self.spec)
+            await asyncio.wait_for(self._refresh(), PASS_TIMEOUT_SECONDS)
         except Exception as exc:
             log.warning("metrics refresh failed", extra={"error": f"{type(exc).__name__}: {exc}"})
         await self.refresh_certificates()
@@ -87,6 +91,14 @@ class SchedulerService:
             except (OSError, ssl.SSLError, TimeoutError) as exc:
                 log.warning("redis certificate not read", extra={"error": str(exc)})
 
+    async def _refresh(self) -> None:
+        redis = self.registrar.redis
+        self.state.last_success = await refresh_last_success(redis, self.spec)
+        self.state.run_records = await run_records(redis, self.spec)
+        self.state.health = await last_health(redis, self.spec)
+        self.state.rollups = await latest_rollups(redis, self.spec)
+        self.state.desired_replicas = await desired_replicas(redis, self.spec)
+
     async def run(self, *, once: bool = False) -> None:
         next_reconcile = 0.0
         while not self.stopping.is_set():
@@ -104,21 +116,34 @@ class SchedulerService:
 
     # ------------------------------------------------------------ HTTP
 
-    def healthy(self) -> bool:
+    def reconcile_fresh(self) -> bool:
+        """Whether the last successful reconcile is younger than three intervals."""
         age = time.time() - self.state.last_reconcile_ok_at
         return self.state.last_reconcile_ok_at > 0 and age < 3 * self.interval + 10
+
+    async def redis_answers(self) -> str | None:
+        """None when an authenticated PING answers in time, else why not."""
+        try:
+            await asyncio.wait_for(self.registrar.redis.ping(), READY_TIMEOUT_SECONDS)
+        except Exception as exc:
+            return f"redis unreachable: {type(exc).__name__}"
+        return None
 
     async def handle_http(self, request: Request) -> Response:
         if request.path == "/metrics":
             return Response(200, render(self.registry), "text/plain; version=0.0.4")
         if request.path in ("/healthz", "/readyz"):
             report = self.state.last_report
-            doc = {
-                "healthy": self.healthy(),
+            doc: dict[str, Any] = {
+                "healthy": self.reconcile_fresh(),  # the last reconcile is recent
                 "lastReconcileAt": self.state.last_reconcile_ok_at,
                 "lastReport": report.as_dict() if report else None,
             }
-            return Response.json(200 if doc["healthy"] else 503, doc)
+            if request.path == "/healthz":
+                return Response.json(200, {**doc, "live": True})
+            problem = await self.redis_answers()
+            doc.update(ready=problem is None, problem=problem)
+            return Response.json(200 if problem is None else 503, doc)
         return Response.text(404, "not found\n")
 
 
@@ -169,6 +194,16 @@ async def serve(
             "scaling endpoint listening",
             extra={"port": bound_port(server), "tls": scaling.cert_dir is not None},
         )
+    watchdog: asyncio.Task[None] | None = None
+    if not once:
+        state = service.state
+        dog = ScriptWatchdog(
+            redis_kwargs,
+            lambda outcome: state.scripts_killed.update(
+                {outcome: state.scripts_killed.get(outcome, 0) + 1}
+            ),
+        )
+        watchdog = asyncio.create_task(dog.run(service.stopping))
     try:
         log.info(
             "scheduler starting",
@@ -176,6 +211,10 @@ async def serve(
         )
         await service.run(once=once)
     finally:
+        if watchdog is not None:
+            service.stopping.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(watchdog, 5)
         for server in servers:
             server.close()
             await server.wait_closed()

@@ -16,12 +16,15 @@ from pathlib import Path
 import pytest
 import redis
 
-from local_stack.redis_server import RedisServer
+from local_stack.redis_server import RedisServer, local_spec
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    # KEDA's redis scaler mode: the one where the `keda` user may EVAL its length script
+    # (tests/redis/test_scaling_formula.py); metricsApi's keda user can only authenticate.
+    spec = local_spec(keda={"scaler": "redis"})
+    server = RedisServer(tmp_path_factory.mktemp("redis"), spec=spec)
     server.start()
     assert server.port != 6379, "tests must never use the machine's plain Redis"
     try:

@@ -23,6 +23,8 @@ from typing import Any
 import msgpack
 import orjson
 
+from workers.job_hash import check_job_hash
+
 
 def _bullmq_dir() -> Path:
     """The installed bullmq package's folder, found without importing it."""
@@ -90,7 +92,7 @@ class FastJob:
         return int(self.opts.get("attempts") or 1)
 
 
-def decode_opts(raw: bytes | None) -> dict[str, Any]:
+def decode_opts(raw: str | bytes | None) -> dict[str, Any]:
     """A job's stored `opts` JSON with Node's short names spelled out."""
     if not raw:
         return {}
@@ -107,37 +109,39 @@ def job_from_reply(
 ) -> FastJob:
     """A FastJob from moveToActive's reply (the job hash as a flat field/value list)."""
     it = iter(fields)
-    h: dict[bytes, bytes] = dict(zip(it, it, strict=True))
-    atm = h.get(b"atm") or h.get(b"attemptsMade") or b"0"
-    data_raw = h.get(b"data")
-    deferred_failure = h[b"defa"].decode() if b"defa" in h else None
+    checked = check_job_hash(dict(zip(it, it, strict=True)))
+    h = checked.fields
+    deferred_failure = h.get("defa") or checked.problem
+    data_raw = h["data"]
     try:
-        data = orjson.loads(data_raw) if data_raw else {}
+        data = orjson.loads(data_raw)
     except orjson.JSONDecodeError as err:
         if on_bad_data is None:
-            data, deferred_failure = None, f"job data is not JSON: {err}"
+            data, deferred_failure = None, deferred_failure or f"job data is not JSON: {err}"
         else:
-            data = on_bad_data(data_raw or b"", err)
+            data = on_bad_data(data_raw.encode(), err)
+    stacktrace = h.get("stacktrace")
     return FastJob(
         id=job_id.decode(),
-        name=h.get(b"name", b"").decode(),
+        name=h["name"],
         data=data,
-        opts=decode_opts(h.get(b"opts")),
-        attempts_made=int(atm),
-        attempts_started=int(h.get(b"ats") or 0),
-        timestamp=int(h.get(b"timestamp") or 0),
+        opts=decode_opts(h.get("opts")),
+        attempts_made=int(h.get("atm") or h.get("attemptsMade") or 0),
+        attempts_started=int(h.get("ats") or 0),
+        timestamp=int(h.get("timestamp") or 0),
         token=token,
-        stalled_counter=int(h.get(b"stc") or 0),
-        repeat_job_key=h[b"rjk"].decode() if b"rjk" in h else None,
+        stalled_counter=int(h.get("stc") or 0),
+        repeat_job_key=h.get("rjk"),
         deferred_failure=deferred_failure,
-        raw_stacktrace=h.get(b"stacktrace"),
+        raw_stacktrace=stacktrace.encode() if stacktrace is not None else None,
         queue_name=queue_name,
-        processed_on=int(h.get(b"processedOn") or 0),
-        parent=parent_of(h.get(b"parent")),
+        processed_on=int(h.get("processedOn") or 0),
+        parent=parent_of(h.get("parent")),
+        extra={"repairs": checked.repairs} if checked.repairs else {},
     )
 
 
-def parent_of(raw: bytes | None) -> dict[str, str] | None:
+def parent_of(raw: str | bytes | None) -> dict[str, str] | None:
     """A child's `parent` field ({"id", "queueKey"} JSON) as {"id", "queue"}."""
     if not raw:
         return None

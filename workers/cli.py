@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from bullmq import Queue as BullQueue
+from redis.exceptions import OutOfMemoryError
 
 from platform_spec.job_options import job_options
 from platform_spec.model import PlatformSpec
@@ -226,7 +227,16 @@ def enqueue(
     except (ValueError, InvalidJob) as exc:
         raise typer.BadParameter(str(exc), param_hint="--data / NAME") from None
     opts = job_options(target, priority=priority, delay_ms=delay_ms, job_id=job_id)
-    job = asyncio.run(_with_queue(spec, target.name, lambda q: q.add(name, payload, opts)))
+    try:
+        job = asyncio.run(_with_queue(spec, target.name, lambda q: q.add(name, payload, opts)))
+    except OutOfMemoryError as exc:
+        typer.echo(
+            f"enqueue refused: Redis is full (maxmemory reached; noeviction refuses new "
+            f"writes). Active jobs keep draining; free memory or raise redis.maxmemory. "
+            f"Redis said: {exc}",
+            err=True,
+        )
+        raise typer.Exit(3) from None
     _emit([{"queue": target.name, "name": name, "id": job.id}], as_json, "Enqueued")
 
 

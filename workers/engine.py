@@ -97,3 +97,7 @@ class Engine(Protocol):
     @property
     def last_progress(self) -> float:
         """time.monotonic() of the loop's last fetch attempt that returned."""
+
+    def active_locks(self) -> list[tuple[str, str]]:
+        """(job id, lock token) of the jobs in progress; safe to call from another
+        thread (workers/loop_watch.py renews these locks off the event loop)."""

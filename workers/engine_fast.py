@@ -69,6 +69,8 @@ log = logging.getLogger(__name__)
 
 # Pause after a Redis error before a slot tries again (Node's DELAY_TIME_1 is 100 ms).
 RETRY_DELAY_SECONDS = 0.1
+# Pause before a slot retries a fetch that Redis refused because it is full.
+REDIS_FULL_RETRY_SECONDS = 1.0
 # BZPOPMIN never blocks longer than this, so a lost connection is noticed (bullmq #1658).
 MAX_BLOCK_SECONDS = 10.0
 MIN_BLOCK_SECONDS = 0.001
@@ -96,6 +98,11 @@ def moved_by_handler(err: BaseException) -> bool:
     """The runtime's `JobMoved`: the handler moved the job itself; finish nothing."""
     errors = sys.modules.get("workers.errors")
     return errors is not None and isinstance(err, errors.JobMoved)
+
+
+def is_redis_full(err: BaseException) -> bool:
+    """Redis refused a write over maxmemory (noeviction): `OOM command not allowed ...`."""
+    return str(err).startswith("OOM ")
 
 
 def deferred_delay_ms(err: BaseException) -> int | None:
@@ -244,6 +251,10 @@ class FastEngine:
     def active_jobs(self) -> int:
         return len(self._active)
 
+    def active_locks(self) -> list[tuple[str, str]]:
+        """(job id, token) of the active jobs; a copy, safe from another thread."""
+        return list(self._active.copy().items())
+
     # ------------------------------------------------------------ slot loop
 
     async def _slot(self, index: int) -> None:
@@ -265,6 +276,14 @@ class FastEngine:
                 job = None
                 if self._closing:
                     return
+                if is_redis_full(err):
+                    # Redis answered: the loop is alive, Redis is full (noeviction refuses
+                    # the fetch, a write). Liveness must not restart us for that.
+                    self.last_progress = time.monotonic()
+                    if index == 0:
+                        log.warning("redis is full: fetching refused, retrying: %s", err)
+                    await asyncio.sleep(REDIS_FULL_RETRY_SECONDS)
+                    continue
                 log.warning("fast engine slot %s: %s", index, err)
                 await asyncio.sleep(RETRY_DELAY_SECONDS)
                 await self._reconnect()
@@ -334,7 +353,19 @@ class FastEngine:
         fields, job_id = reply[0], reply[1]
         if fields and job_id:
             self._active[job_id.decode()] = token
-            job = job_from_reply(fields, job_id, self.queue, token, self.options.on_bad_data)
+            try:
+                job = job_from_reply(fields, job_id, self.queue, token, self.options.on_bad_data)
+            except Exception as err:  # never leave a fetched job pinned in `active`
+                job = FastJob(
+                    id=job_id.decode(),
+                    name="",
+                    data=None,
+                    opts={},
+                    attempts_made=0,
+                    token=token,
+                    queue_name=self.queue,
+                    deferred_failure=f"unreadable job hash: {err}",
+                )
             if not job.opts.get("attempts") and self.options.default_attempts:
                 job.opts["attempts"] = self.options.default_attempts
             if job.repeat_job_key:
@@ -444,6 +475,10 @@ class FastEngine:
                 final = True
         reply: Any = None
         try:
+            if repairs := job.extra.get("repairs"):
+                # A counter the failing script increments must be a number first.
+                pairs = [x for item in repairs.items() for x in item]
+                await self._redis.execute("HSET", self.keys.job(job.id), *pairs)
             if final:
                 reply = await self._finish(
                     job, token, "failed", b"failedReason", reason.encode(), fields

@@ -15,7 +15,8 @@ import orjson
 
 from workers.bullmq_wire import FastJob
 from workers.engine import EngineConfig, EngineHooks, JobView, Process
-from workers.engine_fast import EngineOptions, FastEngine, from_env_levers
+from workers.engine_fast import BadJobData, EngineOptions, FastEngine, from_env_levers
+from workers.errors import InvalidJob
 from workers.payloads import MalformedData
 
 
@@ -111,6 +112,9 @@ class PlatformFastEngine:
     def last_progress(self) -> float:
         return self.engine.last_progress
 
+    def active_locks(self) -> list[tuple[str, str]]:
+        return self.engine.active_locks()
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._events.add(task)
@@ -120,4 +124,6 @@ class PlatformFastEngine:
         self.hooks.on_completed(_view(job, finished=True), result)
 
     def _failed(self, job: FastJob, err: BaseException, final: bool) -> None:
+        if isinstance(err, BadJobData):  # the runtime counts it as a validation failure
+            err = InvalidJob(str(err))
         self._spawn(self.hooks.on_failed(_view(job, finished=True), err, final))

@@ -12,6 +12,7 @@ Everything camelCase and every library quirk stays in this module:
   seconds (`every` schedulers otherwise lose slots);
 - a handler's `JobMoved` (waiting for children) becomes bullmq's
   WaitingChildrenError, so the worker leaves the job alone;
+- a job hash it cannot read (workers/job_hash.py) fails at once as InvalidJob;
 - progress of the fetch loop is stamped for liveness.
 """
 
@@ -26,9 +27,11 @@ from typing import Any
 import orjson
 from bullmq import Job, Worker
 from bullmq.custom_errors import DelayedError, UnrecoverableError, WaitingChildrenError
+from redis.exceptions import OutOfMemoryError
 
 from workers.engine import EngineConfig, EngineHooks, JobView, Process
-from workers.errors import Deferred, JobMoved
+from workers.errors import Deferred, InvalidJob, JobMoved
+from workers.job_hash import check_job_hash
 from workers.logs import get_logger
 from workers.payloads import MalformedData
 
@@ -53,22 +56,37 @@ class _PlatformWorker(Worker):  # type: ignore[misc]
         delay_until: int = 0,
         token: str | None = None,
     ) -> Any:
+        problem = None
+        if job_data:
+            checked = check_job_hash(job_data)
+            problem = checked.problem
+            if problem is not None:
+                job_data = checked.fields
+                if checked.repairs and job_id:
+                    # A counter the failing script increments must be a number first.
+                    await self.client.hset(
+                        f"{self.qualifiedName}:{job_id}", mapping=checked.repairs
+                    )
         raw = job_data.get("data") if job_data else None
         error = lone_surrogate_error(raw) if isinstance(raw, str) else None
+        job = None
         if error is None:
             try:
-                return await super().nextJobFromJobData(
+                job = await super().nextJobFromJobData(
                     job_data, job_id, limit_until, delay_until, token
                 )
             except json.JSONDecodeError as exc:
                 if not job_data or "data" not in job_data:
                     raise
                 error = f"{exc.msg} at position {exc.pos}"
-        assert job_data is not None
-        patched = {**job_data, "data": "null"}
-        job = await super().nextJobFromJobData(patched, job_id, limit_until, delay_until, token)
-        if job is not None:
-            job.data = MalformedData(str(job_data["data"]), error)
+        if error is not None:
+            assert job_data is not None
+            patched = {**job_data, "data": "null"}
+            job = await super().nextJobFromJobData(patched, job_id, limit_until, delay_until, token)
+            if job is not None:
+                job.data = MalformedData(str(job_data["data"]), error)
+        if job is not None and problem is not None:
+            job.platform_problem = problem  # failed at once by StockEngine._processor
         return job
 
 
@@ -155,7 +173,9 @@ class StockEngine:
     async def start(self) -> None:
         cfg = self.config
         opts: dict[str, Any] = {
-            "connection": cfg.connection,
+            # A job hash with invalid UTF-8 must reach check_job_hash, not break the
+            # reply's decoding (surrogates keep the bytes; they round-trip on writes).
+            "connection": {**cfg.connection, "encoding_errors": "surrogateescape"},
             "prefix": cfg.prefix,
             "concurrency": cfg.concurrency,
             "lockDuration": cfg.lock_duration_ms,
@@ -210,6 +230,9 @@ class StockEngine:
     def last_progress(self) -> float:
         return self._worker.progress if self._worker else 0.0
 
+    def active_locks(self) -> list[tuple[str, str]]:
+        return [(job_id, token) for job_id, (_, token) in self._active.copy().items()]
+
     # ------------------------------------------------------------ jobs
 
     def _backoff(self, attempts_made: int, _type: str, _err: Any, job: Job) -> int:
@@ -224,6 +247,8 @@ class StockEngine:
         job.opts["backoff"] = {"type": _PLATFORM_BACKOFF, "original": job.opts.get("backoff")}
         self._active[str(job.id)] = (job, token)
         try:
+            if problem := getattr(job, "platform_problem", None):
+                raise InvalidJob(problem)
             return await self.process(_view(job, token))
         except JobMoved:
             raise WaitingChildrenError() from None
@@ -256,4 +281,8 @@ class StockEngine:
         self._spawn(self.hooks.on_failed(view, err, final))
 
     def _error(self, err: BaseException, job: Job | None = None) -> None:
+        if isinstance(err, OutOfMemoryError) and self._worker is not None:
+            # Redis answered (it is full: noeviction refuses the fetch, a write): the
+            # loop is alive, and liveness must not restart the worker for that.
+            self._worker.progress = time.monotonic()
         log.warning("worker error", extra={"error": repr(err), "jobId": getattr(job, "id", None)})

@@ -5,7 +5,8 @@
   (then it has nothing to fetch). A live process whose loop died after a Redis
   restart (taskforcesh/bullmq#2964, #2466) fails it and is restarted.
 - /readyz: an authenticated PING over TLS answered within 2 s; 503 while
-  draining. The round trip feeds bullmq_redis_roundtrip_seconds.
+  draining. The round trip feeds bullmq_redis_roundtrip_seconds, and the
+  difference of this clock and Redis's feeds bullmq_worker_clock_skew_seconds.
 - /metrics: Prometheus text format.
 
 Served by platform_spec.http_server: three GET routes need no web framework.
@@ -26,6 +27,18 @@ from workers.metrics import WorkerMetrics
 from workers.settings import WorkerSettings
 
 READY_TIMEOUT_SECONDS = 2.0
+
+
+async def clock_skew_seconds(redis: Any) -> float:
+    """This process's clock minus Redis's (INFO server_time_usec), half the round trip
+    taken off. A worker running ahead makes BullMQ schedule the next tick of a job
+    scheduler late (issue 25; the scheduler repairs it, scheduler/register.py)."""
+    before = time.time()
+    info = await redis.info("server")
+    after = time.time()
+    return (before + after) / 2 - int(info["server_time_usec"]) / 1e6
+
+
 CONTENT_TYPE_METRICS = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -94,6 +107,11 @@ class HealthServer:
         except Exception as exc:
             return False, f"redis unreachable: {type(exc).__name__}"
         self.runtime.metrics.redis_rtt.labels(self.runtime.queue.name).observe(rtt)
+        with contextlib.suppress(Exception):  # a gauge, never a reason to be unready
+            skew = await asyncio.wait_for(
+                clock_skew_seconds(self.runtime.redis), READY_TIMEOUT_SECONDS
+            )
+            self.runtime.metrics.clock_skew.labels(self.runtime.queue.name).set(skew)
         return True, "ok"
 
     async def _route(self, request: Request) -> Response:

@@ -27,6 +27,7 @@ FAIL_REASONS = ("invalid", "timeout", "error")
 DURATION_BUCKETS = (
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600,
 )  # fmt: skip
+LOOP_BLOCK_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300)
 RTT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
 
 
@@ -97,6 +98,19 @@ class WorkerMetrics:
             "Authenticated PING round trip over TLS.",
             ("queue",),
             buckets=RTT_BUCKETS,
+            registry=r,
+        )
+        self.loop_blocked = Histogram(
+            "bullmq_worker_event_loop_blocked_seconds",
+            "Times the event loop was blocked (by the named job's handler), and for how long.",
+            LABELS,
+            buckets=LOOP_BLOCK_BUCKETS,
+            registry=r,
+        )
+        self.clock_skew = Gauge(
+            "bullmq_worker_clock_skew_seconds",
+            "This process's clock minus Redis's (positive: running ahead), at the last /readyz.",
+            ("queue",),
             registry=r,
         )
         self.loop_progress = Gauge(

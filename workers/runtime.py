@@ -21,15 +21,22 @@ import time
 from collections import Counter
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
+from types import CodeType
 from typing import Any
 
 from bullmq import Queue as BullQueue
-from redis.exceptions import AuthenticationError, AuthorizationError, NoPermissionError
+from pydantic import BaseModel
+from redis.exceptions import (
+    AuthenticationError,
+    AuthorizationError,
+    NoPermissionError,
+    OutOfMemoryError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from platform_spec.job_options import job_options, retention
-from platform_spec.keys import META_RATE_DURATION, META_RATE_MAX, QueueKeys
+from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers.connection import bullmq_connection, redis_client, round_trip_seconds
@@ -50,16 +57,20 @@ from workers.health import HealthServer
 from workers.job import Job, JobServices
 from workers.job_log import CompletionLog
 from workers.logs import get_logger
+from workers.loop_watch import LoopWatch
 from workers.metrics import JobSeries, WorkerMetrics
 from workers.options import retry_delay_ms
 from workers.payloads import tenant_of, validate_job
-from workers.registry import JobContext, load_registry
+from workers.rate_limit import apply_rate_limit
+from workers.registry import JobContext, JobHandler, load_registry
 from workers.runs import SKIPPED_RESULT, should_skip_overlap
 from workers.settings import WorkerSettings
 
 log = get_logger("runtime")
 # Delay before a job of a tenant at its active limit is tried again.
 TENANT_RETRY_MS = 1000
+# Delay before a job whose handler hit a full Redis is tried again.
+REDIS_FULL_RETRY_MS = 1000
 # Start-up: attempts to reach Redis before giving up (about 30 s with the backoff).
 STARTUP_ATTEMPTS = 8
 STARTUP_RETRY_FIRST_DELAY_SECONDS = 0.5
@@ -94,6 +105,7 @@ class WorkerRuntime:
         )
         self.tenants: Counter[str] = Counter()
         self.engine: Engine | None = None
+        self.loop_watch: LoopWatch | None = None
         self.health: HealthServer | None = None
         self.draining = False
         self._elapsed: dict[str, float] = {}
@@ -144,6 +156,17 @@ class WorkerRuntime:
             QueueKeys(self.spec.key_prefix, q.name), own.backend, self.redis, self.enqueue
         )
         self.engine = create_engine(self.engine_kind, config, self.process, self)
+        self.loop_watch = LoopWatch(
+            connection=self.connection,
+            prefix=self.spec.key_prefix,
+            queue=q.name,
+            lock_duration_ms=self.settings.lock_duration_ms,
+            active_locks=self.engine.active_locks,
+            handlers=self._handler_codes(),
+            observe=self._loop_blocked,
+            report_after_seconds=self.settings.loop_block_report_seconds,
+        )
+        await self.loop_watch.start()
         self.health = HealthServer(self)
         await self.health.start(self.runtime_settings.http_host, self.runtime_settings.http_port)
         await self.engine.start()
@@ -197,19 +220,11 @@ class WorkerRuntime:
                 delay = min(delay * 2, STARTUP_RETRY_MAX_DELAY_SECONDS)
 
     async def apply_queue_limits(self) -> None:
-        """The queue's global rate limit (Python bullmq's Worker has no `limiter`).
-
-        Written with the client that just proved Redis is reachable: the same
-        HSET/HDEL of the meta hash as bullmq's `Queue.setGlobalRateLimit` and
-        `removeGlobalRateLimit`, without a second TLS connection at start-up.
-        """
+        """The spec's global rate limit (Python bullmq's Worker has no `limiter`);
+        a limit the platform did not set is left alone (workers/rate_limit.py)."""
         meta = QueueKeys(self.spec.key_prefix, self.queue.name).meta
-        limit = self.queue.rate_limit
-        if limit is not None:
-            mapping = {META_RATE_MAX: limit.max, META_RATE_DURATION: limit.duration_ms}
-            await self.redis.hset(meta, mapping=mapping)  # type: ignore[arg-type]
-        else:
-            await self.redis.hdel(meta, META_RATE_MAX, META_RATE_DURATION)
+        done = await apply_rate_limit(self.redis, meta, self.queue.rate_limit)
+        log.info("rate limit", extra={"queue": self.queue.name, "rateLimit": done})
 
     async def stop(self) -> None:
         """Drain: stop fetching, finish active jobs within the grace period, close."""
@@ -223,6 +238,8 @@ class WorkerRuntime:
         log.info("drained", extra={"queue": self.queue.name, "handedBack": handed_back})
         await self.completions.stop()
         await self.deadlines.close()
+        if self.loop_watch:
+            await self.loop_watch.stop()
         if self.health:
             await self.health.stop()
         await self.dlq.close()
@@ -281,23 +298,8 @@ class WorkerRuntime:
             self.tenants[tenant] += 1
         series.active.inc()
         started = time.perf_counter()
-        timeout = self._timeout
         try:
-            call: Awaitable[Any]
-            if handler.blocking:
-                loop = asyncio.get_running_loop()
-                call = loop.run_in_executor(self.pool, handler.func, payload, ctx)
-            else:
-                call = handler.func(payload, ctx)
-            deadline = self.deadlines.limit(timeout)
-            try:
-                with deadline:
-                    return await call
-            except TimeoutError:
-                if deadline.expired:
-                    handle.abort()
-                    raise JobTimeout(timeout) from None
-                raise
+            return await self._run(handler, payload, ctx, handle)
         except (Deferred, JobMoved, InvalidJob):
             raise
         except Exception as exc:
@@ -313,6 +315,31 @@ class WorkerRuntime:
                 if self.tenants[tenant] <= 0:
                     del self.tenants[tenant]
             self._elapsed[job.id] = elapsed
+
+    async def _run(
+        self, handler: JobHandler, payload: BaseModel, ctx: JobContext, handle: Job
+    ) -> Any:
+        """The handler under the queue's job timeout (async on the loop, `blocking` ones in
+        the pool); a full Redis puts the job back without spending an attempt."""
+        timeout = self._timeout
+        call: Awaitable[Any]
+        if handler.blocking:
+            loop = asyncio.get_running_loop()
+            call = loop.run_in_executor(self.pool, handler.func, payload, ctx)
+        else:
+            call = handler.func(payload, ctx)
+        deadline = self.deadlines.limit(timeout)
+        try:
+            with deadline:
+                return await call
+        except TimeoutError:
+            if deadline.expired:
+                handle.abort()
+                raise JobTimeout(timeout) from None
+            raise
+        except OutOfMemoryError:
+            # Redis is full, not the job's fault: put it back, no attempt spent.
+            raise Deferred(REDIS_FULL_RETRY_MS, "Redis is full (maxmemory)") from None
 
     @staticmethod
     def _observe_wait(job: JobView, series: JobSeries) -> None:
@@ -344,6 +371,22 @@ class WorkerRuntime:
             opts = {"connection": self.connection, "prefix": self.spec.key_prefix}
             producer = self._producers[queue_name] = BullQueue(queue_name, opts)
         return producer
+
+    def _handler_codes(self) -> dict[CodeType, str]:
+        """Code object of each handler run on the loop -> its job name (for LoopWatch)."""
+        codes: dict[CodeType, str] = {}
+        for name in self.registry.names:
+            handler = self.registry.get(name)
+            code = getattr(handler.func, "__code__", None) if handler else None
+            if isinstance(code, CodeType) and handler and not handler.blocking:
+                codes.setdefault(code, name)
+        return codes
+
+    def _loop_blocked(self, job_name: str, seconds: float) -> None:
+        """Called from LoopWatch's thread once a blocked loop is back."""
+        self.metrics.loop_blocked.labels(self.queue.name, self.metrics.job(job_name)).observe(
+            seconds
+        )
 
     # ------------------------------------------------------------ engine hooks
 

@@ -29,6 +29,9 @@ class WorkerSettings(BaseSettings):
     # /healthz fails when the fetch loop made no progress for this long while
     # it had free slots (taskforcesh/bullmq#2964, #2466: a dead loop in a live process).
     liveness_stale_seconds: float = Field(60.0, gt=0)
+    # A handler that blocks the event loop longer than this is logged and counted
+    # (bullmq_worker_event_loop_blocked_seconds, workers/loop_watch.py).
+    loop_block_report_seconds: float = Field(1.0, gt=0)
     # Seconds kept back from the pod's grace period to hand unfinished jobs back.
     drain_margin_seconds: float = Field(5.0, ge=0)
     # Completed jobs are summed into one `jobs completed` log line per interval

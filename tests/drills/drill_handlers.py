@@ -61,3 +61,12 @@ async def work(payload: Work, ctx: JobContext) -> dict[str, Any]:
 @registry.job("tick", Tick)
 async def tick(payload: Tick, ctx: JobContext) -> dict[str, Any]:
     return {"runs": await _record(ctx)}
+
+
+@registry.job("block", Work)
+async def block(payload: Work, ctx: JobContext) -> dict[str, Any]:
+    """A badly written async handler: it blocks the whole event loop (issue 25, item 5)."""
+    k = keys(ctx.spec.key_prefix, ctx.queue.name)
+    await ctx.redis.hset(k["owner"], ctx.job_id, str(os.getpid()))
+    time.sleep(payload.seconds)  # blocking the loop is the point of this handler
+    return {"runs": await _record(ctx), "pid": os.getpid()}

@@ -7,6 +7,7 @@ chart's own script), so these tests exercise exactly what a pod gets.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ import redis
 from bullmq import Queue, Worker
 from keda_eval import LIST_LENGTH_SCRIPT
 
-from local_stack.redis_server import RedisServer
+from local_stack.redis_server import RedisServer, local_spec, render_redis_files
 from platform_spec.keys import QueueKeys
 
 pytestmark = pytest.mark.redis
@@ -168,3 +169,76 @@ def test_it_should_let_admin_configure_and_keep_default_off(
             anonymous.ping()
     finally:
         anonymous.close()
+
+
+# Writes that grow one value past any request size; BullMQ never sends them (issue 25).
+BIG_WRITES = [
+    ("SETRANGE", "bull:x", "209715200", "x"),
+    ("APPEND", "bull:x", "x"),
+    ("SETBIT", "bull:x", "1677721600", "1"),
+    ("BITFIELD", "bull:x", "SET", "u8", "1677721600", "1"),
+    ("SORT", "bull:x", "STORE", "bull:y"),
+    ("COPY", "bull:x", "bull:y"),
+]
+
+
+@pytest.mark.parametrize("role", ("worker", "scheduler"))
+@pytest.mark.parametrize("command", BIG_WRITES, ids=[c[0] for c in BIG_WRITES])
+def test_it_should_refuse_unbounded_writes_to_bullmq_roles(
+    clients: dict[str, redis.Redis], role: str, command: tuple[str, ...]
+) -> None:
+    verdict = clients["admin"].execute_command("ACL", "DRYRUN", role, *command)
+    assert verdict != "OK" and "permission" in verdict, verdict
+
+
+def test_it_should_not_grow_redis_by_one_setrange(clients: dict[str, redis.Redis]) -> None:
+    """The measured attack: SETRANGE at 200 MB as `worker` (before: Redis at 225 MB)."""
+    before = int(clients["admin"].info("memory")["used_memory"])
+    try:
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            clients["worker"].setrange("bull:setrange-attack", 209_715_200, "x")
+        after = int(clients["admin"].info("memory")["used_memory"])
+    finally:  # had the attack succeeded, give the shared server its memory back
+        clients["admin"].unlink("bull:setrange-attack")
+    print(f"used_memory before {before}, after a refused SETRANGE {after}")
+    assert after - before < 1_000_000
+
+
+def test_it_should_leave_keda_no_eval_in_metrics_api_mode(clients: dict[str, redis.Redis]) -> None:
+    """metricsApi (the default): KEDA reads the scheduler, so its Redis user cannot EVAL.
+
+    The rules are the chart's own, loaded into the running server under a
+    throw-away user name and asked with ACL DRYRUN.
+    """
+    rules = render_redis_files(local_spec())["acl.rules"]
+    (keda,) = [line for line in rules.splitlines() if line.startswith("keda ")]
+    admin = clients["admin"]
+    user = f"keda-check-{uuid.uuid4().hex[:8]}"
+    admin.execute_command("ACL", "SETUSER", user, "reset", "on", "nopass", *keda.split()[1:])
+    try:
+        for command in (("EVAL", "while true do end", "0"), ("EVALSHA", "0" * 40, "0")):
+            verdict = admin.execute_command("ACL", "DRYRUN", user, *command)
+            assert verdict != "OK" and "permission" in verdict, (command, verdict)
+        assert admin.execute_command("ACL", "DRYRUN", user, "PING") == "OK"
+    finally:
+        admin.execute_command("ACL", "DELUSER", user)
+
+
+def test_it_should_bound_one_write_by_the_largest_payload(
+    clients: dict[str, redis.Redis], redis_server: RedisServer
+) -> None:
+    """proto-max-bulk-len comes from the spec's maxPayloadBytes (2x + 64 KiB, >= 1 MiB)."""
+    largest = max(q.max_payload_bytes for q in redis_server.spec.queues)
+    bound = max(1 << 20, 2 * largest + 65536)
+    admin = clients["admin"]
+    assert admin.config_get("proto-max-bulk-len") == {"proto-max-bulk-len": str(bound)}
+    before = int(admin.info("memory")["used_memory"])
+    try:
+        with pytest.raises(redis.exceptions.RedisError, match=r"(?i)bulk|closed|reset|protocol"):
+            clients["worker"].set("bull:too-big-write", "x" * (bound + 1))
+        after = int(admin.info("memory")["used_memory"])
+        assert clients["worker"].set("bull:too-big-write", "x" * 1000)  # a normal write works
+    finally:
+        admin.unlink("bull:too-big-write")
+    print(f"proto-max-bulk-len {bound}: a {bound + 1}-byte write refused, memory +{after - before}")
+    assert after - before < bound

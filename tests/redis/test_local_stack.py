@@ -128,3 +128,94 @@ def test_it_should_run_sample_jobs_and_drain_on_sigterm(tmp_path: Path) -> None:
     assert code == 0, output[-2000:]
     # every worker, the scheduler and the dashboard
     assert output.count(": exit 0") == len(spec.queues) + 2, output[-2000:]
+
+
+def _processes_naming(text: str) -> list[int]:
+    """Live (not zombie) processes whose command line or environment names `text`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue
+            blob = (proc / "cmdline").read_bytes() + (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if text.encode() in blob:
+            found.append(int(proc.name))
+    return found
+
+
+def test_it_should_exit_0_and_leave_nothing_on_sigterm_during_start_up(tmp_path: Path) -> None:
+    """SIGTERM while `up` is still starting (issue 25, item 7): exit 0, every child stopped."""
+    state = tmp_path / "s"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BULLMQ_PLATFORM_")}
+    log_path = tmp_path / "up.log"
+    with log_path.open("wb") as log:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "local_stack", "up", "--state-dir", str(state)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "preparing" not in log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        up.send_signal(signal.SIGTERM)  # Redis and the processes are still starting
+        code = up.wait(120)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait(10)
+    output = log_path.read_text()
+    leftovers: list[int] = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        leftovers = _processes_naming(str(state))
+        if not leftovers:
+            break
+        time.sleep(0.1)
+    print(f"SIGTERM during start-up: exit {code}, leftover processes {leftovers}")
+    assert code == 0, output[-2000:]
+    assert "Traceback" not in output, output[-2000:]
+    assert not leftovers, leftovers
+
+
+def test_it_should_kill_platform_processes_when_their_parent_is_killed(tmp_path: Path) -> None:
+    """A process started by local_stack.processes dies when its parent is SIGKILLed."""
+    marker = f"orphan-check-{tmp_path.name}"
+    parent_code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from local_stack.processes import PlatformProcess\n"
+        f"argv = [sys.executable, '-c', 'import time; time.sleep(120)', {marker!r}]\n"
+        f"p = PlatformProcess('child', argv, {{}}, Path({str(tmp_path / 'child.log')!r}), 0)\n"
+        "p.start()\n"
+        "print(p.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", parent_code], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        child_pid = int(parent.stdout.readline())
+        assert child_pid in _processes_naming(marker)
+        parent.kill()
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while child_pid in _processes_naming(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        orphaned = child_pid in _processes_naming(marker)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(10)
+        if parent.stdout is not None:
+            parent.stdout.close()
+        for pid in _processes_naming(marker):
+            os.kill(pid, signal.SIGKILL)
+    assert not orphaned, "the child outlived its killed parent"

@@ -25,6 +25,7 @@ import pytest
 from bullmq import Job
 from bullmq import Queue as BullQueue
 
+from local_stack.lifetime import die_with_parent
 from local_stack.redis_server import RedisServer
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings, RuntimeSettings
@@ -231,6 +232,7 @@ def start_worker(env: dict[str, str], queue: str, log: Path) -> subprocess.Popen
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=str(HERE.parent.parent),
+            preexec_fn=die_with_parent,  # dies with pytest, even a killed one
         )
 
 

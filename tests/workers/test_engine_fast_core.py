@@ -21,6 +21,7 @@ import pytest
 import redis
 from bullmq import Queue, UnrecoverableError
 
+from local_stack.lifetime import die_with_parent
 from local_stack.redis_server import RedisServer
 from workers.bullmq_wire import FastJob
 from workers.engine_fast import EngineOptions, FastEngine
@@ -244,6 +245,7 @@ def child(server: RedisServer, queue: str, seconds: float) -> subprocess.Popen[s
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=die_with_parent,  # dies with pytest, even a killed one
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import get_job, make_spec, producer, running_worker, wait_finished
 
+from local_stack.lifetime import die_with_parent
 from local_stack.redis_server import RedisServer
 from platform_spec.job_options import job_options
 
@@ -68,6 +69,7 @@ def test_it_should_be_read_by_node_and_seen_by_node_queue_events(
         env={**redis_server.env("worker"), "PATH": os.environ["PATH"]},
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=die_with_parent,  # dies with pytest, even a killed one
     )
     try:
         assert listener.stdout is not None

@@ -7,9 +7,11 @@ import asyncio
 
 import httpx
 import pytest
-from conftest import make_spec, producer, running_worker, wait_finished
+from conftest import make_spec, producer, running_worker, wait_finished, wait_for
 
 from local_stack.redis_server import RedisServer
+from workers.engine import Engine
+from workers.health import HealthServer
 from workers.settings import WorkerSettings
 
 pytestmark = pytest.mark.redis
@@ -66,9 +68,23 @@ def test_it_should_fail_liveness_when_the_fetch_loop_stalls(
     async def scenario() -> None:
         async with running_worker(redis_server, spec, stale) as rt:
             assert rt.health is not None
-            # an idle fetch blocks 5 s: its progress is older than 0.2 s after 0.5 s
-            await asyncio.sleep(0.5)
-            ok, why = rt.health.liveness()
-            assert not ok and "no progress" in why
+            health, engine = rt.health, rt.engine
+            assert engine is not None
+            # An idle fetch blocks 5 s: once the first fetch returned and the next
+            # blocks, its progress ages past 0.2 s (polled, not slept: a loaded
+            # machine may start the loop late).
+            started = engine.last_progress
+            assert await wait_for(lambda: _after(engine, started), attempts=200, pause=0.02)
+            assert await wait_for(lambda: _stale(health), attempts=200, pause=0.05)
+            ok, why = health.liveness()
+            assert not ok and "no progress" in why, why
 
     asyncio.run(scenario())
+
+
+async def _stale(health: HealthServer) -> bool:
+    return not health.liveness()[0]
+
+
+async def _after(engine: Engine, started: float) -> bool:
+    return engine.last_progress > started

@@ -49,6 +49,16 @@ save ""
 # BullMQ requires noeviction: any evicting policy deletes job keys silently.
 maxmemory {{ $r.maxmemory }}
 maxmemory-policy {{ $r.maxmemoryPolicy }}
+{{- /* One request string may not exceed twice the largest queue's maxPayloadBytes plus
+64 KiB (a DLQ entry holds the payload and its error), nor go below Redis's 1 MiB floor:
+noeviction checks memory only before a command, so one huge write overshoots
+maxmemory by its size (issue 25). */ -}}
+{{- $largest := 0 }}
+{{- range .Values.queues }}
+{{- $largest = max $largest (int (default 0 .maxPayloadBytes)) }}
+{{- end }}
+# Largest single string a client may send: 2 x the largest maxPayloadBytes + 64 KiB, >= 1 MiB.
+proto-max-bulk-len {{ max 1048576 (add (mul 2 $largest) 65536) }}
 {{- if $r.auth.enabled }}
 # ACL users (default user off), assembled at start from mounted Secret files and
 # kept in step with them by the redis-reloader container (ACL SETUSER, no restart).
@@ -69,13 +79,24 @@ script adds "#<sha256>" of each user's mounted password file.
 {{- $conn := "+hello +auth +ping +select +client|setname +client|getname +client|id" -}}
 # Refused to every role but admin, whatever its categories allow.
 {{- $deny := "-@dangerous -script|flush -script|kill -function -flushall -flushdb -debug -config -keys -shutdown -monitor -swapdb -migrate" }}
+{{- /* Writes that grow one value in place, past any request size (SETRANGE at offset 200 MB
+took Redis to 225 MB against a 20 MB maxmemory), or copy whole keys: neither BullMQ's
+scripts nor the platform call them (issue 25; docs/security.md). */ -}}
+{{- $noBigWrites := "-setrange -append -setbit -bitfield -bitop -sort -copy -sunionstore -sinterstore -sdiffstore -zunionstore -zinterstore -zdiffstore -zrangestore -georadius -georadiusbymember -geosearchstore" }}
 # BullMQ workers: data and scripting commands on the platform's key prefix only.
-worker {{ $keys }} -@all +@read +@write +@scripting +@transaction +@blocking +@keyspace {{ $deny }} {{ $conn }} +info +client|list
-# The scheduler: job schedulers are BullMQ scripts too.
-scheduler {{ $keys }} -@all +@read +@write +@scripting +@transaction +@keyspace {{ $deny }} {{ $conn }} +info
+worker {{ $keys }} -@all +@read +@write +@scripting +@transaction +@blocking +@keyspace {{ $deny }} {{ $noBigWrites }} {{ $conn }} +info +client|list
+# The scheduler: job schedulers are BullMQ scripts too. Its watchdog may SCRIPT KILL a
+# runaway script (scheduler/watchdog.py): the one role allowed to.
+scheduler {{ $keys }} -@all +@read +@write +@scripting +@transaction +@keyspace {{ $deny }} {{ $noBigWrites }} {{ $conn }} +info +script|kill
+{{- if eq .Values.keda.scaler "redis" }}
 # KEDA: the redis scaler's Lua script (TYPE, then LLEN/ZCARD/SCARD/HLEN). Read-only by its
 # commands: Redis 7 flags EVAL's keys read-write, so a %R key pattern would refuse it.
 keda {{ $keys }} -@all +eval +evalsha +type +llen +zcard +scard +hlen {{ $conn }}
+{{- else }}
+# KEDA (scaler metricsApi) reads the scheduler's HTTPS endpoint, not Redis: its user may
+# only authenticate (no EVAL, so no endless script can come from its credential).
+keda {{ $keys }} -@all {{ $conn }}
+{{- end }}
 # redis_exporter: server statistics, and the sizes of the queue keys it watches (read-only).
 exporter %R{{ $keys }} -@all {{ $conn }} +info +slowlog|get +slowlog|len +latency|latest +latency|histogram +dbsize +type +llen +zcard +scard +hlen +xlen +strlen +memory|usage
 {{- include "bullmq-platform.dashboardAclRule" (dict "ctx" . "keys" $keys "deny" $deny "conn" $conn) }}
