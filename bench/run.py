@@ -32,6 +32,7 @@ import redis
 from bench.pyproducer import enqueue
 from bench.pyworker import CLOSE_SECONDS, EXIT_STALLED, STALL_SECONDS
 from bench.verify import delete_queue, queue_state, verify
+from platform_spec.keys import DEFAULT_PREFIX, QueueKeys
 from local_stack.redis_server import RedisServer
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -159,7 +160,7 @@ def run_drain(
     kind, c, r, engine = case
     n = jobs_for(cfg, kind, c)
     queue = f"bench-{kind}-c{c}-{engine.split('[')[0]}-{uuid.uuid4().hex[:8]}"
-    base = f"bull:{queue}:"
+    keys = QueueKeys(DEFAULT_PREFIX, queue)
     asyncio.run(enqueue(queue, n, CHUNK, server.connection_kwargs("worker"), kind))
     env = {**os.environ, **server.env("worker"), **LEVER_ENV.get(engine, {})}
     env["PYTHONPATH"] = str(REPO)
@@ -168,13 +169,13 @@ def run_drain(
     stalled = False
     try:
         report = _spawn(worker_cmd(engine, node, queue, n, c, kind), env, timeout)
-        problems = verify(client, base, n, report)
+        problems = verify(client, keys, n, report)
     except RuntimeError as err:
         stalled = isinstance(err, StalledRun)
         report = {"elapsed": float("nan"), "cpu": float("nan"), "maxrss_kb": 0}
-        problems = [f"STALLED ({err}); queue: {queue_state(client, base)}" if stalled else str(err)]
+        problems = [f"STALLED ({err}); queue: {queue_state(client, keys)}" if stalled else str(err)]
     finally:
-        delete_queue(client, base)
+        delete_queue(client, keys)
     return {
         "case": "drain",
         "kind": kind,
@@ -198,7 +199,7 @@ def run_enqueue(
     cfg: Config, server: RedisServer, client: redis.Redis, node: str, r: int, who: str
 ) -> dict[str, Any]:
     queue = f"bench-enqueue-{who}-{uuid.uuid4().hex[:8]}"
-    base = f"bull:{queue}:"
+    keys = QueueKeys(DEFAULT_PREFIX, queue)
     env = {**os.environ, **server.env("worker"), "PYTHONPATH": str(REPO)}
     if who == "node":
         cmd = [node, str(NODE_DIR / "producer.mjs"), queue, str(cfg.jobs), str(CHUNK)]
@@ -207,14 +208,14 @@ def run_enqueue(
     problems = []
     try:
         report = _spawn(cmd, env, 60 + cfg.jobs / 100)
-        waiting = client.llen(base + "wait")
+        waiting = client.llen(keys.wait)
         if waiting != cfg.jobs:
             problems.append(f"{waiting} jobs waiting, {cfg.jobs} enqueued")
     except RuntimeError as err:
         report = {"elapsed": float("nan"), "cpu": float("nan"), "maxrss_kb": 0}
         problems.append(str(err))
     finally:
-        delete_queue(client, base)
+        delete_queue(client, keys)
     return {
         "case": "enqueue",
         "kind": "addBulk",

@@ -22,6 +22,7 @@ from pydantic import Field, StringConstraints, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from platform_spec.base import SpecModel
+from platform_spec.keys import DEFAULT_PREFIX
 from platform_spec.catalog import (
     default_queues,
     default_schedules,
@@ -146,7 +147,7 @@ class PlatformSpec(SpecModel):
         "chart name unless the release name already contains it).",
     )
     key_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$")] = Field(
-        "bull",
+        DEFAULT_PREFIX,
         description="BullMQ key prefix. Producers, workers and the scaler must agree: a wrong "
         "prefix reads as an empty queue, silently.",
     )
