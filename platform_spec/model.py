@@ -23,6 +23,7 @@ from pydantic_core import PydanticCustomError
 
 from platform_spec.base import SpecModel
 from platform_spec.keys import DEFAULT_PREFIX
+from platform_spec.pod_facts import GRACE_MARGIN_SECONDS
 from platform_spec.catalog import (
     default_queues,
     default_schedules,
@@ -57,7 +58,6 @@ from platform_spec.sections.common import (
     duplicates,
 )
 from platform_spec.sections.queues import (
-    GRACE_MARGIN_SECONDS,
     Autoscaling,
     Backoff,
     DeadLetter,

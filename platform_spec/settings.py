@@ -18,11 +18,11 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from platform_spec.model import PlatformSpec
+from platform_spec.pod_facts import HTTP_PORT, SECRETS_DIR, SPEC_FILE
 
 ENV_PREFIX = "BULLMQ_PLATFORM_"
-DEFAULT_SECRETS_DIR = Path("/var/run/secrets/bullmq-platform")
-DEFAULT_SPEC_FILE = Path("/etc/bullmq-platform/spec.json")
-HTTP_PORT = 8080
+DEFAULT_SECRETS_DIR = Path(SECRETS_DIR)
+DEFAULT_SPEC_FILE = Path(SPEC_FILE)
 
 
 class RedisSettings(BaseSettings):

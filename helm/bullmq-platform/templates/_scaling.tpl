@@ -9,17 +9,17 @@ endpoint (keda.scaler metricsApi), "" for the plain redis triggers or no KEDA.
 {{- end -}}
 
 {{/* HTTPS port of the scheduler's scaling endpoint (the scheduler reads it from env). */}}
-{{- define "bullmq-platform.scalingPort" -}}8443{{- end -}}
+{{- define "bullmq-platform.scalingPort" -}}{{ (include "bullmq-platform.facts" . | fromJson).scalingPort }}{{- end -}}
 
 {{/* Where the scheduler finds KEDA's bearer token and its serving certificate. */}}
-{{- define "bullmq-platform.scalingTokenFile" -}}/var/run/secrets/bullmq-platform/scaling-token{{- end -}}
-{{- define "bullmq-platform.scalingCertDir" -}}/var/run/secrets/bullmq-platform/scaling-tls{{- end -}}
+{{- define "bullmq-platform.scalingTokenFile" -}}{{ (include "bullmq-platform.facts" . | fromJson).scalingTokenFile }}{{- end -}}
+{{- define "bullmq-platform.scalingCertDir" -}}{{ (include "bullmq-platform.facts" . | fromJson).scalingCertDir }}{{- end -}}
 
 {{/* DNS names of the scheduler Service; the scaling endpoint's certificate must cover them. */}}
 {{- define "bullmq-platform.schedulerDnsNames" -}}
 {{- $name := include "bullmq-platform.schedulerName" . -}}
 {{- $ns := .Release.Namespace -}}
-{{- list $name (printf "%s.%s" $name $ns) (printf "%s.%s.svc" $name $ns) (printf "%s.%s.svc.cluster.local" $name $ns) | toJson -}}
+{{- include "bullmq-platform.dnsForms" (dict "ctx" . "name" $name) -}}
 {{- end -}}
 
 {{/* URL KEDA's metrics-api scaler polls for one queue: (dict "ctx" $ "queue" $queue). */}}
