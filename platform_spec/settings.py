@@ -40,9 +40,6 @@ class RedisSettings(BaseSettings):
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
-    server_name: str | None = Field(
-        None, description="TLS name to verify when it differs from host (e.g. a port-forward)."
-    )
     connect_timeout_seconds: float = 5.0
     db: int = 0
 
@@ -64,15 +61,6 @@ class RedisSettings(BaseSettings):
                     setattr(self, attr, self.secrets_dir / name)
         return self
 
-    def ssl_context(self) -> ssl.SSLContext | None:
-        """A verifying client context: the platform CA, optional client certificate."""
-        if not self.tls:
-            return None
-        context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
-        if self.cert_file and self.key_file:
-            context.load_cert_chain(str(self.cert_file), str(self.key_file))
-        return context
-
     def redis_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `redis.asyncio.Redis` (and so for bullmq's connection)."""
         kwargs: dict[str, Any] = {
@@ -89,8 +77,10 @@ class RedisSettings(BaseSettings):
                 ssl_ca_certs=str(self.ca_file) if self.ca_file else None,
                 ssl_certfile=str(self.cert_file) if self.cert_file else None,
                 ssl_keyfile=str(self.key_file) if self.key_file else None,
+                # Always verify the host name against the certificate: `host`
+                # must be a name the certificate carries (infra/naming.py).
                 ssl_cert_reqs="required",
-                ssl_check_hostname=self.server_name is None,
+                ssl_check_hostname=True,
             )
         return kwargs
 
