@@ -13,7 +13,8 @@ from typing import Any
 
 from bench.run import KINDS, Config
 
-# The goal of issue 13: fast/node on no-op jobs, per concurrency.
+# Throughput goals, fast/node on no-op jobs per concurrency (README "Worker throughput",
+# docs/throughput.md).
 GOALS = {1: 0.9, 10: 0.9, 50: 1.0}
 CPU_GOAL_US = 50
 RSS_GOAL_MB = 60
