@@ -32,8 +32,8 @@ import redis
 from bench.pyproducer import enqueue
 from bench.pyworker import CLOSE_SECONDS, EXIT_STALLED, STALL_SECONDS
 from bench.verify import delete_queue, queue_state, verify
-from platform_spec.keys import DEFAULT_PREFIX, QueueKeys
 from local_stack.redis_server import RedisServer
+from platform_spec.keys import DEFAULT_PREFIX, QueueKeys
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent

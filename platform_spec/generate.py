@@ -196,7 +196,8 @@ def example_values(stack: str) -> str:
 def facts_helper() -> str:
     """templates/_facts.tpl: the runtime's ports, paths and margins as one chart helper."""
     return (
-        "{{/* Generated from platform_spec/pod_facts.py by `python -m platform_spec generate`. */}}\n"
+        "{{/* Generated from platform_spec/pod_facts.py by "
+        "`python -m platform_spec generate`. */}}\n"
         "{{/* Ports, mount paths, DNS domain and grace margin the runtime also uses:\n"
         '   (include "bullmq-platform.facts" . | fromJson).httpPort */}}\n'
         '{{- define "bullmq-platform.facts" -}}\n'

@@ -22,12 +22,12 @@ from pydantic import Field, StringConstraints, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from platform_spec.base import SpecModel
-from platform_spec.keys import DEFAULT_PREFIX
-from platform_spec.pod_facts import GRACE_MARGIN_SECONDS
 from platform_spec.catalog import (
     default_queues,
     default_schedules,
 )
+from platform_spec.keys import DEFAULT_PREFIX
+from platform_spec.pod_facts import GRACE_MARGIN_SECONDS
 from platform_spec.problems import (
     CATALOG_ERROR,
     SpecError,

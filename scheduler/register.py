@@ -231,7 +231,9 @@ class Registrar:
         for queue in sorted({d.queue for d in declared} | {q.name for q in self.spec.queues}):
             members = cast(
                 list[str],
-                await self.redis.zrange(QueueKeys(self.spec.key_prefix, queue).key("repeat"), 0, -1),
+                await self.redis.zrange(
+                    QueueKeys(self.spec.key_prefix, queue).key("repeat"), 0, -1
+                ),
             )
             for member in members:
                 if owned_field(queue, member) not in ours:

@@ -25,7 +25,6 @@ from platform_spec.sections.common import (
 )
 
 
-
 class Backoff(SpecModel):
     """Delay between attempts of a failed job."""
 

@@ -19,6 +19,7 @@ from platform_spec.model import PlatformSpec
 from workers.dlq import DLQ_STATES
 from workers.maintenance.cleanup import bull_queue, clean_in_batches
 
+
 async def enforce_retention(
     redis: aioredis.Redis, spec: PlatformSpec, payload: dict[str, Any]
 ) -> dict[str, Any]:
