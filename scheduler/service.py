@@ -1,10 +1,10 @@
 """The scheduler process: reconcile at start and every reconcileIntervalSeconds, serve HTTP.
 
-HTTP (RuntimeSettings.http_port, 8080 in pods): `/healthz` is 200 while the
-last successful reconcile is younger than three intervals (a replica that
-cannot reach Redis or never gets the lock goes unready / restarts), with the
-last report as JSON; `/metrics` is Prometheus text. With ScalingSettings.port
-set, a second, HTTPS listener serves KEDA's `/scaling/<queue>` (scheduler/scaling.py).
+HTTP (RuntimeSettings.http_port; platform_spec/pod_facts.HTTP_PORT in pods): `/healthz`
+is 200 while the last successful reconcile is younger than three intervals (a replica
+that cannot reach Redis or never gets the lock goes unready / restarts), with the last
+report as JSON; `/metrics` is Prometheus text. With ScalingSettings.port set, a second,
+HTTPS listener serves KEDA's `/scaling/<queue>` (scheduler/scaling.py).
 """
 
 from __future__ import annotations
