@@ -7,7 +7,7 @@ import asyncio
 
 import httpx
 import pytest
-from conftest import make_spec, producer, running_worker, wait_finished
+from conftest import make_spec, producer, running_worker, wait_finished, wait_for
 
 from local_stack.redis_server import RedisServer
 from workers.settings import WorkerSettings
@@ -65,10 +65,18 @@ def test_it_should_fail_liveness_when_the_fetch_loop_stalls(
 
     async def scenario() -> None:
         async with running_worker(redis_server, spec, stale) as rt:
-            assert rt.health is not None
-            # an idle fetch blocks 5 s: its progress is older than 0.2 s after 0.5 s
-            await asyncio.sleep(0.5)
-            ok, why = rt.health.liveness()
-            assert not ok and "no progress" in why
+            health = rt.health
+            assert health is not None
+            # An idle fetch blocks 5 s, so its progress grows older than 0.2 s within
+            # it. Poll instead of sleeping a fixed 0.5 s: on a loaded machine the first
+            # fetch may return late and the check come too early.
+            seen: list[tuple[bool, str]] = []
+
+            async def stale_loop() -> bool:
+                seen.append(health.liveness())
+                return not seen[-1][0]
+
+            assert await wait_for(stale_loop, attempts=80), seen[-3:]
+            assert "no progress" in seen[-1][1]
 
     asyncio.run(scenario())
