@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import get_job, make_spec, producer, running_worker, wait_finished
+from conftest import dead_letter, get_job, make_spec, producer, running_worker, wait_finished
 
 from local_stack.redis_server import RedisServer
 from workers.dlq import entry_id
@@ -52,7 +52,7 @@ def test_it_should_reject_and_dead_letter(
             job = await get_job(q, bad.id)
             assert job.attemptsMade == 1, "an invalid job must not be retried"
             assert error in job.failedReason
-            letter = await dlq.getJob(entry_id(queue_name, bad.id))
+            letter = await dead_letter(dlq, entry_id(queue_name, bad.id))
             assert letter is not None, "the invalid job is not in the DLQ"
             assert error in letter.data["error"]
             assert letter.data["jobId"] == bad.id and letter.data["attemptsMade"] == 1
@@ -99,7 +99,7 @@ def test_it_should_dead_letter_malformed_json(
             # (bullmq's own Job.fromJSON cannot read this job back: read the hash)
             reason = admin_client.hget(f"bull:{queue_name}:{job_id}", "failedReason")
             assert "data is not valid JSON" in str(reason)
-            letter = await dlq.getJob(entry_id(queue_name, job_id))
+            letter = await dead_letter(dlq, entry_id(queue_name, job_id))
             assert letter is not None and "not valid JSON" in letter.data["error"]
 
     asyncio.run(scenario())
