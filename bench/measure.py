@@ -35,6 +35,7 @@ import redis
 
 from bench.probe import Timeline
 from bench.subjects import Launch
+from platform_spec.keys import QueueKeys
 
 # No job finished for this long: the run is stalled (reported, left out of medians).
 STALL_SECONDS = 20.0
@@ -75,25 +76,25 @@ class Drain:
         }
 
 
-def finished_on(client: redis.Redis, base: str, n: int) -> list[int]:
+def finished_on(client: redis.Redis, keys: QueueKeys, n: int) -> list[int]:
     """`finishedOn` (ms) of every kept job (even numbers), sorted."""
     pipe = client.pipeline(transaction=False)
     for i in range(0, n, 2):
-        pipe.hget(f"{base}j{i}", "finishedOn")
+        pipe.hget(keys.job(f"j{i}"), "finishedOn")
     return sorted(int(v) for v in pipe.execute() if v)
 
 
 def _wait_drained(
-    client: redis.Redis, base: str, kept: int, proc: subprocess.Popen[bytes], hard: float
+    client: redis.Redis, keys: QueueKeys, kept: int, proc: subprocess.Popen[bytes], hard: float
 ) -> None:
     """Poll until every job finished (nothing waiting or active, the kept ones completed)."""
     last, since = (-1, -1), time.monotonic()
     while True:
         pipe = client.pipeline(transaction=False)
-        pipe.llen(base + "wait")
-        pipe.llen(base + "active")
-        pipe.zcard(base + "completed")
-        pipe.zcard(base + "failed")
+        pipe.llen(keys.wait)
+        pipe.llen(keys.active)
+        pipe.zcard(keys.completed)
+        pipe.zcard(keys.failed)
         waiting, active, completed, failed = pipe.execute()
         if not waiting and not active and completed + failed >= kept:
             return
@@ -135,13 +136,13 @@ def _stop(proc: subprocess.Popen[bytes], launch: Launch, timeout: float) -> int 
 def drain(
     launch: Launch,
     client: redis.Redis,
-    base: str,
+    keys: QueueKeys,
     n: int,
     redis_pid: int,
     worker_cores: set[int] | None,
     log: Path,
 ) -> Drain:
-    """Run `launch` until the queue under `base` is drained; its figures and its own report."""
+    """Run `launch` until the queue of `keys` is drained; its figures and its own report."""
     kept = (n + 1) // 2
     cores = worker_cores
 
@@ -166,7 +167,7 @@ def drain(
     timeline.start()
     report: dict[str, Any] = {}
     try:
-        _wait_drained(client, base, kept, proc, hard)
+        _wait_drained(client, keys, kept, proc, hard)
         timeline.stop()
         timeline.sample()
         if launch.metrics_url is not None:
@@ -184,7 +185,7 @@ def drain(
     report["log_lines"] = len(lines)
     if launch.exits_by_itself and lines:
         report.update(json.loads(lines[-1]))
-    stamps = finished_on(client, base, n)
+    stamps = finished_on(client, keys, n)
     if len(stamps) < 2:
         raise RuntimeError(f"only {len(stamps)} kept jobs have finishedOn")
     first, last = stamps[0] / 1000, stamps[-1] / 1000

@@ -49,6 +49,7 @@ from bench.subjects import (
 )
 from bench.verify import delete_queue, queue_state, verify
 from local_stack.redis_server import RedisServer
+from platform_spec.keys import DEFAULT_PREFIX, QueueKeys
 
 RESULTS_DIR = BENCH_DIR / "results"
 CHUNK = 1000
@@ -142,7 +143,7 @@ def run_drain(
     kind, c, r, subject = case
     n = jobs_for(cfg, kind, c)
     queue = f"bench-{kind}-c{c}-{base_of(subject)}-{uuid.uuid4().hex[:8]}"
-    base = f"bull:{queue}:"
+    keys = QueueKeys(DEFAULT_PREFIX, queue)
     asyncio.run(enqueue(queue, n, CHUNK, server.connection_kwargs("worker"), kind))
     how = launch(subject, node, server, queue, n, c, kind, workdir, cfg.baseline)
     assert server.process is not None
@@ -169,15 +170,15 @@ def run_drain(
     report: dict[str, Any] = {}
     try:
         result = drain(
-            how, client, base, n, server.process.pid, worker_cores, workdir / f"{queue}.log"
+            how, client, keys, n, server.process.pid, worker_cores, workdir / f"{queue}.log"
         )
         figures, report = result.row(), result.report
-        problems = verify(client, base, n, report)
+        problems = verify(client, keys, n, report)
     except RuntimeError as err:
         stalled = isinstance(err, StalledRun)
-        problems = [f"STALLED ({err}); queue: {queue_state(client, base)}" if stalled else str(err)]
+        problems = [f"STALLED ({err}); queue: {queue_state(client, keys)}" if stalled else str(err)]
     finally:
-        delete_queue(client, base)
+        delete_queue(client, keys)
     return {
         **row,
         **figures,
@@ -194,7 +195,7 @@ def run_enqueue(
     cfg: Config, server: RedisServer, client: redis.Redis, node: str, r: int, who: str
 ) -> dict[str, Any]:
     queue = f"bench-enqueue-{who}-{uuid.uuid4().hex[:8]}"
-    base = f"bull:{queue}:"
+    keys = QueueKeys(DEFAULT_PREFIX, queue)
     env = {**os.environ, **server.env("worker"), "PYTHONPATH": str(REPO)}
     if who == "node":
         cmd = [node, str(NODE_DIR / "producer.mjs"), queue, str(cfg.jobs), str(CHUNK)]
@@ -203,14 +204,14 @@ def run_enqueue(
     problems = []
     try:
         report = _spawn(cmd, env, 60 + cfg.jobs / 100)
-        waiting = client.llen(base + "wait")
+        waiting = client.llen(keys.wait)
         if waiting != cfg.jobs:
             problems.append(f"{waiting} jobs waiting, {cfg.jobs} enqueued")
     except RuntimeError as err:
         report = {"elapsed": float("nan"), "cpu": float("nan"), "maxrss_kb": 0}
         problems.append(str(err))
     finally:
-        delete_queue(client, base)
+        delete_queue(client, keys)
     return {
         "case": "enqueue",
         "kind": "addBulk",

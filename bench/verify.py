@@ -7,29 +7,35 @@ from typing import Any
 
 import redis
 
+from platform_spec.keys import QUEUE_KEY_TYPES, QueueKeys
 
-def verify(client: redis.Redis, base: str, n: int, report: dict[str, Any]) -> list[str]:
+# The command that sizes a key of each type.
+_SIZE_COMMAND = {"list": "llen", "set": "scard", "zset": "zcard"}
+
+
+def _sizes(client: redis.Redis, keys: QueueKeys, suffixes: tuple[str, ...]) -> dict[str, int]:
+    """Number of members of each named key of a queue, in one round trip."""
+    pipe = client.pipeline(transaction=False)
+    for suffix in suffixes:
+        getattr(pipe, _SIZE_COMMAND[QUEUE_KEY_TYPES[suffix]])(keys.key(suffix))
+    return dict(zip(suffixes, pipe.execute(), strict=True))
+
+
+def verify(client: redis.Redis, keys: QueueKeys, n: int, report: dict[str, Any]) -> list[str]:
     """Problems found in a drained queue (empty list: all good)."""
     problems = invocation_problems(n, report)
-    pipe = client.pipeline(transaction=False)
-    for suffix in ("wait", "active", "paused"):
-        pipe.llen(base + suffix)
-    for suffix in ("prioritized", "delayed", "failed", "waiting-children"):
-        pipe.zcard(base + suffix)
-    pipe.scard(base + "stalled")
-    counts = pipe.execute()
-    names = ("wait", "active", "paused", "prioritized", "delayed", "failed", "waiting-children")
-    for name, count in zip((*names, "stalled"), counts, strict=True):
+    left = ("wait", "active", "paused", "prioritized", "delayed", "failed", "waiting-children")
+    for name, count in _sizes(client, keys, (*left, "stalled")).items():
         if count:
             problems.append(f"{count} jobs left in {name}")
     kept = {f"j{i}" for i in range(0, n, 2)}
-    completed = set(client.zrange(base + "completed", 0, -1))
+    completed = set(client.zrange(keys.completed, 0, -1))
     if completed != kept:
         problems.append(
             f"completed set: {len(completed - kept)} unexpected, {len(kept - completed)} missing"
         )
-    problems += _check_jobs(client, base, n)
-    locks = list(client.scan_iter(match=base + "*:lock", count=1000))
+    problems += _check_jobs(client, keys, n)
+    locks = list(client.scan_iter(match=keys.lock_pattern, count=1000))
     if locks:
         problems.append(f"{len(locks)} job locks left")
     return problems
@@ -58,15 +64,15 @@ def invocation_problems(n: int, report: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _check_jobs(client: redis.Redis, base: str, n: int) -> list[str]:
+def _check_jobs(client: redis.Redis, keys: QueueKeys, n: int) -> list[str]:
     """Kept jobs ran once and returned i; removeOnComplete jobs are gone."""
     problems = []
     pipe = client.pipeline(transaction=False)
     for i in range(n):
         if i % 2 == 0:
-            pipe.hmget(f"{base}j{i}", "atm", "ats", "returnvalue")
+            pipe.hmget(keys.job(f"j{i}"), "atm", "ats", "returnvalue")
         else:
-            pipe.exists(f"{base}j{i}")
+            pipe.exists(keys.job(f"j{i}"))
     bad = 0
     for i, value in enumerate(pipe.execute()):
         if i % 2 == 0:
@@ -80,21 +86,15 @@ def _check_jobs(client: redis.Redis, base: str, n: int) -> list[str]:
     return problems
 
 
-def queue_state(client: redis.Redis, base: str) -> dict[str, int]:
+def queue_state(client: redis.Redis, keys: QueueKeys) -> dict[str, int]:
     """Where a stalled run left the jobs."""
-    pipe = client.pipeline(transaction=False)
-    for suffix in ("wait", "active"):
-        pipe.llen(base + suffix)
-    for suffix in ("delayed", "prioritized", "failed", "completed", "marker"):
-        pipe.zcard(base + suffix)
-    pipe.scard(base + "stalled")
     names = ("wait", "active", "delayed", "prioritized", "failed", "completed", "marker", "stalled")
-    return dict(zip(names, pipe.execute(), strict=True))
+    return _sizes(client, keys, names)
 
 
-def delete_queue(client: redis.Redis, base: str) -> None:
+def delete_queue(client: redis.Redis, keys: QueueKeys) -> None:
     batch: list[str] = []
-    for key in client.scan_iter(match=base + "*", count=1000):
+    for key in client.scan_iter(match=keys.pattern, count=1000):
         batch.append(key)
         if len(batch) >= 1000:
             client.unlink(*batch)

@@ -19,6 +19,7 @@ import yaml
 
 from platform_spec.chart import CHART_DIR
 from platform_spec.model import PlatformSpec
+from platform_spec.pod_facts import CLUSTER_DOMAIN
 
 FULLNAME_MAX = 50
 
@@ -54,7 +55,7 @@ class RedisNames:
     headless_service: str
     statefulset: str
     scheduler_service: str
-    cluster_domain: str = "cluster.local"
+    cluster_domain: str = CLUSTER_DOMAIN
 
     @property
     def client_host(self) -> str:
@@ -67,7 +68,7 @@ class RedisNames:
 
 
 def redis_names(
-    spec: PlatformSpec, release: str, cluster_domain: str = "cluster.local"
+    spec: PlatformSpec, release: str, cluster_domain: str = CLUSTER_DOMAIN
 ) -> RedisNames:
     """The Redis Service, headless Service and StatefulSet names of a release."""
     base = fullname(release, spec.fullname_override)
@@ -83,7 +84,7 @@ def redis_names(
 
 
 def _forms(name: str, namespace: str, domain: str) -> list[str]:
-    """`name`, `name.ns`, `name.ns.svc`, `name.ns.svc.<domain>`."""
+    """`name`, `name.ns`, `name.ns.svc`, `name.ns.svc.<domain>` (the chart's `dnsForms`)."""
     return [
         name,
         f"{name}.{namespace}",
@@ -94,6 +95,9 @@ def _forms(name: str, namespace: str, domain: str) -> list[str]:
 
 def server_dns_names(names: RedisNames, replicas: int = 1) -> list[str]:
     """Every DNS name a client may use to reach Redis: the certificate's SANs.
+
+    The chart's `bullmq-platform.redisServerDnsNames` (templates/_redis.tpl)
+    builds the same list for a cert-manager Certificate; a chart test compares.
 
     Both Services in every form, each pod under the headless Service in every
     form, a wildcard under the headless Service (pods added later), the

@@ -21,6 +21,7 @@ from pydantic.fields import FieldInfo
 
 from platform_spec.chart import CHART_DIR
 from platform_spec.model import PlatformSpec
+from platform_spec.pod_facts import chart_facts
 from platform_spec.stack import STACKS, load_stack
 from platform_spec.values import generated_secret_names, override_values
 
@@ -194,6 +195,22 @@ def example_values(stack: str) -> str:
     return head + yaml.safe_dump(values, sort_keys=False, width=100)
 
 
+# ---------------------------------------------------------------- pod facts
+
+
+def facts_helper() -> str:
+    """templates/_facts.tpl: the runtime's ports, paths and margins as one chart helper."""
+    return (
+        "{{/* Generated from platform_spec/pod_facts.py by "
+        "`python -m platform_spec generate`. */}}\n"
+        "{{/* Ports, mount paths, DNS domain and grace margin the runtime also uses:\n"
+        '   (include "bullmq-platform.facts" . | fromJson).httpPort */}}\n'
+        '{{- define "bullmq-platform.facts" -}}\n'
+        f"{json.dumps(chart_facts(), sort_keys=True)}\n"
+        "{{- end -}}\n"
+    )
+
+
 # ---------------------------------------------------------------- driver
 
 
@@ -204,6 +221,7 @@ def generated_files() -> dict[Path, str]:
         CHART_DIR / "values.schema.json": json.dumps(values_schema(), indent=2) + "\n",
         CHART_DIR / "values.yaml": values_yaml(),
         readme: chart_readme(readme.read_text()),
+        CHART_DIR / "templates" / "_facts.tpl": facts_helper(),
     }
     for stack in STACKS:
         files[CHART_DIR / "ci" / f"{stack}-values.yaml"] = example_values(stack)

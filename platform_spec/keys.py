@@ -6,7 +6,13 @@ For queue Q under prefix P: `P:Q:wait` and `P:Q:active` are lists;
 holding `paused`, the global `concurrency` and the rate limit (`max`,
 `duration`); `P:Q:limiter` exists while the queue is rate limited; job
 schedulers live under `P:Q:repeat`. A prioritized job is not in `wait`, so the
-backlog is wait + prioritized.
+backlog is wait + prioritized. `P:Q:marker` is the zset a worker blocks on
+(BZPOPMIN) for new work, `P:Q:pc` the priority counter, `P:Q:stalled` the set
+of active job ids the next stalled check examines and `P:Q:stalled-check` the
+throttle of that check. A job's hash is `P:Q:<id>`, its lock `P:Q:<id>:lock`.
+
+tests/unit/test_key_names_spelled_once.py greps the tree for these suffixes
+outside this module.
 """
 
 from __future__ import annotations
@@ -14,8 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-KeyType = Literal["list", "zset", "hash", "stream", "string"]
+KeyType = Literal["list", "set", "zset", "hash", "stream", "string"]
 JobChildrenKind = Literal["processed", "dependencies", "failed", "unsuccessful"]
+
+# The prefix BullMQ uses when none is given (the spec's `keyPrefix` default).
+DEFAULT_PREFIX = "bull"
 
 # suffix -> Redis type, as BullMQ's Lua scripts create them.
 QUEUE_KEY_TYPES: dict[str, KeyType] = {
@@ -31,9 +40,18 @@ QUEUE_KEY_TYPES: dict[str, KeyType] = {
     "events": "stream",
     "meta": "hash",
     "limiter": "string",
-    "stalled": "string",
+    "stalled": "set",
+    "stalled-check": "string",
+    "marker": "zset",
+    "pc": "string",
     "id": "string",
 }
+
+# Per-queue metrics lists (`P:Q:metrics:<kind>`) the finishing script keeps.
+METRICS_KINDS = ("completed", "failed")
+
+# Suffix of a job's lock key (`P:Q:<id>:lock`).
+LOCK_SUFFIX = "lock"
 
 # The keys whose sizes make up the work a queue has now (see autoscaling).
 BACKLOG_SUFFIXES = ("wait", "prioritized")
@@ -124,6 +142,29 @@ class QueueKeys:
     @property
     def limiter(self) -> str:
         return self.key("limiter")
+
+    @property
+    def marker(self) -> str:
+        return self.key("marker")
+
+    @property
+    def stalled(self) -> str:
+        return self.key("stalled")
+
+    def metrics(self, kind: str) -> str:
+        """`P:Q:metrics:<kind>`: the per-minute counts bullmq keeps for `completed`/`failed`."""
+        if kind not in METRICS_KINDS:
+            raise KeyError(f"unknown BullMQ metrics kind {kind!r}")
+        return f"{self.prefix}:{self.queue}:metrics:{kind}"
+
+    def job_lock(self, job_id: str) -> str:
+        """The lock a worker holds on an active job."""
+        return f"{self.job(job_id)}:{LOCK_SUFFIX}"
+
+    @property
+    def lock_pattern(self) -> str:
+        """Glob of every job lock of this queue."""
+        return self.job_lock("*")
 
     @property
     def job_prefix(self) -> str:

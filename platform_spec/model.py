@@ -27,6 +27,8 @@ from platform_spec.catalog import (
     default_schedules,
 )
 from platform_spec.image_policy import image_problems
+from platform_spec.keys import DEFAULT_PREFIX
+from platform_spec.pod_facts import GRACE_MARGIN_SECONDS
 from platform_spec.problems import (
     CATALOG_ERROR,
     SpecError,
@@ -59,7 +61,6 @@ from platform_spec.sections.common import (
 )
 from platform_spec.sections.dashboard import Dashboard
 from platform_spec.sections.queues import (
-    GRACE_MARGIN_SECONDS,
     Autoscaling,
     Backoff,
     DeadLetter,
@@ -149,7 +150,7 @@ class PlatformSpec(SpecModel):
         "chart name unless the release name already contains it).",
     )
     key_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$")] = Field(
-        "bull",
+        DEFAULT_PREFIX,
         description="BullMQ key prefix. Producers, workers and the scaler must agree: a wrong "
         "prefix reads as an empty queue, silently.",
     )

@@ -10,7 +10,6 @@ ever puts it on a command line.
 
 from __future__ import annotations
 
-import ssl
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from platform_spec.model import PlatformSpec
 from platform_spec.password_file import PasswordFile, read_password
+from platform_spec.pod_facts import HTTP_PORT, SECRETS_DIR, SPEC_FILE
 
 ENV_PREFIX = "BULLMQ_PLATFORM_"
-DEFAULT_SECRETS_DIR = Path("/var/run/secrets/bullmq-platform")
-DEFAULT_SPEC_FILE = Path("/etc/bullmq-platform/spec.json")
-HTTP_PORT = 8080
+DEFAULT_SECRETS_DIR = Path(SECRETS_DIR)
+DEFAULT_SPEC_FILE = Path(SPEC_FILE)
 
 
 class RedisSettings(BaseSettings):
@@ -41,9 +40,6 @@ class RedisSettings(BaseSettings):
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
-    server_name: str | None = Field(
-        None, description="TLS name to verify when it differs from host (e.g. a port-forward)."
-    )
     connect_timeout_seconds: float = 5.0
     db: int = 0
     # The file the password came from: re-read at every connect (rotation).
@@ -66,15 +62,6 @@ class RedisSettings(BaseSettings):
                 if getattr(self, attr) is None and (self.secrets_dir / name).is_file():
                     setattr(self, attr, self.secrets_dir / name)
         return self
-
-    def ssl_context(self) -> ssl.SSLContext | None:
-        """A verifying client context: the platform CA, optional client certificate."""
-        if not self.tls:
-            return None
-        context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
-        if self.cert_file and self.key_file:
-            context.load_cert_chain(str(self.cert_file), str(self.key_file))
-        return context
 
     def redis_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `redis.asyncio.Redis` (and so for bullmq's connection).
@@ -99,8 +86,10 @@ class RedisSettings(BaseSettings):
                 ssl_ca_certs=str(self.ca_file) if self.ca_file else None,
                 ssl_certfile=str(self.cert_file) if self.cert_file else None,
                 ssl_keyfile=str(self.key_file) if self.key_file else None,
+                # Always verify the host name against the certificate: `host`
+                # must be a name the certificate carries (infra/naming.py).
                 ssl_cert_reqs="required",
-                ssl_check_hostname=self.server_name is None,
+                ssl_check_hostname=True,
             )
         return kwargs
 

@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError
 
 from platform_spec.base import SpecModel
 from platform_spec.model import DnsLabel, PlatformSpec, SpecError, spec_problems
+from platform_spec.pod_facts import CLUSTER_DOMAIN
 
 PROJECT = "bullmq-platform"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +82,7 @@ class InfraOptions(SpecModel):
         "is kept in the cluster (`retainOnDelete`) and only dropped from the stack.",
     )
     cluster_domain: str = Field(
-        "cluster.local",
+        CLUSTER_DOMAIN,
         pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
         description="The cluster's DNS domain, for the `<svc>.<ns>.svc.<domain>` names in "
         "Redis's server certificate.",

@@ -15,7 +15,7 @@ import typer
 
 from platform_spec.settings import RedisSettings, RuntimeSettings, ScalingSettings
 from scheduler.logs import setup_logging
-from scheduler.register import Registrar
+from scheduler.register import ReconcileReport, Registrar
 from scheduler.schedules import declared_schedules
 from scheduler.service import serve
 from workers.maintenance.rollups import read_rollups
@@ -64,24 +64,25 @@ def reconcile(
     setup_logging(settings.log_format, "WARNING")
     spec = settings.load_spec()
 
-    async def once() -> dict[str, object]:
+    async def once() -> ReconcileReport:
         registrar = Registrar(spec, RedisSettings().redis_kwargs())
         try:
-            return (await registrar.reconcile()).as_dict()
+            return await registrar.reconcile()
         finally:
             await registrar.close()
 
     report = asyncio.run(once())
     if as_json:
-        typer.echo(json.dumps(report, indent=2))
+        typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
         for key in ("created", "updated", "adopted", "unchanged", "removed", "foreign"):
-            typer.echo(f"{key:>10}: {', '.join(report[key]) or '-'}")  # type: ignore[arg-type]
-        for schedule_id, reason in report["repaired"].items():  # type: ignore[attr-defined]
+            names: list[str] = getattr(report, key)
+            typer.echo(f"{key:>10}: {', '.join(names) or '-'}")
+        for schedule_id, reason in report.repaired.items():
             typer.echo(f"  repaired: {schedule_id} ({reason})")
-        for schedule_id, error in report["errors"].items():  # type: ignore[attr-defined]
+        for schedule_id, error in report.errors.items():
             typer.echo(f"     error: {schedule_id}: {error}")
-    if report["errors"] or not report["lock_acquired"]:
+    if not report.ok:
         raise typer.Exit(1)
 
 

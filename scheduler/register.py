@@ -29,7 +29,7 @@ import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from bullmq import Queue
@@ -151,7 +151,8 @@ class Registrar:
 
     async def _reconcile(self, report: ReconcileReport) -> None:
         owned_key = self.keys.owned(self.owner)
-        owned: dict[str, str] = await self.redis.hgetall(owned_key)
+        # The client decodes replies (decode_responses=True): keys and values are str.
+        owned = cast(dict[str, str], await self.redis.hgetall(owned_key))
         declared = declared_schedules(self.spec)
         wanted = {d.owned_field for d in declared if d.enabled}
         for decl in declared:
@@ -246,8 +247,11 @@ class Registrar:
         self, declared: list[DeclaredSchedule], ours: set[str], report: ReconcileReport
     ) -> None:
         for queue in sorted({d.queue for d in declared} | {q.name for q in self.spec.queues}):
-            members = await self.redis.zrange(
-                QueueKeys(self.spec.key_prefix, queue).key("repeat"), 0, -1
+            members = cast(
+                list[str],
+                await self.redis.zrange(
+                    QueueKeys(self.spec.key_prefix, queue).key("repeat"), 0, -1
+                ),
             )
             for member in members:
                 if owned_field(queue, member) not in ours:

@@ -1,8 +1,9 @@
 """The scheduler process: reconcile at start and every reconcileIntervalSeconds, serve HTTP.
 
-HTTP (RuntimeSettings.http_port, 8080 in pods), both with the last report as JSON:
+HTTP (RuntimeSettings.http_port; platform_spec/pod_facts.HTTP_PORT in pods), both with
+the last report as JSON:
 `/healthz` (liveness) is 200 while the process's loop answers: a Redis outage
-is not cured by a restart, so it never fails liveness (issue 25); `/readyz` is
+is not cured by a restart, so it never fails liveness; `/readyz` is
 200 while an authenticated PING answers within READY_TIMEOUT_SECONDS, so an
 outage shows as unready and clears as soon as Redis answers again. A reconcile
 or refresh pass that hangs on a frozen Redis is cut off after PASS_TIMEOUT

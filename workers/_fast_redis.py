@@ -136,7 +136,9 @@ class PipelinedRedis:
     def __init__(self, connection: dict[str, Any], *, flush_mode: str = "adaptive") -> None:
         if flush_mode not in FLUSH_MODES:
             raise ValueError(f"flush_mode must be one of {FLUSH_MODES}, not {flush_mode!r}")
-        self._kwargs = dict(connection)
+        # The password apart: a printed or logged `_kwargs` must not carry it.
+        self._kwargs = {k: v for k, v in connection.items() if k != "password"}
+        self._password: str | None = connection.get("password")
         self._flush_mode = flush_mode
         self._protocol: _Protocol | None = None
         self._scripts: dict[str, tuple[bytes, bytes]] = {}  # name -> (sha, body)
@@ -162,8 +164,8 @@ class PipelinedRedis:
         if provider is not None:
             # Read at every connect: a reconnect after a rotation uses the new password.
             await self.execute("AUTH", *provider.get_credentials())
-        elif kwargs.get("password"):
-            username, password = kwargs.get("username"), kwargs["password"]
+        elif self._password:
+            username, password = kwargs.get("username"), self._password
             args = ("AUTH", username, password) if username else ("AUTH", password)
             await self.execute(*args)
         if kwargs.get("db"):

@@ -23,6 +23,7 @@ from typing import Any
 import msgpack
 import orjson
 
+from platform_spec.keys import METRICS_KINDS, QueueKeys
 from workers.job_hash import check_job_hash
 
 
@@ -213,16 +214,21 @@ def failure_fields(job: FastJob, err: BaseException, reason: str) -> bytes:
 
 
 class ScriptKeys:
-    """The KEYS of each script for one queue, encoded once, in each script's order."""
+    """The KEYS of each script for one queue, encoded once, in each script's order.
+
+    The names come from platform_spec/keys.py; the orders are those of the
+    scripts' headers in the installed package (bullmq/commands/<script>-<n>.lua).
+    """
 
     def __init__(self, prefix: str, queue: str) -> None:
-        base = f"{prefix}:{queue}:"
-        self.base = base
-        self.base_b = base.encode()
+        self.names = names = QueueKeys(prefix, queue)
+        self.base = names.job_prefix
+        self.base_b = self.base.encode()
 
-        def k(*names: str) -> list[bytes]:
-            return [(base + n).encode() for n in names]
+        def k(*suffixes: str) -> list[bytes]:
+            return [names.key(s).encode() for s in suffixes]
 
+        self.marker = names.marker.encode()
         head = k(
             "wait",
             "active",
@@ -235,37 +241,26 @@ class ScriptKeys:
             "meta",
             "pc",
         )
-        self.move_to_active = [*head, (base + "marker").encode()]
-        self._finished_head = {t: [*head, (base + t).encode()] for t in ("completed", "failed")}
-        self._metrics = {t: (base + "metrics:" + t).encode() for t in ("completed", "failed")}
-        self.marker = (base + "marker").encode()
+        self.move_to_active = [*head, self.marker]
+        self._finished_head = {t: [*head, *k(t)] for t in METRICS_KINDS}
+        self._metrics = {t: names.metrics(t).encode() for t in METRICS_KINDS}
         self.extend_locks = k("stalled")
         self.move_stalled_jobs_to_wait = k(
             "stalled", "wait", "active", "stalled-check", "meta", "paused", "marker", "events"
         ) + k("repeat")
+        self._retry_head = k("active", "wait", "paused")
+        self._retry_tail = k("meta", "events", "delayed", "prioritized", "pc", "marker", "stalled")
+        self._delayed_head = k("marker", "active", "prioritized", "delayed")
+        self._delayed_tail = k("events", "meta", "stalled", "wait", "limiter", "pc")
 
     def job(self, job_id: str) -> bytes:
-        return (self.base + job_id).encode()
+        return self.names.job(job_id).encode()
 
     def move_to_finished(self, target: str, job_id: str) -> list[bytes]:
         return [*self._finished_head[target], self.job(job_id), self._metrics[target], self.marker]
 
     def retry_job(self, job_id: str) -> list[bytes]:
-        return [
-            *((self.base + n).encode() for n in ("active", "wait", "paused")),
-            self.job(job_id),
-            *(
-                (self.base + n).encode()
-                for n in ("meta", "events", "delayed", "prioritized", "pc", "marker", "stalled")
-            ),
-        ]
+        return [*self._retry_head, self.job(job_id), *self._retry_tail]
 
     def move_to_delayed(self, job_id: str) -> list[bytes]:
-        return [
-            *((self.base + n).encode() for n in ("marker", "active", "prioritized", "delayed")),
-            self.job(job_id),
-            *(
-                (self.base + n).encode()
-                for n in ("events", "meta", "stalled", "wait", "limiter", "pc")
-            ),
-        ]
+        return [*self._delayed_head, self.job(job_id), *self._delayed_tail]

@@ -14,9 +14,23 @@ import redis.asyncio as aioredis
 from platform_spec.settings import RedisSettings
 
 
-def bullmq_connection(settings: RedisSettings) -> dict[str, Any]:
+class ConnectionOptions(dict[str, Any]):
+    """Keyword arguments of a Redis connection whose repr and str leave the password out.
+
+    bullmq takes them as a plain dict (`opts["connection"]`); they reach
+    handlers (JobContext.extras) and could reach a log line or a traceback.
+    """
+
+    def __repr__(self) -> str:
+        shown = {k: "**********" if k == "password" and v else v for k, v in self.items()}
+        return f"{type(self).__name__}({shown!r})"
+
+    __str__ = __repr__
+
+
+def bullmq_connection(settings: RedisSettings) -> ConnectionOptions:
     """Connection keyword arguments for bullmq's Queue/Worker (`opts["connection"]`)."""
-    kwargs = settings.redis_kwargs()
+    kwargs = ConnectionOptions(settings.redis_kwargs())
     kwargs["socket_keepalive"] = True
     return kwargs
 

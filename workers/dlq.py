@@ -17,7 +17,11 @@ from bullmq import Queue as BullQueue
 from platform_spec.job_options import job_options
 from platform_spec.model import Queue
 
-DLQ_STATES = ["wait", "paused", "prioritized", "delayed"]
+# Every state a DLQ entry can be in. Nobody consumes a DLQ, so entries wait
+# (or sit delayed/prioritized/paused); completed and failed appear only if
+# someone ran a worker on it. `dlq list`/`count` and retention-enforce
+# (workers/maintenance/retention.py) all use this one tuple.
+DLQ_STATES = ("wait", "paused", "prioritized", "delayed", "completed", "failed")
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,7 @@ class DeadLetterQueue:
         return str(job.id)
 
     async def list(self, start: int = 0, end: int = 99) -> list[DeadLetter]:
-        jobs = await self.dlq.getJobs(DLQ_STATES, start, end, asc=True)
+        jobs = await self.dlq.getJobs(list(DLQ_STATES), start, end, asc=True)
         return [DeadLetter.from_job(j) for j in jobs if j is not None]
 
     async def get(self, entry: str) -> DeadLetter | None:

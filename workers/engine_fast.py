@@ -51,6 +51,7 @@ from typing import Any
 import msgpack
 import orjson
 
+from platform_spec.keys import DEFAULT_PREFIX
 from workers._fast_redis import PipelinedRedis
 from workers.bullmq_wire import (
     SCRIPT_FILES,
@@ -118,7 +119,7 @@ class EngineOptions:
     """Worker options of the fast engine (names follow the platform spec, units in the name)."""
 
     concurrency: int = 1
-    prefix: str = "bull"
+    prefix: str = DEFAULT_PREFIX
     # A job's lock lives this long unless renewed; renewed every lock_renew_ms
     # (default half of it) for all active jobs in one extendLocks call.
     lock_duration_ms: int = 30_000

@@ -13,6 +13,7 @@ from pydantic import (
 )
 
 from platform_spec.base import SpecModel
+from platform_spec.pod_facts import GRACE_MARGIN_SECONDS
 from platform_spec.sections.common import (
     DNS_LABEL,
     MAX_PRIORITY,
@@ -22,9 +23,6 @@ from platform_spec.sections.common import (
     Resources,
     duplicates,
 )
-
-# Extra seconds a worker pod gets after its longest job may time out.
-GRACE_MARGIN_SECONDS = 30
 
 
 class Backoff(SpecModel):
@@ -211,7 +209,8 @@ class Queue(SpecModel):
     termination_grace_period_seconds: int | None = Field(
         None,
         ge=1,
-        description="Pod grace period on SIGTERM; null means jobTimeoutSeconds + 30.",
+        description=f"Pod grace period on SIGTERM; null means jobTimeoutSeconds + "
+        f"{GRACE_MARGIN_SECONDS}.",
     )
     max_payload_bytes: int = Field(
         256 * 1024, ge=1, description="Larger payloads fail at once into the DLQ."

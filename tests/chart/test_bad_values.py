@@ -51,3 +51,15 @@ def test_it_should_agree_with_the_spec_on_cross_field_rules(
     assert any(
         path.split(".")[0].split("[")[0] == field.split(".")[0].split("[")[0] for path in paths
     )
+
+
+@pytest.mark.parametrize("major", HELM_MAJORS)
+def test_it_should_refuse_a_release_namespace_that_is_not_the_specs(major: int) -> None:
+    """The scheduler owns its schedules by `namespace` and the runtime names hosts with it:
+    a release installed elsewhere would silently disagree, so the render fails naming both."""
+    values = default_values(namespace="team-a")
+    with pytest.raises(chart.HelmError) as caught:
+        chart.template(values, namespace="team-b", helm=chart.helm_binary(major))
+    message = str(caught.value)
+    assert 'namespace: "team-a" differs from the release namespace "team-b"' in message
+    assert chart.objects(chart.template(values, namespace="team-a", helm=chart.helm_binary(major)))

@@ -22,6 +22,7 @@ from scheduler_harness import assert_one_job_per_tick
 from local_stack.processes import PlatformProcess, scheduler_process, worker_process
 from local_stack.processes import write_spec_file as write_spec_file
 from local_stack.redis_server import RedisServer
+from platform_spec.keys import DEFAULT_PREFIX, QueueKeys
 from platform_spec.model import PlatformSpec
 from workers.runs import parse_tick_id
 
@@ -136,6 +137,44 @@ def add(
     server: RedisServer, queue: str, count: int, seconds: float = 0.0, first: int = 0
 ) -> list[str]:
     return asyncio.run(add_jobs(server, queue, count, lambda n: {"seconds": seconds}, first))
+
+
+@dataclass
+class Feeder:
+    """Keeps `work` jobs waiting while a drill waits for a condition on busy workers.
+
+    A drill that waits for "worker N holds 2 jobs" must not race the machine:
+    on a fast one a fixed batch is done before the condition is checked. The
+    feeder tops the queue up whenever fewer than `backlog` jobs wait, so the
+    condition can always come true; what it adds is bounded by what the
+    workers take. `sent` is the total to expect done.
+    """
+
+    server: RedisServer
+    client: redis.Redis
+    queue: str
+    seconds: float = 0.0
+    backlog: int = 8
+    sent: int = 0
+
+    def add(self, count: int) -> None:
+        add(self.server, self.queue, count, self.seconds, first=self.sent)
+        self.sent += count
+
+    def top_up(self) -> None:
+        waiting = int(self.client.llen(QueueKeys(DEFAULT_PREFIX, self.queue).wait))
+        if waiting < self.backlog:
+            self.add(self.backlog)
+
+    def until(self, check: Callable[[], bool], timeout: float, pause: float = 0.1) -> bool:
+        """Top up and poll `check` until it holds or `timeout` seconds pass."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return True
+            self.top_up()
+            time.sleep(pause)
+        return check()
 
 
 @dataclass

@@ -77,3 +77,14 @@ def test_it_should_cover_the_scaling_endpoint_keda_calls() -> None:
     }
     assert hosts, "no metrics-api trigger rendered"
     assert hosts <= set(server_dns_names(names))
+
+
+def test_it_should_give_a_cert_manager_certificate_the_sans_pulumi_generates() -> None:
+    """One rule, two builders: the chart's cert-manager Certificate (GitOps, no Python)
+    and the certificate Pulumi generates name the same hosts."""
+    spec = PlatformSpec(namespace="ns1")
+    values = chart_values(spec, auth_secret="a", tls_secret=None)
+    values["redis"]["tls"].update(source="certManager", certManagerIssuer="platform-ca")
+    docs = chart.objects(chart.template(values, release="team-a"))
+    (cert,) = [doc for doc in docs if doc["kind"] == "Certificate"]
+    assert cert["spec"]["dnsNames"] == server_dns_names(redis_names(spec, "team-a"))

@@ -49,7 +49,7 @@ def test_it_should_register_once_when_three_replicas_start_together(
             created = [r for r in reports if "every-second" in r["created"]]
             assert not any(r["errors"] for r in reports), reports
             assert len(created) == 1, reports
-            assert all("every-second" in r["created"] + r["unchanged"] for r in reports)
+            assert all("every-second" in r["created"] + r["unchanged"] for r in reports), reports
             assert await scheduler_count(redis_server, queue_name) == 1
             assert len(await pending_ticks(redis_server, queue_name, "every-second")) <= 1
             figures = assert_one_job_per_tick(

@@ -8,6 +8,7 @@ import pytest
 from pydantic import SecretStr
 
 from platform_spec.settings import RedisSettings
+from workers.connection import bullmq_connection
 
 PASSWORD = "s3cr3t-Value-42"
 
@@ -31,12 +32,18 @@ def test_it_should_read_the_password_and_ca_from_the_secrets_dir(
     provider = settings.redis_kwargs()["credential_provider"]
     assert provider.get_credentials() == ("worker", PASSWORD)
     assert settings.redis_kwargs()["ssl"] is True
+    # The host name is always verified: `host` must be a name the certificate carries.
+    assert settings.redis_kwargs()["ssl_check_hostname"] is True
 
 
 def test_it_should_never_show_the_password(secrets_dir: Path) -> None:
     settings = RedisSettings(secrets_dir=secrets_dir)
     for text in (repr(settings), str(settings), settings.describe(), settings.model_dump_json()):
         assert PASSWORD not in text
+    connection = bullmq_connection(settings)
+    assert connection["password"] == PASSWORD
+    assert PASSWORD not in repr(connection) and PASSWORD not in str(connection)
+    assert PASSWORD not in repr({"connection": connection})
 
 
 def test_it_should_prefer_an_explicit_password_file(tmp_path: Path, secrets_dir: Path) -> None:

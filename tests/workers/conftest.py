@@ -164,6 +164,20 @@ async def wait_finished(queue: BullQueue, job_id: str, attempts: int = 300) -> s
     return state
 
 
+async def dead_letter(dlq: BullQueue, entry: str, attempts: int = 200) -> Job | None:
+    """The DLQ entry once written. The worker fails the job first and dead-letters it
+    from the failure hook, so the entry can lag the `failed` state: wait, bounded."""
+    letter: Job | None = None
+
+    async def written() -> bool:
+        nonlocal letter
+        letter = await dlq.getJob(entry)
+        return letter is not None
+
+    await wait_for(written, attempts)
+    return letter
+
+
 async def get_job(queue: BullQueue, job_id: str) -> Job:
     job = await queue.getJob(job_id)
     assert job is not None, f"job {job_id} vanished"

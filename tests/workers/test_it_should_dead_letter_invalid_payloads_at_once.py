@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 import redis
-from bullmq import Job
-from bullmq import Queue as BullQueue
-from conftest import get_job, make_spec, producer, running_worker, wait_finished, wait_for
+from conftest import dead_letter, get_job, make_spec, producer, running_worker, wait_finished
 
 from local_stack.redis_server import RedisServer
 from workers.dlq import entry_id
@@ -32,20 +30,6 @@ CASES: list[tuple[str, str, Any, str]] = [
     ("not-an-object", "echo", [1, 2], "payload must be a JSON object"),
     ("no-tenant", "echo", {"text": "x"}, "tenantId is required"),
 ]
-
-
-async def dead_letter(dlq: BullQueue, entry: str) -> Job | None:
-    """The DLQ entry once written: the runtime adds it after the job is already
-    `failed` (its on_failed hook runs after the engine finished the job)."""
-    found: Job | None = None
-
-    async def written() -> bool:
-        nonlocal found
-        found = await dlq.getJob(entry)
-        return found is not None
-
-    await wait_for(written)
-    return found
 
 
 @pytest.mark.parametrize(("case", "name", "data", "error"), CASES, ids=[c[0] for c in CASES])

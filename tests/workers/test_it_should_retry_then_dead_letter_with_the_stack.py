@@ -7,7 +7,7 @@ import asyncio
 import random
 
 import pytest
-from conftest import get_job, make_spec, producer, running_worker, wait_finished
+from conftest import dead_letter, get_job, make_spec, producer, running_worker, wait_finished
 
 from local_stack.redis_server import RedisServer
 from platform_spec.model import Backoff
@@ -53,7 +53,7 @@ def test_it_should_dead_letter_after_the_last_attempt(
             job = await q.add("fail", {"text": "boom"})
             assert await wait_finished(q, job.id) == "failed"
             assert (await get_job(q, job.id)).attemptsMade == 2
-            letter = await dlq.getJob(entry_id(queue_name, job.id))
+            letter = await dead_letter(dlq, entry_id(queue_name, job.id))
             assert letter is not None
             assert letter.name == "fail"
             assert letter.data["data"] == {"text": "boom"}

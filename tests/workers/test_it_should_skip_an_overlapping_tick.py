@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import get_job, producer, running_worker, wait_finished
+from conftest import get_job, producer, running_worker, wait_finished, wait_for
 
 from local_stack.redis_server import RedisServer
 from platform_spec.model import PlatformSpec
@@ -42,7 +42,12 @@ def test_it_should_skip_a_tick_only_while_an_earlier_one_runs(
         spec = _spec(queue_name, overlap)
         async with running_worker(redis_server, spec), producer(redis_server, queue_name) as q:
             first = await q.add("sleep", {"seconds": 1.5}, {"jobId": "repeat:slow:1000"})
-            await asyncio.sleep(0.3)  # the first tick is active now
+
+            async def first_active() -> bool:
+                return bool(await q.getJobState("repeat:slow:1000") == "active")
+
+            # Wait for the first tick to run (a fixed 0.3 s was too short under load).
+            assert await wait_for(first_active), "the first tick never became active"
             second = await q.add("sleep", {"seconds": 0}, {"jobId": "repeat:slow:2000"})
             assert await wait_finished(q, second.id) == "completed"
             assert await wait_finished(q, first.id) == "completed"

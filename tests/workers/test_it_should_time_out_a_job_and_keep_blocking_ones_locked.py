@@ -9,7 +9,7 @@ import time
 
 import pytest
 import redis
-from conftest import get_job, make_spec, producer, running_worker, wait_finished
+from conftest import dead_letter, get_job, make_spec, producer, running_worker, wait_finished
 
 from local_stack.redis_server import RedisServer
 from platform_spec.keys import QueueKeys
@@ -33,7 +33,7 @@ def test_it_should_fail_a_job_that_outlives_its_timeout(
             assert await wait_finished(q, job.id) == "failed"
             failed = await get_job(q, job.id)
             assert "timed out after 1s" in failed.failedReason
-            assert (await dlq.getJob(entry_id(queue_name, job.id))) is not None
+            assert (await dead_letter(dlq, entry_id(queue_name, job.id))) is not None
             assert rt.engine is not None and rt.engine.active == 0
             text = rt.metrics.render().decode()
             assert 'reason="timeout"' in text

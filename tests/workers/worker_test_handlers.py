@@ -60,3 +60,13 @@ async def flaky(payload: Flaky, ctx: JobContext) -> dict[str, Any]:
 @registry.job("fail", Echo)
 async def fail(payload: Echo, ctx: JobContext) -> None:
     raise ValueError(f"always fails: {payload.text}")
+
+
+# The contexts `keep-context` saw (in-process workers only): the secrets test walks them.
+seen_contexts: list[JobContext] = []
+
+
+@registry.job("keep-context", Echo)
+async def keep_context(payload: Echo, ctx: JobContext) -> str:
+    seen_contexts.append(ctx)
+    return payload.text

@@ -33,9 +33,14 @@ async def clean_older_than(queue: BullQueue, state: str, age_seconds: int, *, dr
         now_ms = int(cutoff[0]) * 1000 + int(cutoff[1]) // 1000
         key = queue.toKey(state)
         return int(await queue.client.zcount(key, "-inf", now_ms - age_seconds * 1000))
+    return await clean_in_batches(queue, state, age_seconds * 1000)
+
+
+async def clean_in_batches(queue: BullQueue, state: str, grace_ms: int) -> int:
+    """BullMQ's `clean` of jobs of `state` older than `grace_ms`, BATCH at a time, bounded."""
     removed = 0
     for _ in range(MAX_BATCHES):
-        ids = await queue.clean(age_seconds * 1000, BATCH, state)
+        ids = await queue.clean(grace_ms, BATCH, state)
         removed += len(ids)
         if len(ids) < BATCH:
             break

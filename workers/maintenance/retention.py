@@ -16,19 +16,8 @@ import redis.asyncio as aioredis
 
 from platform_spec.keys import PlatformKeys, QueueKeys
 from platform_spec.model import PlatformSpec
-from workers.maintenance.cleanup import BATCH, MAX_BATCHES, bull_queue
-
-DLQ_STATES = ("wait", "paused", "prioritized", "delayed", "completed", "failed")
-
-
-async def _clean_all(queue: Any, state: str, grace_ms: int) -> int:
-    removed = 0
-    for _ in range(MAX_BATCHES):
-        ids = await queue.clean(grace_ms, BATCH, state)
-        removed += len(ids)
-        if len(ids) < BATCH:
-            break
-    return removed
+from workers.dlq import DLQ_STATES
+from workers.maintenance.cleanup import bull_queue, clean_in_batches
 
 
 async def enforce_retention(
@@ -46,7 +35,7 @@ async def enforce_retention(
             dlq = bull_queue(redis, spec, q.dlq_name)
             grace = q.dead_letter.retention_seconds * 1000
             dlq_removed[q.dlq_name] = sum(
-                [await _clean_all(dlq, state, grace) for state in DLQ_STATES]
+                [await clean_in_batches(dlq, state, grace) for state in DLQ_STATES]
             )
     pk = PlatformKeys(spec.key_prefix)
     cutoff = time.time() - spec.scheduler.rollup_retention_seconds

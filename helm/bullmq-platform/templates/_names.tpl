@@ -62,3 +62,16 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "bullmq-platform.schedulerName" -}}
 {{- printf "%s-scheduler" (include "bullmq-platform.fullname" .) -}}
 {{- end -}}
+
+{{/* HTTP port of every worker and scheduler process (/healthz, /readyz, /metrics). */}}
+{{- define "bullmq-platform.httpPort" -}}{{ (include "bullmq-platform.facts" . | fromJson).httpPort }}{{- end -}}
+
+{{/*
+The DNS names of a Service: `name`, `name.ns`, `name.ns.svc`, `name.ns.svc.<domain>`,
+as a JSON list; (dict "ctx" $ "name" NAME). infra/naming.py's `_forms` is the same rule.
+*/}}
+{{- define "bullmq-platform.dnsForms" -}}
+{{- $ns := .ctx.Release.Namespace -}}
+{{- $domain := (include "bullmq-platform.facts" .ctx | fromJson).clusterDomain -}}
+{{- list .name (printf "%s.%s" .name $ns) (printf "%s.%s.svc" .name $ns) (printf "%s.%s.svc.%s" .name $ns $domain) | toJson -}}
+{{- end -}}

@@ -53,3 +53,30 @@
 {{- end -}}
 {{- join "," $keys -}}
 {{- end -}}
+
+{{/*
+Every DNS name a client may use to reach Redis, as a JSON list: the server
+certificate's SANs. Both Services and the pod under the headless Service in
+every form, a wildcard under the headless Service, the scheduler Service when
+KEDA reads its scaling endpoint (served with the same certificate) and
+localhost (probes, exporter).
+infra/naming.py's server_dns_names builds the same list for the certificate
+Pulumi generates.
+*/}}
+{{- define "bullmq-platform.redisServerDnsNames" -}}
+{{- $name := include "bullmq-platform.redisName" . -}}
+{{- $headless := printf "%s-headless" $name -}}
+{{- $ns := .Release.Namespace -}}
+{{- $domain := (include "bullmq-platform.facts" . | fromJson).clusterDomain -}}
+{{- $sans := list -}}
+{{- $hosts := list $name $headless -}}
+{{- if include "bullmq-platform.metricsApi" . -}}
+{{- $hosts = append $hosts (include "bullmq-platform.schedulerName" .) -}}
+{{- end -}}
+{{- range $host := append $hosts (printf "%s-0.%s" $name $headless) -}}
+{{- $sans = concat $sans (include "bullmq-platform.dnsForms" (dict "ctx" $ "name" $host) | fromJsonArray) -}}
+{{- end -}}
+{{- $sans = append $sans (printf "*.%s.%s.svc" $headless $ns) -}}
+{{- $sans = append $sans (printf "*.%s.%s.svc.%s" $headless $ns $domain) -}}
+{{- append $sans "localhost" | toJson -}}
+{{- end -}}

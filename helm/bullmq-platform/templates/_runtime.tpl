@@ -52,7 +52,7 @@ Env and secret volume of a runtime process (worker or scheduler): call with
 - name: BULLMQ_PLATFORM_REDIS_TLS
   value: {{ .ctx.Values.redis.tls.enabled | quote }}
 - name: BULLMQ_PLATFORM_SPEC_FILE
-  value: /etc/bullmq-platform/spec.json
+  value: {{ (include "bullmq-platform.facts" .ctx | fromJson).specFile | quote }}
 {{- end -}}
 
 {{- define "bullmq-platform.runtimeVolumes" -}}
@@ -101,11 +101,12 @@ Env and secret volume of a runtime process (worker or scheduler): call with
 {{- end -}}
 
 {{- define "bullmq-platform.runtimeMounts" -}}
+{{- $facts := include "bullmq-platform.facts" . | fromJson }}
 - name: spec
-  mountPath: /etc/bullmq-platform
+  mountPath: {{ $facts.specDir }}
   readOnly: true
 - name: secrets
-  mountPath: /var/run/secrets/bullmq-platform
+  mountPath: {{ $facts.secretsDir }}
   readOnly: true
 - name: tmp
   mountPath: /tmp

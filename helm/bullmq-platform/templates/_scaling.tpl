@@ -9,11 +9,11 @@ endpoint (keda.scaler metricsApi), "" for the plain redis triggers or no KEDA.
 {{- end -}}
 
 {{/* HTTPS port of the scheduler's scaling endpoint (the scheduler reads it from env). */}}
-{{- define "bullmq-platform.scalingPort" -}}8443{{- end -}}
+{{- define "bullmq-platform.scalingPort" -}}{{ (include "bullmq-platform.facts" . | fromJson).scalingPort }}{{- end -}}
 
 {{/* Where the scheduler finds KEDA's bearer token and its serving certificate. */}}
-{{- define "bullmq-platform.scalingTokenFile" -}}/var/run/secrets/bullmq-platform/scaling-token{{- end -}}
-{{- define "bullmq-platform.scalingCertDir" -}}/var/run/secrets/bullmq-platform/scaling-tls{{- end -}}
+{{- define "bullmq-platform.scalingTokenFile" -}}{{ (include "bullmq-platform.facts" . | fromJson).scalingTokenFile }}{{- end -}}
+{{- define "bullmq-platform.scalingCertDir" -}}{{ (include "bullmq-platform.facts" . | fromJson).scalingCertDir }}{{- end -}}
 
 {{/* KEDA's client certificate for the scaling endpoint: its Secret and keys. Never the
 Redis server's key: cert-manager issues a separate Certificate; otherwise the Redis TLS
@@ -30,7 +30,7 @@ Secret carries it under keda.clientCertKey / keda.clientKeyKey (Pulumi writes th
 {{- define "bullmq-platform.schedulerDnsNames" -}}
 {{- $name := include "bullmq-platform.schedulerName" . -}}
 {{- $ns := .Release.Namespace -}}
-{{- list $name (printf "%s.%s" $name $ns) (printf "%s.%s.svc" $name $ns) (printf "%s.%s.svc.cluster.local" $name $ns) | toJson -}}
+{{- include "bullmq-platform.dnsForms" (dict "ctx" . "name" $name) -}}
 {{- end -}}
 
 {{/* URL KEDA's metrics-api scaler polls for one queue: (dict "ctx" $ "queue" $queue). */}}

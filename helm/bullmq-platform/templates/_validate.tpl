@@ -6,6 +6,10 @@ with the field path; all of them are collected, then the render fails once.
 {{- define "bullmq-platform.validateValues" -}}
 {{- $msgs := list -}}
 {{- $r := .Values.redis -}}
+{{- /* The scheduler's ownership id and every runtime name use the spec's namespace: it must be the release's. */ -}}
+{{- if ne .Values.namespace .Release.Namespace -}}
+{{- $msgs = append $msgs (printf "namespace: %q differs from the release namespace %q (.Release.Namespace); install with --namespace %s or set namespace: %s" .Values.namespace .Release.Namespace .Values.namespace .Release.Namespace) -}}
+{{- end -}}
 {{- if and (eq $r.mode "external") (not $r.external.host) -}}
 {{- $msgs = append $msgs "redis.external.host: required when redis.mode is external" -}}
 {{- end -}}
