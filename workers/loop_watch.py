@@ -32,6 +32,7 @@ from typing import Any
 import msgpack
 import redis
 
+from platform_spec.keys import QueueKeys
 from workers.bullmq_wire import SCRIPT_FILES, SCRIPTS_DIR
 from workers.logs import get_logger
 
@@ -59,8 +60,9 @@ class LoopWatch:
         report_after_seconds: float,
     ) -> None:
         self._connection = connection
-        self._stalled_key = f"{prefix}:{queue}:stalled"
-        self._base = f"{prefix}:{queue}:"
+        keys = QueueKeys(prefix, queue)
+        self._stalled_key = keys.stalled
+        self._base = keys.job_prefix
         self._lock_ms = lock_duration_ms
         self._renew_seconds = lock_duration_ms / 2000
         self._active_locks = active_locks

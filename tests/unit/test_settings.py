@@ -41,7 +41,7 @@ def test_it_should_never_show_the_password(secrets_dir: Path) -> None:
     for text in (repr(settings), str(settings), settings.describe(), settings.model_dump_json()):
         assert PASSWORD not in text
     connection = bullmq_connection(settings)
-    assert connection["password"] == PASSWORD
+    assert connection["credential_provider"].get_credentials()[-1] == PASSWORD
     assert PASSWORD not in repr(connection) and PASSWORD not in str(connection)
     assert PASSWORD not in repr({"connection": connection})
 
