@@ -9,6 +9,7 @@ session's build quick. Used by tests/image/ and tests/dashboard/.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from image_build.build import Built, build
@@ -19,6 +20,14 @@ MB = 1_000_000
 # One tag per checkout: another clone on this machine building at the same time
 # must not retag the image this session runs.
 TAG = f"{project_version()}-test-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:10]}"
+
+
+@dataclass(frozen=True)
+class Images:
+    """The platform image and the handler example built FROM it (tests/image/)."""
+
+    platform: Built
+    handler: Built
 
 
 def local_repository(recipe: Recipe) -> str:

@@ -1,4 +1,5 @@
-"""Fixtures of the image tests: both images built once per session, a container runner.
+"""Fixtures of the image tests: both images built once per session (tests/conftest.py has
+the container runner).
 
 The images are built from this checkout on the local bookworm base by
 tests/image_builds.py (the same machinery as scripts/image).
@@ -7,21 +8,13 @@ tests/image_builds.py (the same machinery as scripts/image).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from image_builds import build_for_test
+from image_builds import Images, build_for_test
 
-from image_build.build import Built
 from image_build.recipes import HANDLER_EXAMPLE, PLATFORM
 from image_build.tools import progress
-
-
-@dataclass(frozen=True)
-class Images:
-    platform: Built
-    handler: Built
 
 
 @pytest.fixture(scope="session")

@@ -21,9 +21,8 @@ from typing import Any
 
 import pytest
 from bullmq import Job, Queue
-from conftest import Images
 from containers import Containers
-from image_builds import MB
+from image_builds import MB, Images
 from image_stack import JOB, ImageStack
 
 from image_build.recipes import project_version, revision, source_url
