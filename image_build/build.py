@@ -13,8 +13,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from image_build.base import ensure_local_base
-from image_build.recipes import RECIPES, Recipe, project_version, revision, source_url
+from image_build.base import ensure_base
+from image_build.recipes import (
+    RECIPES,
+    Recipe,
+    project_version,
+    revision,
+    runtime_uid,
+    source_url,
+)
 from image_build.tools import container_env, ensure_tools, image_exists, progress, run
 
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -43,12 +50,14 @@ def image_size(ref: str) -> int:
     return int(run(["podman", "image", "inspect", ref, "--format", "{{.Size}}"]).stdout)
 
 
-def resolve_base(base: str) -> str | None:
-    """`official` -> the Containerfile's default (None), `local` -> the debootstrapped base."""
-    if base == "official":
-        return None
+def resolve_base(recipe: Recipe, base: str) -> str | None:
+    """`official` -> the Containerfile's default (None), `local` -> the recipe's local base."""
+    if base == "official" or recipe.needs:
+        return None  # a derived image is FROM another image of this repository
     if base == "local":
-        return ensure_local_base()
+        if recipe.local_base is None:
+            raise ValueError(f"{recipe.name} has no local base")
+        return ensure_base(recipe.local_base)
     return base
 
 
@@ -65,8 +74,14 @@ def build(
     """Build `recipe` and tag it `<repository>:<tag>` (default: the project version)."""
     ensure_tools()
     ref = f"{repository or recipe.repository}:{tag or project_version()}"
-    args = {"VERSION": project_version(), "REVISION": revision(), "SOURCE": source_url()}
-    base_ref = resolve_base(base) if not recipe.needs else None
+    # UID: the chart's runAsUser (Chart.yaml), so image and pods cannot disagree.
+    args = {
+        "VERSION": project_version(),
+        "REVISION": revision(),
+        "SOURCE": source_url(),
+        "UID": str(runtime_uid()),
+    }
+    base_ref = resolve_base(recipe, base)
     if base_ref is not None:
         args["BASE_IMAGE"] = base_ref
     args.update(build_args or {})

@@ -6,13 +6,15 @@ from typing import Annotated
 
 import typer
 
-from image_build.base import ensure_local_base
+from image_build.base import ensure_base
 from image_build.build import Built, build, recipe
 from image_build.recipes import PLATFORM, RECIPES, project_version
 from image_build.tools import ensure_tools, progress
 
 app = typer.Typer(
-    help="Build the platform image (and the derived handler example) with buildah.",
+    help="Build the project's images with buildah: "
+    + ", ".join(RECIPES)
+    + " (platform by default).",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -20,11 +22,16 @@ app = typer.Typer(
 MB = 1_000_000
 
 
-def push_instructions(built: Built) -> str:
-    """How to publish `built` and pin its digest in the stack files and values."""
+def push_instructions(built: Built, spec_field: str) -> str:
+    """How to publish `built` and pin its digest at `spec_field` in the stack files and values."""
     name, version = built.ref.rsplit(":", 1)
-    target = "<registry>/<path>/bullmq-platform"
-    spec = "bullmq-platform:spec.image"
+    target = f"<registry>/<path>/{name.rsplit('/', 1)[-1]}"
+    spec = f"bullmq-platform:spec.{spec_field}"
+    # values.yaml nesting of the field, e.g. dashboard.image -> dashboard: {image: {...}}
+    *outer, leaf = spec_field.split(".")
+    value = f'{leaf}: {{repository: {target}, tag: "{version}", digest: <image.digest>}}'
+    for key in reversed(outer):
+        value = f"{key}: {{{value}}}"
     return "\n".join(
         [
             "Push it (--digestfile records the manifest digest the registry stores):",
@@ -32,10 +39,9 @@ def push_instructions(built: Built) -> str:
             "Pin it by digest, so every pod runs exactly this build:",
             f"  pulumi config set --stack prod --path '{spec}.repository' {target}",
             f"  pulumi config set --stack prod --path '{spec}.digest' \"$(cat image.digest)\"",
-            f'  values.yaml:  image: {{repository: {target}, tag: "{version}", '
-            "digest: <image.digest>}",
-            f"(built locally as {name}; the chart deploys repository@digest once image.digest "
-            "is set)",
+            f"  values.yaml:  {value}",
+            f"(built locally as {name}; the chart deploys repository@digest once "
+            f"{spec_field}.digest is set)",
         ]
     )
 
@@ -54,8 +60,8 @@ def build_command(
     base: Annotated[
         str,
         typer.Option(
-            help="Base image: 'official' (the Containerfile's pinned python slim), 'local' "
-            "(a debootstrapped bookworm, for machines without a registry) or a reference."
+            help="Base image: 'official' (the Containerfile's pinned python or node slim), "
+            "'local' (a debootstrapped bookworm, for machines without a registry) or a reference."
         ),
     ] = "official",
     repository: Annotated[
@@ -82,16 +88,26 @@ def build_command(
         built = build(
             target, base=base, repository=repository, tag=tag, build_args=args, no_cache=no_cache
         )
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:
         progress(str(exc))
         raise typer.Exit(1) from None
     progress(_summary(built))
-    if target is PLATFORM:
-        typer.echo(push_instructions(built))
+    if target.spec_field:
+        typer.echo(push_instructions(built, target.spec_field))
 
 
 @app.command("base")
-def base_command() -> None:
-    """Make the local bookworm + python3.11 base (cached outside the repository)."""
+def base_command(
+    image: Annotated[
+        str, typer.Argument(help="The image whose local base to make: platform or dashboard.")
+    ] = "platform",
+) -> None:
+    """Make IMAGE's local bookworm base (python3.11 or nodejs; cached outside the repository)."""
+    try:
+        local = recipe(image).local_base
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="IMAGE") from None
+    if local is None:
+        raise typer.BadParameter(f"{image} is built FROM another image", param_hint="IMAGE")
     ensure_tools()
-    progress(f"local base ready: {ensure_local_base()}")
+    progress(f"local base ready: {ensure_base(local)}")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from containers import Containers
 
 from local_stack.redis_server import RedisServer, local_spec
 
@@ -70,3 +71,13 @@ def queue_name() -> str:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def containers() -> Iterator[Containers]:
+    """podman containers of the image tests (tests/containers.py), reaped however pytest ends."""
+    runner = Containers()
+    try:
+        yield runner
+    finally:
+        runner.close()

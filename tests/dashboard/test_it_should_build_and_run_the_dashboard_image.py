@@ -1,31 +1,29 @@
-"""dashboard/Containerfile builds (multi-stage, on a local bookworm base with Debian's
-nodejs) and the image serves the board as the chart runs it: non-root UID 10001,
-read-only root filesystem, no capabilities, secrets as mounted files."""
+"""dashboard/Containerfile builds through image_build (scripts/image build dashboard, on
+the local bookworm base with Debian's nodejs) and the image serves the board as the
+chart runs it: non-root as the chart's runAsUser, read-only root filesystem, no
+capabilities, secrets as mounted files."""
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import shutil
-import signal
-import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from board import Board, wait_until
-from image_support import build, container_env, ensure_local_base, run
+from board import Board
+from containers import Containers
+from image_builds import build_for_test
 
-from local_stack.dashboard import DASHBOARD_DIR
-from local_stack.lifetime import die_with_parent
-from local_stack.processes import PlatformProcess
+from image_build.build import Built
+from image_build.recipes import DASHBOARD, project_version, revision, source_url
 from local_stack.redis_server import free_port
+from platform_spec import chart
+from platform_spec.values import chart_values
 
-pytestmark = [pytest.mark.redis, pytest.mark.slow]
-UID = 10001
+pytestmark = [pytest.mark.image, pytest.mark.redis, pytest.mark.slow]
 IN_CONTAINER = {
     "spec": "/etc/bullmq-platform",
     "secrets": "/var/run/secrets/bullmq-platform",
@@ -33,38 +31,45 @@ IN_CONTAINER = {
 }
 
 
-def _recipe_digest() -> str:
-    files = [
-        "Containerfile",
-        "package.json",
-        "package-lock.json",
-        *sorted(str(p.relative_to(DASHBOARD_DIR)) for p in (DASHBOARD_DIR / "src").glob("*.mjs")),
-    ]
-    digest = hashlib.sha256()
-    for name in files:
-        digest.update((DASHBOARD_DIR / name).read_bytes())
-    return digest.hexdigest()[:12]
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    return build_for_test(DASHBOARD, tmp_path_factory.mktemp("dashboard-build") / "build.log")
 
 
 @pytest.fixture(scope="module")
-def image() -> str:
-    return build(
-        DASHBOARD_DIR,
-        f"localhost/bullmq-platform-dashboard:test-{_recipe_digest()}",
-        ensure_local_base(),
+def uid(read_only_board: Board) -> int:
+    """The dashboard pod's runAsUser in the rendered chart (runAsGroup and fsGroup agree)."""
+    values = chart_values(read_only_board.spec, auth_secret="a", tls_secret="t")
+    values["dashboard"]["auth"]["existingSecret"] = "d"
+    docs = chart.objects(chart.template(values))
+    deployment = next(
+        d for d in docs if d["kind"] == "Deployment" and "dashboard" in d["metadata"]["name"]
     )
+    ctx = deployment["spec"]["template"]["spec"]["securityContext"]
+    assert ctx["runAsUser"] == ctx["runAsGroup"] == ctx["fsGroup"]
+    return int(ctx["runAsUser"])
 
 
-def test_it_should_run_as_the_chart_s_non_root_user(image: str) -> None:
-    config = json.loads(run(["podman", "image", "inspect", image]).stdout)[0]["Config"]
-    assert config["User"] == f"{UID}:{UID}"
+def _config(containers: Containers, ref: str) -> dict[str, Any]:
+    return dict(json.loads(containers.podman("image", "inspect", ref))[0]["Config"])
+
+
+def test_it_should_run_as_the_chart_s_non_root_user(
+    image: Built, uid: int, containers: Containers
+) -> None:
+    config = _config(containers, image.ref)
+    assert config["User"] == f"{uid}:{uid}", "the image's USER must be the chart's runAsUser"
     assert config["Cmd"] == ["node", "/app/src/main.mjs"]
-    listing = run(["podman", "run", "--rm", "--network", "none", image, "ls", "/app"]).stdout
+    labels = config["Labels"]
+    assert labels["org.opencontainers.image.version"] == project_version()
+    assert labels["org.opencontainers.image.revision"] == revision()
+    assert labels["org.opencontainers.image.source"] == source_url()
+    listing = containers.exec_output(image.ref, ["ls", "/app"])
     assert listing.split() == ["node_modules", "package-lock.json", "package.json", "src"]
 
 
 @pytest.fixture
-def mounted(read_only_board: Board, tmp_path: Path) -> Iterator[dict[str, Path]]:
+def mounted(read_only_board: Board, uid: int, tmp_path: Path) -> Iterator[dict[str, Path]]:
     """The spec, the Redis password and CA, and the basic-auth password, readable by UID."""
     server = read_only_board.server
     folders = {name: tmp_path / name for name in IN_CONTAINER}
@@ -79,16 +84,19 @@ def mounted(read_only_board: Board, tmp_path: Path) -> Iterator[dict[str, Path]]
     (folders["auth"] / "password").write_text(read_only_board.password)
     for folder in folders.values():
         for path in [folder, *folder.iterdir()]:
-            shutil.chown(path, UID, UID)
+            shutil.chown(path, uid, uid)
             path.chmod(0o500 if path.is_dir() else 0o400)
     yield folders
 
 
 def test_it_should_serve_the_board_read_only_rootfs_no_capabilities(
-    image: str, read_only_board: Board, mounted: dict[str, Path]
+    image: Built,
+    uid: int,
+    containers: Containers,
+    read_only_board: Board,
+    mounted: dict[str, Path],
 ) -> None:
     port = free_port()
-    name = f"dashboard-test-{uuid.uuid4().hex[:8]}"
     env = {
         "BULLMQ_PLATFORM_REDIS_HOST": "127.0.0.1",
         "BULLMQ_PLATFORM_REDIS_PORT": str(read_only_board.server.port),
@@ -97,55 +105,30 @@ def test_it_should_serve_the_board_read_only_rootfs_no_capabilities(
         "BULLMQ_PLATFORM_DASHBOARD_PORT": str(port),
         "BULLMQ_PLATFORM_DASHBOARD_PASSWORD_FILE": f"{IN_CONTAINER['auth']}/password",
     }
-    argv = [
-        "podman",
-        "run",
-        "--rm",
-        "--name",
-        name,
-        "--network",
-        "host",
+    posture = [
         "--read-only",
         "--cap-drop=all",
         "--security-opt",
         "no-new-privileges",
         "--user",
-        f"{UID}:{UID}",
+        f"{uid}:{uid}",
         "--tmpfs",
         "/tmp:size=64m",
     ]
     for key, folder in mounted.items():
-        argv += ["-v", f"{folder}:{IN_CONTAINER[key]}:ro"]
+        posture += ["-v", f"{folder}:{IN_CONTAINER[key]}:ro"]
     for key, value in env.items():
-        argv += ["-e", f"{key}={value}"]
-    log = mounted["spec"].parent / "container.log"
-    with log.open("wb") as out:
-        # Foreground podman: SIGTERM reaches the container, --rm removes it; and podman
-        # gets SIGTERM when pytest dies (die_with_parent).
-        proc = subprocess.Popen(
-            [*argv, image],
-            env=container_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            preexec_fn=functools.partial(die_with_parent, signal.SIGTERM),
-        )
-    container = PlatformProcess("dashboard container", argv, {}, log, port, proc=proc)
+        posture += ["-e", f"{key}={value}"]
+    # Detached with the session label: the reaper removes it even if pytest is killed.
+    name = containers.run(image.ref, [], *posture)
     try:
-        wait_until(
-            lambda: container.probe("/readyz", timeout=2) == 200, "the image is ready", container
-        )
-        base = container.url(read_only_board.spec.dashboard.base_path + "/api/queues")
+        containers.wait_http(name, f"http://127.0.0.1:{port}/readyz")
+        base = f"http://127.0.0.1:{port}{read_only_board.spec.dashboard.base_path}/api/queues"
         assert httpx.get(base, timeout=30).status_code == 401
         answer = httpx.get(base, auth=("oncall", read_only_board.password), timeout=30)
         assert answer.status_code == 200
         names = {q["name"] for q in answer.json()["queues"]}
         assert names == {"reports", "reports-dlq", "mail", "mail-dlq"}
-        assert read_only_board.password not in log.read_text()
+        assert read_only_board.password not in containers.logs(name)
     finally:
-        container.terminate(timeout=30)
-        subprocess.run(
-            ["podman", "rm", "-f", "--ignore", name],
-            env=container_env(),
-            capture_output=True,
-            check=False,
-        )
+        containers.stop(name, grace=30)

@@ -19,11 +19,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from bullmq import Job, Queue
-from conftest import MB, Images
 from containers import Containers
+from image_builds import MB, Images
 from image_stack import JOB, ImageStack
 
 from image_build.recipes import project_version, revision, source_url
@@ -47,27 +46,9 @@ def _config(containers: Containers, ref: str) -> dict[str, Any]:
     return dict(json.loads(containers.podman("image", "inspect", ref))[0]["Config"])
 
 
-def _wait_http(containers: Containers, name: str, url: str, **kwargs: Any) -> httpx.Response:
-    """GET `url` until it answers 200 (the process starts, connects, then serves)."""
-    deadline = time.monotonic() + DEADLINE
-    last: object = None
-    while time.monotonic() < deadline:
-        if not containers.running(name):
-            raise AssertionError(f"{name} exited:\n{containers.logs(name)[-3000:]}")
-        try:
-            response = httpx.get(url, timeout=5, **kwargs)
-            if response.status_code == 200:
-                return response
-            last = f"{response.status_code} {response.text[:200]}"
-        except httpx.HTTPError as exc:
-            last = exc
-        time.sleep(0.2)
-    raise AssertionError(f"{url} never answered 200 ({last}):\n{containers.logs(name)[-3000:]}")
-
-
 def _health(containers: Containers, name: str, port: int) -> None:
     for path in ("/healthz", "/readyz"):
-        _wait_http(containers, name, f"http://127.0.0.1:{port}{path}")
+        containers.wait_http(name, f"http://127.0.0.1:{port}{path}")
 
 
 def _stop_cleanly(containers: Containers, name: str) -> None:
@@ -236,8 +217,7 @@ def test_it_should_register_schedules_and_serve_scaling_health_and_readiness(
         schedulers = asyncio.run(_schedulers(stack))
         assert [s["key"] for s in schedulers] == [f"{stack.queue}-nightly"]
         assert redis_server.tls is not None
-        scaling = _wait_http(
-            containers,
+        scaling = containers.wait_http(
             name,
             f"https://localhost:{scaling_port}/scaling/{stack.queue}",
             headers={"Authorization": f"Bearer {stack.token}"},

@@ -1,5 +1,10 @@
 {{/* Runtime pod parts shared by the worker and scheduler Deployments. */}}
 
+{{/* The UID/GID of the platform and dashboard images (Chart.yaml annotation; the builds get it too). */}}
+{{- define "bullmq-platform.runtimeUid" -}}
+{{- index .Chart.Annotations "bullmq-platform/runtime-uid" -}}
+{{- end -}}
+
 {{/* Pod security context shared by every pod of the chart. */}}
 {{- define "bullmq-platform.podSecurityContext" -}}
 runAsNonRoot: true

@@ -1,6 +1,6 @@
 """Removes a test session's containers when the session ends, however it ends.
 
-Started by tests/image/containers.py with a pipe on stdin: podman containers are
+Started by tests/containers.py with a pipe on stdin: podman containers are
 children of conmon, not of pytest, so they outlive a killed pytest unless someone
 removes them. This process blocks on stdin; when pytest exits or is killed
 (even SIGKILL), the kernel closes the pipe, the read returns EOF, and every

@@ -7,7 +7,7 @@ its sizeLimit), and read-only bind mounts for the ConfigMap and projected Secret
 volumes (files owned by root, group fsGroup, mode defaultMode, as the kubelet
 makes them). `Containers` starts them with a session label; a reaper process
 (container_reaper.py) removes them even when pytest is killed.
-Reusable for any image of this repository (tests/image/).
+Used by tests/image/ and tests/dashboard/ (tests/ is on their import path).
 """
 
 from __future__ import annotations
@@ -17,14 +17,19 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from image_build.tools import container_env
 
+# How long a container may take to start, connect and serve (a loaded 2-core machine).
+START_DEADLINE = 90.0
 QUANTITY = re.compile(r"^(\d+)(Ki|Mi|Gi)?$")
 UNITS = {None: 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
 
@@ -173,6 +178,23 @@ class Containers:
             ["podman", "logs", name], env=self.env, capture_output=True, text=True, check=False
         )
         return result.stdout + result.stderr
+
+    def wait_http(self, name: str, url: str, **kwargs: Any) -> httpx.Response:
+        """GET `url` until it answers 200 (the process starts, connects, then serves)."""
+        deadline = time.monotonic() + START_DEADLINE
+        last: object = None
+        while time.monotonic() < deadline:
+            if not self.running(name):
+                raise AssertionError(f"{name} exited:\n{self.logs(name)[-3000:]}")
+            try:
+                response = httpx.get(url, timeout=5, **kwargs)
+                if response.status_code == 200:
+                    return response
+                last = f"{response.status_code} {response.text[:200]}"
+            except httpx.HTTPError as exc:
+                last = exc
+            time.sleep(0.2)
+        raise AssertionError(f"{url} never answered 200 ({last}):\n{self.logs(name)[-3000:]}")
 
     def stop(self, name: str, grace: int = 30) -> int:
         """SIGTERM (podman stop), SIGKILL after `grace` s; the exit code."""
