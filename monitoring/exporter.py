@@ -74,7 +74,8 @@ class RedisExporter:
         out = self.state_dir / "exporter-password.json"
         self.state_dir.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            ["sh", str(script), str(self.server.state_dir / "passwords" / "exporter"), addr, out],
+            # as the chart's init container: the pod-local password, the exporter user
+            ["sh", str(script), str(self.server.local_dir / "exporter"), addr, "exporter", out],
             check=True,
             capture_output=True,
         )

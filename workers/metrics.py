@@ -129,6 +129,7 @@ class WorkerMetrics:
             series = self.series(name)
             for reason in FAIL_REASONS:
                 series.failed(reason)
+            self.loop_blocked.labels(queue, name)  # no block yet: zero observations
         self.redis_rtt.labels(queue)
 
     def job(self, name: str) -> str:

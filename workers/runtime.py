@@ -53,7 +53,7 @@ from workers.errors import (
     JobTimeout,
     StartupError,
 )
-from workers.health import HealthServer
+from workers.health import HealthServer, clock_skew_seconds
 from workers.job import Job, JobServices
 from workers.job_log import CompletionLog
 from workers.logs import get_logger
@@ -136,6 +136,9 @@ class WorkerRuntime:
             # it must use the same DST-correct cron computation as the scheduler.
             patch_bullmq_cron()
         await self.wait_for_redis()
+        # Known from the start, then refreshed by every /readyz (workers/health.py).
+        skew = await clock_skew_seconds(self.redis)
+        self.metrics.clock_skew.labels(self.queue.name).set(skew)
         await self.apply_queue_limits()
         q = self.queue
         config = EngineConfig(

@@ -162,6 +162,23 @@ def pvc_nearly_full(rule: dict[str, Any], ns: str, keys: QueueKeys | None) -> li
     return _three(rule, {used: "86", cap: "100"}, {used: "85", cap: "100"})
 
 
+def rdb_snapshot_failing(rule: dict[str, Any], ns: str, keys: QueueKeys | None) -> list[Case]:
+    status = selector(rule["expr"], "redis_rdb_last_bgsave_status")
+    return _three(rule, {status: "0"}, {status: "1"})
+
+
+def certificate_expires_soon(rule: dict[str, Any], ns: str, keys: QueueKeys | None) -> list[Case]:
+    """`expiry - time() < days * 86400`: promtool's clock starts at 0, so an expiry at
+    exactly `days` fires at once; one minute past the evaluation's window stays silent."""
+    e = rule["expr"]
+    match = re.search(r"<\s*(\d+)\s*\*\s*86400", e)
+    assert match, e
+    window = int(match.group(1)) * 86400
+    expiry = selector(e, "bullmq_tls_certificate_expiry_timestamp_seconds", certificate="redis")
+    late = window + (for_minutes(rule) + 3) * 60  # still > window at the evaluation
+    return _three(rule, {expiry: str(window)}, {expiry: str(late)}, certificate="redis")
+
+
 def _threshold(rule: dict[str, Any]) -> int:
     return int(float(rule["expr"].rsplit(">", 1)[1]))
 
@@ -247,6 +264,8 @@ BUILDERS: dict[str, Builder] = {
     "BullmqStuckActiveJobs": stuck_active,
     "BullmqBacklogWithoutWorkers": backlog_without_workers,
     "BullmqScheduleMissed": schedule_missed,
+    "BullmqRedisRdbSnapshotFailing": rdb_snapshot_failing,
+    "BullmqCertificateExpiresSoon": certificate_expires_soon,
 }
 
 
