@@ -216,12 +216,16 @@ def test_it_should_register_schedules_and_serve_scaling_health_and_readiness(
         _health(containers, name, port)
         schedulers = asyncio.run(_schedulers(stack))
         assert [s["key"] for s in schedulers] == [f"{stack.queue}-nightly"]
-        assert redis_server.tls is not None
+        tls = redis_server.tls
+        assert tls is not None
+        # as KEDA calls it: the platform CA, a client certificate from it, the bearer token
+        context = ssl.create_default_context(cafile=str(tls.ca_cert))
+        context.load_cert_chain(str(tls.client_cert), str(tls.client_key))
         scaling = containers.wait_http(
             name,
             f"https://localhost:{scaling_port}/scaling/{stack.queue}",
             headers={"Authorization": f"Bearer {stack.token}"},
-            verify=ssl.create_default_context(cafile=str(redis_server.tls.ca_cert)),
+            verify=context,
         )
         assert scaling.json()["desiredReplicas"] == 0
         _stop_cleanly(containers, name)
