@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 import redis
-from board import REPORTS, Board, counts, queue, wait_counts
+from board import REPORTS, Board, counts, queue, wait_counts, wait_until
 
 from local_stack.dashboard import DASHBOARD_DIR
 from local_stack.redis_server import render_redis_files
+from platform_spec.keys import DEFAULT_PREFIX, QueueKeys
 
 pytestmark = [pytest.mark.redis, pytest.mark.browser]
 # The bullmq scripts behind the actions the dashboard serves (dashboard/src/actions.mjs):
@@ -20,6 +21,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.browser]
 # (promote), clean a status (cleanJobsInSet), remove one (removeJob).
 ACTION_SCRIPTS = ("reprocessJob", "moveJobsToWait", "promote", "cleanJobsInSet", "removeJob")
 SCRIPTS_DIR = DASHBOARD_DIR / "node_modules" / "bullmq" / "dist" / "esm" / "commands"
+CLEAN_GRACE_MS = 5000  # @bull-board/api handlers/cleanAll.js
 
 
 def test_it_should_retry_a_failed_job_that_a_python_worker_then_completes(
@@ -70,6 +72,21 @@ def test_it_should_clean_completed_jobs(actions_board: Board) -> None:
 
     done = actions_board.run(complete_three)
     assert done >= 3
+    # bull-board's "Clean all" removes only jobs finished more than 5 s ago
+    # (@bull-board/api handlers/cleanAll.js GRACE_TIME_MS): wait until ours are, by
+    # Redis's clock, instead of racing a fast machine.
+    admin = redis.Redis(**server.connection_kwargs("admin"))
+    try:
+        completed = QueueKeys(DEFAULT_PREFIX, REPORTS).completed
+
+        def finished_before_grace() -> bool:
+            (_, newest), *_ = admin.zrange(completed, -1, -1, withscores=True)
+            seconds, micros = admin.time()
+            return newest + CLEAN_GRACE_MS < seconds * 1000 + micros // 1000
+
+        wait_until(finished_before_grace, "the completed jobs are older than the clean grace")
+    finally:
+        admin.close()
     cleaned = actions_board.drive("cleanAll", queue=REPORTS, status="completed", expectBefore=done)
     assert cleaned == {"before": done, "status": 200, "after": 0}
     assert actions_board.run(lambda: counts(server, REPORTS))["completed"] == 0
