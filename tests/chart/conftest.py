@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from node_json import node_json
 
 VALIDATORS = Path(__file__).parent / "crd_validators"
 
@@ -36,15 +36,7 @@ def crd_validate() -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
         assert result.returncode == 0, f"npm ci failed:\n{result.stderr}"
 
     def validate(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        result = subprocess.run(
-            [node, str(VALIDATORS / "validate.mjs")],
-            input=json.dumps(docs),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        return list(json.loads(result.stdout))
+        script = VALIDATORS / "validate.mjs"
+        return list(node_json(script, docs, timeout=120, what="the CRD validators"))
 
     return validate

@@ -5,9 +5,6 @@ browser driver, and polling helpers that wait on conditions, never on sleeps."""
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
-import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bullmq import Queue
+from node_json import node_json
 
 from local_stack.dashboard import basic_auth_password_file
 from local_stack.processes import (
@@ -90,21 +88,10 @@ class Board:
 
 
 def drive(request: dict[str, Any]) -> dict[str, Any]:
-    node = shutil.which("node") or "node"
-    result = subprocess.run(
-        [node, str(BROWSER_DIR / "drive.mjs")],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        cwd=BROWSER_DIR,
-        env={"CHROMIUM_PATH": str(CHROMIUM), "PATH": "/usr/bin:/bin", "HOME": str(BROWSER_DIR)},
-    )
-    assert result.returncode == 0, (
-        f"browser scenario {request['scenario']} failed:\n{result.stderr}"
-    )
-    return dict(json.loads(result.stdout))
+    """One browser scenario of drive.mjs in Debian's chromium; its JSON answer."""
+    env = {"CHROMIUM_PATH": str(CHROMIUM), "PATH": "/usr/bin:/bin", "HOME": str(BROWSER_DIR)}
+    what = f"browser scenario {request['scenario']}"
+    return dict(node_json(BROWSER_DIR / "drive.mjs", request, timeout=180, what=what, env=env))
 
 
 def start_board(state_dir: Path, *, actions: bool) -> Board:
