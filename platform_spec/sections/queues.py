@@ -13,6 +13,7 @@ from pydantic import (
 )
 
 from platform_spec.base import SpecModel
+from platform_spec.keys import DLQ_QUEUE_SUFFIX
 from platform_spec.pod_facts import GRACE_MARGIN_SECONDS
 from platform_spec.sections.common import (
     DNS_LABEL,
@@ -248,7 +249,7 @@ class Queue(SpecModel):
     @property
     def dlq_name(self) -> str:
         """The BullMQ queue that receives this queue's finally-failed jobs."""
-        return f"{self.name}-dlq"
+        return f"{self.name}{DLQ_QUEUE_SUFFIX}"
 
     @model_validator(mode="after")
     def _timeout_within_grace(self) -> Queue:
