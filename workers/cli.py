@@ -33,6 +33,7 @@ from workers.dlq import DeadLetterQueue
 from workers.engine_factory import DEFAULT_ENGINE, ENGINES
 from workers.errors import InvalidJob
 from workers.logs import configure_logging
+from workers.memory_guard import ProducerGuard, RedisNearlyFull
 from workers.payloads import validate_job
 from workers.registry import load_registry
 from workers.runtime import run_worker
@@ -101,6 +102,18 @@ async def _with_queue(spec: PlatformSpec, name: str, fn: Callable[[BullQueue], A
         return await fn(queue)
     finally:
         await queue.close()
+
+
+def _guarded_add(
+    spec: PlatformSpec, name: str, payload: Any, opts: dict[str, Any]
+) -> Callable[[BullQueue], Awaitable[Any]]:
+    """Add one job unless Redis is past the producers' memory limit (workers/memory_guard.py)."""
+
+    async def add(queue: BullQueue) -> Any:
+        await ProducerGuard(queue.client, spec.redis.producer_memory_limit_percent).check()
+        return await queue.add(name, payload, opts)
+
+    return add
 
 
 async def _with_dlq(
@@ -228,7 +241,10 @@ def enqueue(
         raise typer.BadParameter(str(exc), param_hint="--data / NAME") from None
     opts = job_options(target, priority=priority, delay_ms=delay_ms, job_id=job_id)
     try:
-        job = asyncio.run(_with_queue(spec, target.name, lambda q: q.add(name, payload, opts)))
+        job = asyncio.run(_with_queue(spec, target.name, _guarded_add(spec, name, payload, opts)))
+    except RedisNearlyFull as exc:
+        typer.echo(f"enqueue refused: {exc}; free memory or raise redis.maxmemory", err=True)
+        raise typer.Exit(3) from None
     except OutOfMemoryError as exc:
         typer.echo(
             f"enqueue refused: Redis is full (maxmemory reached; noeviction refuses new "

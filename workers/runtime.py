@@ -58,6 +58,7 @@ from workers.job import Job, JobServices
 from workers.job_log import CompletionLog
 from workers.logs import get_logger
 from workers.loop_watch import LoopWatch
+from workers.memory_guard import ProducerGuard
 from workers.metrics import JobSeries, WorkerMetrics
 from workers.options import retry_delay_ms
 from workers.payloads import tenant_of, validate_job
@@ -120,6 +121,7 @@ class WorkerRuntime:
         self.deadlines = JobDeadlines()
         self._tenant_limit = self.queue.tenancy.max_active_per_tenant
         self._producers: dict[str, BullQueue] = {}
+        self._guards: dict[str, ProducerGuard] = {}
         self._job_services: JobServices | None = None
         self._stop = asyncio.Event()
         # Only queues that receive schedules patch bullmq's cron strategy (cron ticks need
@@ -365,8 +367,19 @@ class WorkerRuntime:
         opts = job_options(target, job_id=job_id)
         if extra_opts:
             opts.update(extra_opts)
-        job = await self._producer(queue_name).add(name, data, opts)
+        producer = self._producer(queue_name)
+        # Past the producers' memory limit this raises RedisNearlyFull (an OutOfMemoryError):
+        # the calling job is deferred, not failed, while the workers drain (memory_guard.py).
+        await self._guard(queue_name, producer).check()
+        job = await producer.add(name, data, opts)
         return str(job.id)
+
+    def _guard(self, queue_name: str, producer: BullQueue) -> ProducerGuard:
+        guard = self._guards.get(queue_name)
+        if guard is None:
+            limit = self.spec.redis.producer_memory_limit_percent
+            guard = self._guards[queue_name] = ProducerGuard(producer.client, limit)
+        return guard
 
     def _producer(self, queue_name: str) -> BullQueue:
         producer = self._producers.get(queue_name)
