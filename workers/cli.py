@@ -28,15 +28,14 @@ from redis.exceptions import OutOfMemoryError
 from platform_spec.job_options import job_options
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings, RuntimeSettings
+from workers import worker_command
 from workers.connection import bullmq_connection
 from workers.dlq import DeadLetterQueue
 from workers.engine_factory import DEFAULT_ENGINE, ENGINES
 from workers.errors import InvalidJob
-from workers.logs import configure_logging
 from workers.memory_guard import ProducerGuard, RedisNearlyFull
 from workers.payloads import validate_job
 from workers.registry import load_registry
-from workers.runtime import run_worker
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -72,9 +71,7 @@ def run(
         raise typer.Exit(2)
     if engine not in ENGINES:
         raise typer.BadParameter(f"unknown engine {engine!r}", param_hint="--engine")
-    settings = RuntimeSettings()
-    configure_logging(settings.log_format, settings.log_level)
-    asyncio.run(run_worker(queue, engine))
+    worker_command.run(queue, engine)
 
 
 # ---------------------------------------------------------------- helpers

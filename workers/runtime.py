@@ -56,7 +56,7 @@ from workers.errors import (
 from workers.health import HealthServer, clock_skew_seconds
 from workers.job import Job, JobServices
 from workers.job_log import CompletionLog
-from workers.logs import get_logger
+from workers.logs import get_logger, set_level
 from workers.loop_watch import LoopWatch
 from workers.memory_guard import ProducerGuard
 from workers.metrics import JobSeries, WorkerMetrics
@@ -133,14 +133,13 @@ class WorkerRuntime:
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        """Reach Redis, set the queue's rate limit, serve the probes, start fetching; then
+        what the first jobs do not need (loop watch, clock skew), so they start sooner."""
         if self._has_cron_ticks:
             # A worker computes a scheduler's next tick when it fetches the current one:
             # it must use the same DST-correct cron computation as the scheduler.
             patch_bullmq_cron()
         await self.wait_for_redis()
-        # Known from the start, then refreshed by every /readyz (workers/health.py).
-        skew = await clock_skew_seconds(self.redis)
-        self.metrics.clock_skew.labels(self.queue.name).set(skew)
         await self.apply_queue_limits()
         q = self.queue
         config = EngineConfig(
@@ -161,6 +160,10 @@ class WorkerRuntime:
             QueueKeys(self.spec.key_prefix, q.name), own.backend, self.redis, self.enqueue
         )
         self.engine = create_engine(self.engine_kind, config, self.process, self)
+        self.health = HealthServer(self)
+        await self.health.start(self.runtime_settings.http_host, self.runtime_settings.http_port)
+        self.completions.start()
+        await self.engine.start()
         self.loop_watch = LoopWatch(
             connection=self.connection,
             prefix=self.spec.key_prefix,
@@ -172,10 +175,11 @@ class WorkerRuntime:
             report_after_seconds=self.settings.loop_block_report_seconds,
         )
         await self.loop_watch.start()
-        self.health = HealthServer(self)
-        await self.health.start(self.runtime_settings.http_host, self.runtime_settings.http_port)
-        await self.engine.start()
-        self.completions.start()
+        # Known from the start, then refreshed by every /readyz (workers/health.py); a
+        # gauge, never a reason to stop a worker that is already fetching.
+        with contextlib.suppress(Exception):
+            skew = await clock_skew_seconds(self.redis)
+            self.metrics.clock_skew.labels(self.queue.name).set(skew)
         log.info(
             "worker started",
             extra={
@@ -467,6 +471,9 @@ async def run_worker(queue_name: str, engine: str = DEFAULT_ENGINE) -> None:
     runtime_settings = RuntimeSettings()
     spec = runtime_settings.load_spec()
     runtime = WorkerRuntime(spec, queue_name, RedisSettings(), runtime_settings, engine=engine)
+    # The spec's level for this queue; BULLMQ_PLATFORM_LOG_LEVEL (the chart sets it from
+    # the same field) wins when set, so one pod can be switched with `kubectl set env`.
+    set_level(runtime_settings.log_level or runtime.queue.log_level)
     try:
         with contextlib.suppress(asyncio.CancelledError):
             await runtime.run_until_signal()
