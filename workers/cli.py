@@ -28,7 +28,7 @@ from redis.exceptions import OutOfMemoryError
 from platform_spec.job_options import job_options
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings, RuntimeSettings
-from workers.connection import bullmq_connection
+from workers.connection import bullmq_connection, bullmq_connection_arg
 from workers.dlq import DeadLetterQueue
 from workers.engine_factory import DEFAULT_ENGINE, ENGINES
 from workers.errors import InvalidJob
@@ -96,7 +96,7 @@ def _queue_names(spec: PlatformSpec, queue: list[str] | None) -> list[str]:
 
 async def _with_queue(spec: PlatformSpec, name: str, fn: Callable[[BullQueue], Awaitable[T]]) -> T:
     conn = bullmq_connection(RedisSettings())
-    queue = BullQueue(name, {"connection": conn, "prefix": spec.key_prefix})
+    queue = BullQueue(name, {"connection": bullmq_connection_arg(conn), "prefix": spec.key_prefix})
     try:
         return await fn(queue)
     finally:

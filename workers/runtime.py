@@ -39,7 +39,12 @@ from platform_spec.job_options import job_options, retention
 from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings, RuntimeSettings
-from workers.connection import bullmq_connection, redis_client, round_trip_seconds
+from workers.connection import (
+    bullmq_connection,
+    bullmq_connection_arg,
+    redis_client,
+    round_trip_seconds,
+)
 from workers.cron import patch_bullmq_cron
 from workers.deadlines import JobDeadlines
 from workers.dlq import DeadLetterQueue
@@ -371,7 +376,10 @@ class WorkerRuntime:
     def _producer(self, queue_name: str) -> BullQueue:
         producer = self._producers.get(queue_name)
         if producer is None:
-            opts = {"connection": self.connection, "prefix": self.spec.key_prefix}
+            opts = {
+                "connection": bullmq_connection_arg(self.connection),
+                "prefix": self.spec.key_prefix,
+            }
             producer = self._producers[queue_name] = BullQueue(queue_name, opts)
         return producer
 
