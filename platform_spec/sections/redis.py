@@ -152,6 +152,16 @@ class PasswordKeys(SpecModel):
         "dashboard-password",
         description="Key of the dashboard user's password (dashboard.enabled).",
     )
+    replication: str = Field(
+        "replication-password",
+        description="Key of the replication user's password (redis.mode sentinel): "
+        "replicas log in to the primary with it.",
+    )
+    sentinel: str = Field(
+        "sentinel-password",
+        description="Key of the sentinel user's password (redis.mode sentinel): Sentinels "
+        "log in to the data nodes and to each other with it.",
+    )
     scaling_token: str = Field(
         "scaling-token",
         description="Key of the bearer token KEDA presents to the scheduler's scaling endpoint "

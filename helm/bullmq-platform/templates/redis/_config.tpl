@@ -59,6 +59,9 @@ maxmemory by its size (issue 25). */ -}}
 {{- end }}
 # Largest single string a client may send: 2 x the largest maxPayloadBytes + 64 KiB, >= 1 MiB.
 proto-max-bulk-len {{ max 1048576 (add (mul 2 $largest) 65536) }}
+{{- if eq $r.mode "sentinel" }}
+{{- include "bullmq-platform.redisReplicationConf" . }}
+{{- end }}
 {{- if $r.auth.enabled }}
 # ACL users (default user off), assembled at start from mounted Secret files and
 # kept in step with them by the redis-reloader container (ACL SETUSER, no restart).
@@ -104,6 +107,9 @@ exporter %R{{ $keys }} -@all {{ $conn }} +info +slowlog|get +slowlog|len +latenc
 # rotation and makes Redis re-read renewed certificate files. ACL SETUSER could
 # grant anything, so its password never leaves the pod's memory-backed volume.
 reloader -@all +acl|setuser +config|set {{ $conn }}
+{{- if eq .Values.redis.mode "sentinel" }}
+{{- include "bullmq-platform.sentinelAclRules" (dict "conn" $conn) }}
+{{- end }}
 {{- if .Values.redis.auth.adminEnabled }}
 # admin: people only, everything.
 admin ~* &* +@all
