@@ -199,10 +199,14 @@ class SentinelCluster:
     def _sees(self, sentinel: SentinelProcess, others: int) -> bool:
         if not sentinel.alive():
             return False
+        client = self.sentinel_client(sentinel)
         try:
-            state = self.sentinel_client(sentinel).sentinel_master(self.master_name)
+            state = client.sentinel_master(self.master_name)
         except redis.RedisError:
             return False
+        finally:
+            client.close()
+        assert isinstance(state, dict)
         return (
             int(state.get("num-slaves", 0)) >= others
             and int(state.get("num-other-sentinels", 0)) >= others
@@ -213,6 +217,8 @@ class SentinelCluster:
             sentinel.stop()
         for node in self.nodes:
             node.stop()
+            if node.process is not None and node.process.stderr is not None:
+                node.process.stderr.close()  # a node killed by a drill left its pipe open
 
     @staticmethod
     def wait_for(condition: Any, timeout: float, what: str) -> None:
@@ -245,12 +251,15 @@ class SentinelCluster:
         for sentinel in self.sentinels:
             if not sentinel.alive():
                 continue
-            with contextlib.suppress(redis.RedisError):
-                reply = self.sentinel_client(sentinel).sentinel_get_master_addr_by_name(
-                    self.master_name
-                )
-                if reply:
-                    return int(reply[1])
+            client = self.sentinel_client(sentinel)
+            try:
+                reply = client.sentinel_get_master_addr_by_name(self.master_name)
+            except redis.RedisError:
+                continue
+            finally:
+                client.close()
+            if isinstance(reply, tuple | list):
+                return int(reply[1])
         return None
 
     def primary(self) -> RedisServer:

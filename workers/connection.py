@@ -107,6 +107,25 @@ class _SyncResolveOnReconnectSSL(
     """The TLS variant."""
 
 
+class _SentinelRedis(aioredis.Redis):
+    """A Sentinel-managed client that owns its pool and the Sentinel connections."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool=True)
+        manager: Sentinel = getattr(self.connection_pool, "sentinel_manager")  # noqa: B009
+        await manager.aclose()
+
+
+class _SyncSentinelRedis(redis.Redis):
+    """The blocking twin of `_SentinelRedis`."""
+
+    def close(self) -> None:
+        super().close()
+        self.connection_pool.close()
+        manager: sync_sentinel.Sentinel = getattr(self.connection_pool, "sentinel_manager")  # noqa: B009
+        manager.close()
+
+
 def split_sentinel(kwargs: dict[str, Any]) -> tuple[dict[str, Any], SentinelTarget | None]:
     """The data nodes' kwargs without the Sentinel target, and the target (or None)."""
     rest = {k: v for k, v in kwargs.items() if k != SENTINEL_KEY}
@@ -134,7 +153,7 @@ def connect(kwargs: dict[str, Any], **extra: Any) -> aioredis.Redis:
         connection_class=_ResolveOnReconnectSSL if tls else _ResolveOnReconnect,
         **data,
     )
-    return aioredis.Redis(connection_pool=pool, single_connection_client=single)
+    return _SentinelRedis(connection_pool=pool, single_connection_client=single)
 
 
 def connect_sync(kwargs: dict[str, Any], **extra: Any) -> redis.Redis:
@@ -152,7 +171,7 @@ def connect_sync(kwargs: dict[str, Any], **extra: Any) -> redis.Redis:
         connection_class=_SyncResolveOnReconnectSSL if tls else _SyncResolveOnReconnect,
         **data,
     )
-    return redis.Redis(connection_pool=pool)
+    return _SyncSentinelRedis(connection_pool=pool)
 
 
 def bullmq_connection_arg(kwargs: dict[str, Any]) -> dict[str, Any] | aioredis.Redis:

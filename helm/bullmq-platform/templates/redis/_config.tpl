@@ -87,10 +87,10 @@ took Redis to 225 MB against a 20 MB maxmemory), or copy whole keys: neither Bul
 scripts nor the platform call them (issue 25; docs/security.md). */ -}}
 {{- $noBigWrites := "-setrange -append -setbit -bitfield -bitop -sort -copy -sunionstore -sinterstore -sdiffstore -zunionstore -zinterstore -zdiffstore -zrangestore -georadius -georadiusbymember -geosearchstore" }}
 # BullMQ workers: data and scripting commands on the platform's key prefix only.
-worker {{ $keys }} -@all +@read +@write +@scripting +@transaction +@blocking +@keyspace {{ $deny }} {{ $noBigWrites }} {{ $conn }} +info +client|list
+worker {{ $keys }} -@all +@read +@write +@scripting +@transaction +@blocking +@keyspace {{ $deny }} {{ $noBigWrites }} {{ $conn }} +info +client|list +wait
 # The scheduler: job schedulers are BullMQ scripts too. Its watchdog may SCRIPT KILL a
 # runaway script (scheduler/watchdog.py): the one role allowed to.
-scheduler {{ $keys }} -@all +@read +@write +@scripting +@transaction +@keyspace {{ $deny }} {{ $noBigWrites }} {{ $conn }} +info +script|kill
+scheduler {{ $keys }} -@all +@read +@write +@scripting +@transaction +@keyspace {{ $deny }} {{ $noBigWrites }} {{ $conn }} +info +script|kill +wait
 {{- if eq .Values.keda.scaler "redis" }}
 # KEDA: the redis scaler's Lua script (TYPE, then LLEN/ZCARD/SCARD/HLEN). Read-only by its
 # commands: Redis 7 flags EVAL's keys read-write, so a %R key pattern would refuse it.
