@@ -195,6 +195,22 @@ class SentinelCluster:
             timeout,
             "every Sentinel to see the primary, its replicas and its peers",
         )
+        self.wait_for(self.writable, timeout, "the primary to count enough good replicas")
+
+    def writable(self) -> bool:
+        """The primary counts as many good replicas as min-replicas-to-write asks."""
+        try:
+            client = redis.Redis(**self.primary().connection_kwargs("admin"), socket_timeout=2)
+        except LookupError:
+            return False
+        try:
+            info = client.info("replication")
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+        good = int(info.get("min_slaves_good_slaves", len(self.nodes) - 1))
+        return good >= self.spec.redis.sentinel.min_replicas_to_write
 
     def _sees(self, sentinel: SentinelProcess, others: int) -> bool:
         if not sentinel.alive():
