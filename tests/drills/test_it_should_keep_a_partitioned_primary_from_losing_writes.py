@@ -196,7 +196,8 @@ def test_it_should_report_what_waiting_for_a_replica_costs(
     without, with_wait = (round(sum(r) / len(r)) for r in (rates[0], rates[1]))
     print(
         f"[drill] Sentinel, enqueue cost of WAIT 1 (one producer, sequential adds, same run): "
-        f"without={without}/s, with={with_wait}/s, rounds={ {k: [round(x) for x in v] for k, v in rates.items()} }"
+        f"without={without}/s, with={with_wait}/s, "
+        f"rounds={ {k: [round(x) for x in v] for k, v in rates.items()} }"
     )
     client = admin_of(cluster.primary())
     try:
