@@ -76,9 +76,6 @@ class RedisSettings(BaseSettings):
     sentinel_master: str | None = None
     sentinel_username: str | None = None
     sentinel_password_file: Path | None = None
-    # The platform's own producers send `WAIT n timeout` after each add (0: never).
-    wait_replicas: int = Field(0, ge=0)
-    wait_timeout_ms: int = Field(1000, ge=1)
     # The file the password came from: re-read at every connect (rotation).
     _password_path: Path | None = PrivateAttr(None)
 

@@ -35,6 +35,7 @@ from workers.errors import InvalidJob
 from workers.logs import configure_logging
 from workers.payloads import validate_job
 from workers.registry import load_registry
+from workers.replication_ack import NotReplicated, add_acknowledged, spec_wait_policy
 from workers.runtime import run_worker
 
 if TYPE_CHECKING:
@@ -228,7 +229,12 @@ def enqueue(
         raise typer.BadParameter(str(exc), param_hint="--data / NAME") from None
     opts = job_options(target, priority=priority, delay_ms=delay_ms, job_id=job_id)
     try:
-        job = asyncio.run(_with_queue(spec, target.name, lambda q: q.add(name, payload, opts)))
+        policy = spec_wait_policy(spec)
+        job = asyncio.run(
+            _with_queue(
+                spec, target.name, lambda q: add_acknowledged(q, name, payload, opts, policy)
+            )
+        )
     except OutOfMemoryError as exc:
         typer.echo(
             f"enqueue refused: Redis is full (maxmemory reached; noeviction refuses new "
@@ -237,6 +243,13 @@ def enqueue(
             err=True,
         )
         raise typer.Exit(3) from None
+    except NotReplicated as exc:
+        typer.echo(
+            f"enqueue not acknowledged by replicas (redis.sentinel.waitReplicas): {exc}. "
+            "The job may be lost on a failover; adding it again with the same --job-id is safe.",
+            err=True,
+        )
+        raise typer.Exit(4) from None
     _emit([{"queue": target.name, "name": name, "id": job.id}], as_json, "Enqueued")
 
 

@@ -174,15 +174,21 @@ def connect_sync(kwargs: dict[str, Any], **extra: Any) -> redis.Redis:
     return _SyncSentinelRedis(connection_pool=pool)
 
 
-def bullmq_connection_arg(kwargs: dict[str, Any]) -> dict[str, Any] | aioredis.Redis:
-    """What bullmq's `opts["connection"]` gets: the kwargs, or a Sentinel-managed client."""
+def bullmq_connection_arg(
+    kwargs: dict[str, Any], *, pooled: bool = False
+) -> dict[str, Any] | aioredis.Redis:
+    """What bullmq's `opts["connection"]` gets: the kwargs, or a Sentinel-managed client.
+
+    One connection, as bullmq makes its own (producers' WAIT must run on the add's
+    connection), unless `pooled`: a stock Worker shares the client between its
+    commands and its blocking BZPOPMIN, so each needs a connection of its own.
+    """
     data, target = split_sentinel(kwargs)
     if target is None:
         return ConnectionOptions(data)
-    # What bullmq gives its own clients, but pooled: a Worker shares this one client
-    # between its commands and its blocking BZPOPMIN, so each needs its own connection.
     return connect(
         kwargs,
+        single_connection_client=not pooled,
         decode_responses=True,
         retry=Retry(ExponentialBackoff(cap=20, base=1), 20),
         retry_on_error=[BusyLoadingError, ConnectionError, TimeoutError],

@@ -177,7 +177,7 @@ class StockEngine:
             # A job hash with invalid UTF-8 must reach check_job_hash, not break the
             # reply's decoding (surrogates keep the bytes; they round-trip on writes).
             "connection": bullmq_connection_arg(
-                {**cfg.connection, "encoding_errors": "surrogateescape"}
+                {**cfg.connection, "encoding_errors": "surrogateescape"}, pooled=True
             ),
             "prefix": cfg.prefix,
             "concurrency": cfg.concurrency,

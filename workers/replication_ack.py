@@ -11,6 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from bullmq import Job
+from bullmq import Queue as BullQueue
+
+from platform_spec.model import PlatformSpec
+from platform_spec.sections.redis_sentinel import wait_policy
+
 
 class NotReplicated(RuntimeError):
     """Fewer replicas than asked for acknowledged a write in time."""
@@ -27,3 +33,22 @@ async def wait_replicas(client: Any, replicas: int, timeout_ms: int) -> int:
             f"{acked} of {replicas} replica(s) acknowledged the write within {timeout_ms} ms"
         )
     return acked
+
+
+def spec_wait_policy(spec: PlatformSpec) -> tuple[int, int]:
+    """(replicas, timeout ms) of `redis.sentinel.waitReplicas` for this deployment."""
+    redis = spec.redis
+    return wait_policy(spec.environment, redis.mode, redis.sentinel, redis.external.sentinel)
+
+
+async def add_acknowledged(
+    queue: BullQueue, name: str, data: Any, opts: dict[str, Any], policy: tuple[int, int]
+) -> Job:
+    """`queue.add`, then WAIT for `policy` replicas on the queue's own connection.
+
+    The queue's client must be single-connection (bullmq's own from a kwargs dict,
+    or `bullmq_connection_arg`'s default), so WAIT counts this add."""
+    job = await queue.add(name, data, opts)
+    replicas, timeout_ms = policy
+    await wait_replicas(queue.client, replicas, timeout_ms)
+    return job

@@ -68,6 +68,7 @@ from workers.options import retry_delay_ms
 from workers.payloads import tenant_of, validate_job
 from workers.rate_limit import apply_rate_limit
 from workers.registry import JobContext, JobHandler, load_registry
+from workers.replication_ack import add_acknowledged, spec_wait_policy
 from workers.runs import SKIPPED_RESULT, should_skip_overlap
 from workers.settings import WorkerSettings
 
@@ -370,7 +371,9 @@ class WorkerRuntime:
         opts = job_options(target, job_id=job_id)
         if extra_opts:
             opts.update(extra_opts)
-        job = await self._producer(queue_name).add(name, data, opts)
+        job = await add_acknowledged(
+            self._producer(queue_name), name, data, opts, spec_wait_policy(self.spec)
+        )
         return str(job.id)
 
     def _producer(self, queue_name: str) -> BullQueue:

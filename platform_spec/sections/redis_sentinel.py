@@ -178,3 +178,14 @@ def sentinel_problems(
             )
         ]
     return []
+
+
+def wait_policy(
+    environment: str, mode: str, sentinel: Sentinel, external: ExternalSentinel
+) -> tuple[int, int]:
+    """(replicas, timeout ms) the platform's producers WAIT for after each add; (0, 0): none."""
+    if mode == "sentinel":
+        return sentinel.effective_wait_replicas(environment), sentinel.wait_timeout_milliseconds
+    if mode == "external" and external.enabled and external.wait_replicas:
+        return external.wait_replicas, external.wait_timeout_milliseconds
+    return 0, 0
