@@ -99,6 +99,11 @@ class RedisSettings(BaseSettings):
             parse_addresses(self.sentinel_hosts)
             if not self.sentinel_master:
                 raise ValueError("sentinel_master is required when sentinel_hosts is set")
+            # The Sentinels know each client by its data-node user and password file.
+            if self.sentinel_password_file is None:
+                self.sentinel_password_file = self._password_path
+            if self.sentinel_username is None:
+                self.sentinel_username = self.username
         return self
 
     def _tls_kwargs(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ deployment someone else runs. Clients ask the Sentinels for the primary at every
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -86,6 +86,19 @@ class Sentinel(SpecModel):
         ge=1,
         le=60000,
         description="How long `WAIT` may block one enqueue before it is reported failed.",
+    )
+
+    anti_affinity: Literal["soft", "hard"] = Field(
+        "soft",
+        description="Keep the Redis pods on different nodes: `soft` prefers it (a small "
+        "cluster still schedules every pod), `hard` requires it (a pod stays Pending "
+        "rather than share a node, which would let one node failure take a majority).",
+    )
+    resources_cpu_request: str = Field(
+        "25m", description="CPU request of the Sentinel container beside each Redis."
+    )
+    resources_memory: str = Field(
+        "64Mi", description="Memory request and limit of the Sentinel container."
     )
 
     @property

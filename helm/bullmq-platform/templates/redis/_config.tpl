@@ -6,7 +6,7 @@ it, and the tests and the local stack run redis-server on this very text
 
 {{/* Where the pod mounts things. */}}
 {{- define "bullmq-platform.redisPaths" -}}
-{{- dict "tls" "/etc/redis/tls" "acl" "/etc/redis/acl/users.acl" "data" "/data" "conf" "/etc/redis/conf" "passwords" "/etc/redis/passwords" "local" "/etc/redis/acl/local" | toJson -}}
+{{- dict "tls" "/etc/redis/tls" "acl" "/etc/redis/acl/users.acl" "data" "/data" "conf" "/etc/redis/conf" "passwords" "/etc/redis/passwords" "local" "/etc/redis/acl/local" "node" "/etc/redis/node" | toJson -}}
 {{- end -}}
 
 {{- define "bullmq-platform.redisConf" -}}

@@ -64,3 +64,31 @@ sentinel auth-user {{ $s.masterName }} sentinel
 sentinel sentinel-user sentinel
 {{- end }}
 {{- end -}}
+
+
+{{/*
+Sentinel addresses clients ask for the primary ("host:port,..."), and the master
+name; "" when Redis is not behind Sentinels. In-cluster: every pod's Sentinel by
+its stable name (each is in the server certificate); external: as configured.
+*/}}
+{{- define "bullmq-platform.sentinelAddresses" -}}
+{{- $r := .Values.redis -}}
+{{- if eq $r.mode "sentinel" -}}
+{{- $name := include "bullmq-platform.redisName" . -}}
+{{- $addresses := list -}}
+{{- range $i := until (int (add1 $r.sentinel.replicas)) -}}
+{{- $addresses = append $addresses (printf "%s-%d.%s-headless.%s.svc:%v" $name $i $name $.Release.Namespace $r.sentinel.port) -}}
+{{- end -}}
+{{- join "," $addresses -}}
+{{- else if and (eq $r.mode "external") $r.external.sentinel.addresses -}}
+{{- join "," $r.external.sentinel.addresses -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "bullmq-platform.sentinelMaster" -}}
+{{- if eq .Values.redis.mode "sentinel" -}}
+{{- .Values.redis.sentinel.masterName -}}
+{{- else -}}
+{{- .Values.redis.external.sentinel.masterName | default "" -}}
+{{- end -}}
+{{- end -}}
