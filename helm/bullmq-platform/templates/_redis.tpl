@@ -77,7 +77,14 @@ Pulumi generates.
 {{- if include "bullmq-platform.metricsApi" . -}}
 {{- $hosts = append $hosts (include "bullmq-platform.schedulerName" .) -}}
 {{- end -}}
-{{- range $host := append $hosts (printf "%s-0.%s" $name $headless) -}}
+{{- $sentinel := eq .Values.redis.mode "sentinel" -}}
+{{- if $sentinel -}}
+{{- $hosts = append $hosts (printf "%s-sentinel" $name) -}}
+{{- end -}}
+{{- range $i := until (ternary (int (add1 .Values.redis.sentinel.replicas)) 1 $sentinel) -}}
+{{- $hosts = append $hosts (printf "%s-%d.%s" $name $i $headless) -}}
+{{- end -}}
+{{- range $host := $hosts -}}
 {{- $sans = concat $sans (include "bullmq-platform.dnsForms" (dict "ctx" $ "name" $host) | fromJsonArray) -}}
 {{- end -}}
 {{- $sans = append $sans (printf "*.%s.%s.svc" $headless $ns) -}}
