@@ -39,7 +39,12 @@ from platform_spec.job_options import job_options, retention
 from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings, RuntimeSettings
-from workers.connection import bullmq_connection, redis_client, round_trip_seconds
+from workers.connection import (
+    bullmq_connection,
+    bullmq_connection_arg,
+    redis_client,
+    round_trip_seconds,
+)
 from workers.cron import patch_bullmq_cron
 from workers.deadlines import JobDeadlines
 from workers.dlq import DeadLetterQueue
@@ -64,6 +69,7 @@ from workers.options import retry_delay_ms
 from workers.payloads import tenant_of, validate_job
 from workers.rate_limit import apply_rate_limit
 from workers.registry import JobContext, JobHandler, load_registry
+from workers.replication_ack import add_acknowledged, spec_wait_policy
 from workers.runs import SKIPPED_RESULT, should_skip_overlap
 from workers.settings import WorkerSettings
 
@@ -375,7 +381,7 @@ class WorkerRuntime:
         # Past the producers' memory limit this raises RedisNearlyFull (an OutOfMemoryError):
         # the calling job is deferred, not failed, while the workers drain (memory_guard.py).
         await self._guard(queue_name, producer).check()
-        job = await producer.add(name, data, opts)
+        job = await add_acknowledged(producer, name, data, opts, spec_wait_policy(self.spec))
         return str(job.id)
 
     def _guard(self, queue_name: str, producer: BullQueue) -> ProducerGuard:
@@ -388,7 +394,10 @@ class WorkerRuntime:
     def _producer(self, queue_name: str) -> BullQueue:
         producer = self._producers.get(queue_name)
         if producer is None:
-            opts = {"connection": self.connection, "prefix": self.spec.key_prefix}
+            opts = {
+                "connection": bullmq_connection_arg(self.connection),
+                "prefix": self.spec.key_prefix,
+            }
             producer = self._producers[queue_name] = BullQueue(queue_name, opts)
         return producer
 
