@@ -14,7 +14,7 @@ import pulumi_kubernetes as k8s
 
 from infra.credentials import PASSWORD_LENGTH, random_password
 from infra.labels import labels, object_name
-from infra.naming import fullname
+from infra.naming import fullname, service_host
 from platform_spec.model import PlatformSpec
 
 
@@ -69,4 +69,5 @@ def dashboard_url(spec: PlatformSpec, release: str) -> str | None:
         scheme = "https" if ingress.tls_secret else "http"
         return f"{scheme}://{ingress.host}{path}"
     service = f"{fullname(release, spec.fullname_override)}-dashboard"
-    return f"http://{service}.{spec.namespace}.svc:{dashboard.port}{path}"
+    host = service_host(service, spec.namespace, spec.cluster_domain)
+    return f"http://{host}:{dashboard.port}{path}"

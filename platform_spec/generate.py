@@ -204,7 +204,7 @@ def facts_helper() -> str:
     return (
         "{{/* Generated from platform_spec/pod_facts.py by "
         "`python -m platform_spec generate`. */}}\n"
-        "{{/* Ports, mount paths, DNS domain and grace margin the runtime also uses:\n"
+        "{{/* Ports, mount paths and grace margin the runtime also uses:\n"
         '   (include "bullmq-platform.facts" . | fromJson).httpPort */}}\n'
         '{{- define "bullmq-platform.facts" -}}\n'
         f"{json.dumps(chart_facts(), sort_keys=True)}\n"

@@ -66,7 +66,7 @@ def test_it_should_ask_the_scheduler_for_each_queues_desired_pods(stack: str) ->
         assert trigger["type"] == "metrics-api"
         assert trigger["metricType"] == "AverageValue"
         assert trigger["metadata"] == {
-            "url": f"https://{SCHEDULER}.{ns}.svc:8443/scaling/{queue.name}",
+            "url": f"https://{SCHEDULER}.{ns}.svc.cluster.local:8443/scaling/{queue.name}",
             "format": "json",
             "valueLocation": "desiredReplicas",
             "targetValue": "1",

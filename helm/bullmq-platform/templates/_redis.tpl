@@ -19,7 +19,7 @@
 {{- if eq .Values.redis.mode "external" -}}
 {{- .Values.redis.external.host -}}
 {{- else -}}
-{{- printf "%s.%s.svc" (include "bullmq-platform.redisName" .) .Release.Namespace -}}
+{{- include "bullmq-platform.serviceHost" (dict "ctx" . "name" (include "bullmq-platform.redisName" .)) -}}
 {{- end -}}
 {{- end -}}
 
@@ -79,7 +79,7 @@ Pulumi generates.
 {{- $name := include "bullmq-platform.redisName" . -}}
 {{- $headless := printf "%s-headless" $name -}}
 {{- $ns := .Release.Namespace -}}
-{{- $domain := (include "bullmq-platform.facts" . | fromJson).clusterDomain -}}
+{{- $domain := .Values.clusterDomain -}}
 {{- $sans := list -}}
 {{- $hosts := list $name $headless -}}
 {{- if include "bullmq-platform.metricsApi" . -}}
