@@ -1,7 +1,7 @@
 """keda.scaler metricsApi (the default): KEDA asks the scheduler's scaling endpoint.
 
 Per queue one `metrics-api` trigger reads `desiredReplicas` from
-`https://<fullname>-scheduler.<ns>.svc:8443/scaling/<queue>` over TLS (our CA)
+`https://<fullname>-scheduler.<ns>.svc.<clusterDomain>:8443/scaling/<queue>` over TLS (our CA)
 with a bearer token; the scheduler serves it on its `scaling` port with the
 token and certificate mounted from the auth and TLS Secrets; only KEDA's
 namespace reaches that port. KEDA's parameter names are those of its
