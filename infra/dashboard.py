@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from infra.credentials import PASSWORD_LENGTH, random_password
-from infra.labels import labels, object_name
+from infra.labels import owned_secret
 from infra.naming import fullname, service_host
 from platform_spec.model import PlatformSpec
 
@@ -43,18 +42,15 @@ class DashboardCredentials(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.password = random_password(f"{name}-password", args.length, child)
-        secret = k8s.core.v1.Secret(
-            f"{name}-secret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=args.secret_name,
-                namespace=args.namespace,
-                labels=labels(args.release, "dashboard"),
-            ),
-            type="Opaque",
+        self.secret_name = owned_secret(
+            name,
+            secret_name=args.secret_name,
+            namespace=args.namespace,
+            release=args.release,
+            component="dashboard",
             string_data={args.password_key: self.password},
             opts=child,
         )
-        self.secret_name = secret.metadata.apply(object_name)
         self.register_outputs({"secretName": self.secret_name})
 
 
