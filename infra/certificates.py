@@ -137,9 +137,7 @@ class RedisTls(pulumi.ComponentResource):
         self.server_key_pem = server_key_pem
         self.secret_name = owned_secret(
             name,
-            secret_name=args.secret_name,
-            namespace=args.namespace,
-            release=args.release,
+            args,
             component="redis",
             secret_type="kubernetes.io/tls",
             string_data={

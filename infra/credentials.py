@@ -112,9 +112,7 @@ class RedisCredentials(pulumi.ComponentResource):
         )
         self.secret_name = owned_secret(
             name,
-            secret_name=args.secret_name,
-            namespace=args.namespace,
-            release=args.release,
+            args,
             component="redis",
             string_data=string_data,
             opts=child,

@@ -44,9 +44,7 @@ class DashboardCredentials(pulumi.ComponentResource):
         self.password = random_password(f"{name}-password", args.length, child)
         self.secret_name = owned_secret(
             name,
-            secret_name=args.secret_name,
-            namespace=args.namespace,
-            release=args.release,
+            args,
             component="dashboard",
             string_data={args.password_key: self.password},
             opts=child,

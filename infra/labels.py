@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -25,12 +25,23 @@ def object_name(metadata: Any) -> str:
     return str(metadata.name)
 
 
+class SecretPlace(Protocol):
+    """Where a generated Secret goes (the components' Args dataclasses have these)."""
+
+    @property
+    def secret_name(self) -> str: ...
+
+    @property
+    def namespace(self) -> pulumi.Input[str]: ...
+
+    @property
+    def release(self) -> str: ...
+
+
 def owned_secret(
     name: str,
+    place: SecretPlace,
     *,
-    secret_name: str,
-    namespace: pulumi.Input[str],
-    release: str,
     component: str,
     string_data: dict[str, Any],
     opts: pulumi.ResourceOptions,
@@ -41,7 +52,9 @@ def owned_secret(
     secret = k8s.core.v1.Secret(
         f"{name}-secret",
         metadata=k8s.meta.v1.ObjectMetaArgs(
-            name=secret_name, namespace=namespace, labels=labels(release, component)
+            name=place.secret_name,
+            namespace=place.namespace,
+            labels=labels(place.release, component),
         ),
         type=secret_type,
         string_data=string_data,

@@ -51,10 +51,10 @@ class _PlatformWorker(Worker):  # type: ignore[misc]
         the connections. A fetch in flight at that moment can still bring a job, and
         the run loop starts its processing after: the job's finishing command then
         reopened a connection nobody closed (an open client in Redis, a
-        ResourceWarning at exit; tests/workers/test_it_should_close_its_connections_
-        when_stopped_mid_fetch.py). So stop fetching (as close() starts), wait for the
+        ResourceWarning at exit). So stop fetching (as close() starts), wait for the
         run loop to end (it starts no task after) and for every task it started, then
-        close. `force` (after cancelProcessing) closes at once, as bullmq does.
+        close. `force` (after cancelProcessing) closes at once, as bullmq does. Test:
+        tests/workers/test_it_should_close_its_connections_when_stopped_mid_fetch.py
         """
         self.closing = True
         self.paused = False
