@@ -37,7 +37,7 @@ from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec
 from platform_spec.sizing import job_bytes, retained_bytes
 
-pytestmark = [pytest.mark.redis, pytest.mark.drill]
+pytestmark = [pytest.mark.redis, pytest.mark.drill, pytest.mark.slow]
 JOBS = 100_000
 BATCH = 1000
 BACKLOG = 4000
