@@ -28,15 +28,15 @@ from redis.exceptions import OutOfMemoryError
 from platform_spec.job_options import job_options
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings, RuntimeSettings
-from workers.connection import bullmq_connection
+from workers import worker_command
+from workers.connection import bullmq_connection, bullmq_connection_arg
 from workers.dlq import DeadLetterQueue
 from workers.engine_factory import DEFAULT_ENGINE, ENGINES
 from workers.errors import InvalidJob
-from workers.logs import configure_logging
 from workers.memory_guard import ProducerGuard, RedisNearlyFull
 from workers.payloads import validate_job
 from workers.registry import load_registry
-from workers.runtime import run_worker
+from workers.replication_ack import NotReplicated, add_acknowledged, spec_wait_policy
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -72,9 +72,7 @@ def run(
         raise typer.Exit(2)
     if engine not in ENGINES:
         raise typer.BadParameter(f"unknown engine {engine!r}", param_hint="--engine")
-    settings = RuntimeSettings()
-    configure_logging(settings.log_format, settings.log_level)
-    asyncio.run(run_worker(queue, engine))
+    worker_command.run(queue, engine)
 
 
 # ---------------------------------------------------------------- helpers
@@ -97,7 +95,7 @@ def _queue_names(spec: PlatformSpec, queue: list[str] | None) -> list[str]:
 
 async def _with_queue(spec: PlatformSpec, name: str, fn: Callable[[BullQueue], Awaitable[T]]) -> T:
     conn = bullmq_connection(RedisSettings())
-    queue = BullQueue(name, {"connection": conn, "prefix": spec.key_prefix})
+    queue = BullQueue(name, {"connection": bullmq_connection_arg(conn), "prefix": spec.key_prefix})
     try:
         return await fn(queue)
     finally:
@@ -111,7 +109,7 @@ def _guarded_add(
 
     async def add(queue: BullQueue) -> Any:
         await ProducerGuard(queue.client, spec.redis.producer_memory_limit_percent).check()
-        return await queue.add(name, payload, opts)
+        return await add_acknowledged(queue, name, payload, opts, spec_wait_policy(spec))
 
     return add
 
@@ -253,6 +251,13 @@ def enqueue(
             err=True,
         )
         raise typer.Exit(3) from None
+    except NotReplicated as exc:
+        typer.echo(
+            f"enqueue not acknowledged by replicas (redis.sentinel.waitReplicas): {exc}. "
+            "The job may be lost on a failover; adding it again with the same --job-id is safe.",
+            err=True,
+        )
+        raise typer.Exit(4) from None
     _emit([{"queue": target.name, "name": name, "id": job.id}], as_json, "Enqueued")
 
 

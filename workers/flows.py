@@ -17,6 +17,7 @@ from bullmq import FlowProducer as BullFlowProducer
 
 from platform_spec.job_options import child_failure_options, job_options
 from platform_spec.model import PlatformSpec
+from workers.connection import bullmq_connection_arg
 from workers.memory_guard import ProducerGuard
 
 
@@ -50,7 +51,9 @@ class FlowProducer:
 
     def __init__(self, spec: PlatformSpec, connection: dict[str, Any]) -> None:
         self.spec = spec
-        self._producer = BullFlowProducer({"connection": connection, "prefix": spec.key_prefix})
+        self._producer = BullFlowProducer(
+            {"connection": bullmq_connection_arg(connection), "prefix": spec.key_prefix}
+        )
         self._guard: ProducerGuard | None = None
 
     def _node(self, job: FlowJob, path: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pydantic import (
 )
 
 from platform_spec.base import SpecModel
+from platform_spec.keys import DLQ_QUEUE_SUFFIX
 from platform_spec.pod_facts import GRACE_MARGIN_SECONDS
 from platform_spec.sections.common import (
     DNS_LABEL,
@@ -20,6 +21,7 @@ from platform_spec.sections.common import (
     PRIORITY_LEVELS,
     QUEUE_NAME_MAX,
     ImportPath,
+    LogLevel,
     Resources,
     duplicates,
 )
@@ -241,6 +243,14 @@ class Queue(SpecModel):
     tenancy: Tenancy = Field(default_factory=Tenancy, description="Tenant isolation.")
     autoscaling: Autoscaling = Field(default_factory=Autoscaling, description="KEDA scaling.")
     resources: Resources = Field(default_factory=Resources, description="Worker resources.")
+    log_level: LogLevel = Field(
+        "info",
+        description="Log level of the queue's workers. `info`: every failure, retry, "
+        "dead-lettering, timeout and slow job gets one line with the job id, completed jobs "
+        "are summed into one `jobs completed` line per interval; `debug` adds one line per "
+        "completed job (on no-op jobs, a third to a half of the worker's CPU); `warning` and "
+        "`error` keep only those. The metrics count every outcome at any level.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -262,7 +272,7 @@ class Queue(SpecModel):
     @property
     def dlq_name(self) -> str:
         """The BullMQ queue that receives this queue's finally-failed jobs."""
-        return f"{self.name}-dlq"
+        return f"{self.name}{DLQ_QUEUE_SUFFIX}"
 
     @model_validator(mode="after")
     def _timeout_within_grace(self) -> Queue:

@@ -217,6 +217,52 @@ REJECTED = [
         "queues[0].removeOnFail.count",
         "retained jobs need about",
     ),
+    (
+        "two Sentinels in prod",
+        {"environment": "prod", "redis.mode": "sentinel", "redis.sentinel.replicas": 1},
+        "redis.sentinel.replicas",
+        "needs at least 3 (replicas >= 2)",
+    ),
+    (
+        "two external Sentinels in staging",
+        {
+            "environment": "staging",
+            "redis.mode": "external",
+            "redis.external.sentinel": {"addresses": ["s1:26379", "s2:26379"], "masterName": "m"},
+        },
+        "redis.external.sentinel.addresses",
+        "2 Sentinels; environment 'staging' needs at least 3",
+    ),
+    (
+        "quorum above the Sentinels",
+        {"redis.mode": "sentinel", "redis.sentinel.quorum": 4},
+        "redis.sentinel",
+        "quorum 4 exceeds the 3 Sentinels",
+    ),
+    (
+        "waitReplicas above the replicas",
+        {"redis.mode": "sentinel", "redis.sentinel.waitReplicas": 3},
+        "redis.sentinel",
+        "waitReplicas 3 exceeds replicas 2",
+    ),
+    (
+        "minReplicasToWrite above the replicas",
+        {"redis.sentinel.minReplicasToWrite": 3},
+        "redis.sentinel",
+        "minReplicasToWrite 3 exceeds replicas 2",
+    ),
+    (
+        "external Sentinels without a master name",
+        {"redis.mode": "external", "redis.external.sentinel": {"addresses": ["s1:26379"]}},
+        "redis.external.sentinel",
+        "masterName is required",
+    ),
+    (
+        "a Sentinel address without a port",
+        {"redis.mode": "external", "redis.external.sentinel": {"addresses": ["s1"]}},
+        "redis.external.sentinel.addresses[0]",
+        "should match pattern",
+    ),
 ]
 
 
