@@ -221,6 +221,11 @@ class RedisServer:
             "REDIS_TLS_CA_FILE": str(self.tls.ca_cert),
             "RELOAD_INTERVAL_SECONDS": str(interval_seconds),
         }
+        persistence = self.spec.redis.persistence
+        if persistence.enabled:  # the disk guard, as the chart's env sets it
+            env["DATA_DIR"] = str(self.state_dir / "data")
+            env["APPENDFSYNC"] = persistence.appendfsync
+            env["DISK_RESERVE_PERCENT"] = str(persistence.disk_reserve_percent)
         argv = [str(p) for p in (conf_dir, self.password_dir, self.local_dir, self.acl_file)]
         with (self.state_dir / "reloader.log").open("ab") as log:
             self.reloader = subprocess.Popen(

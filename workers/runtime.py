@@ -48,6 +48,7 @@ from workers.connection import (
 from workers.cron import patch_bullmq_cron
 from workers.deadlines import JobDeadlines
 from workers.dlq import DeadLetterQueue
+from workers.dlq_writer import DeadLetterWriter
 from workers.engine import Engine, EngineConfig, JobView
 from workers.engine_factory import DEFAULT_ENGINE, create_engine
 from workers.errors import (
@@ -80,6 +81,8 @@ TENANT_RETRY_MS = 1000
 REDIS_FULL_RETRY_MS = 1000
 # Start-up: attempts to reach Redis before giving up (about 30 s with the backoff).
 STARTUP_ATTEMPTS = 8
+# Dead letters still queued at shutdown get this long to be written (after the drain).
+DLQ_FLUSH_SECONDS = 10.0
 STARTUP_RETRY_FIRST_DELAY_SECONDS = 0.5
 STARTUP_RETRY_MAX_DELAY_SECONDS = 8.0
 
@@ -107,6 +110,7 @@ class WorkerRuntime:
         self.connection = bullmq_connection(redis)
         self.redis = redis_client(redis)
         self.dlq = DeadLetterQueue(self.queue, spec.key_prefix, self.connection)
+        self.dead_letters = DeadLetterWriter(self.dlq, self._dead_lettered)
         self.pool = ThreadPoolExecutor(
             max_workers=self.queue.concurrency, thread_name_prefix=f"job-{self.queue.name}"
         )
@@ -169,6 +173,7 @@ class WorkerRuntime:
         self.health = HealthServer(self)
         await self.health.start(self.runtime_settings.http_host, self.runtime_settings.http_port)
         self.completions.start()
+        self.dead_letters.start()
         await self.engine.start()
         self.loop_watch = LoopWatch(
             connection=self.connection,
@@ -251,6 +256,7 @@ class WorkerRuntime:
         log.info("draining", extra={"queue": self.queue.name, "active": active, "budget": budget})
         handed_back = await self.engine.stop(budget) if self.engine else 0
         log.info("drained", extra={"queue": self.queue.name, "handedBack": handed_back})
+        await self.dead_letters.stop(DLQ_FLUSH_SECONDS)
         await self.completions.stop()
         await self.deadlines.close()
         if self.loop_watch:
@@ -449,19 +455,18 @@ class WorkerRuntime:
         log.error("job failed", extra=fields)
         if not self.queue.dead_letter.enabled:
             return
-        try:
-            await self.dlq.add(
-                job_id=job.id,
-                name=job.name,
-                data=job.data if isinstance(job.data, dict | list | str | int | float) else None,
-                error=str(error),
-                stacktrace=job.stacktrace,
-                attempts_made=job.attempts_made,
-                tenant_id=tenant_of(job.data),
-            )
-            series.dead_lettered.inc()
-        except Exception as exc:  # the job stays in `failed`; retry-failed still works
-            log.error("dead-lettering failed", extra={**fields, "dlqError": repr(exc)})
+        self.dead_letters.put(
+            job_id=job.id,
+            name=job.name,
+            data=job.data if isinstance(job.data, dict | list | str | int | float) else None,
+            error=str(error),
+            stacktrace=job.stacktrace,
+            attempts_made=job.attempts_made,
+            tenant_id=tenant_of(job.data),
+        )
+
+    def _dead_lettered(self, job_name: str) -> None:
+        self.metrics.series(job_name).dead_lettered.inc()
 
     def _fields(self, job: JobView, outcome: str, seconds: float = 0.0) -> dict[str, Any]:
         return {

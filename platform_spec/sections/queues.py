@@ -63,7 +63,7 @@ class DeadLetter(SpecModel):
         14 * 86400, ge=60, description="Age after which DLQ entries are deleted by retention."
     )
     max_entries: int = Field(
-        5000,
+        1000,
         ge=1,
         description="Most DLQ entries kept; the oldest are deleted past it (a failure storm "
         "cannot fill Redis). Each holds a copy of the payload: counted against "
@@ -229,8 +229,8 @@ class Queue(SpecModel):
         description="Completed jobs kept (seed: 24 h, 1000 jobs). count is required.",
     )
     remove_on_fail: Retention = Field(
-        default_factory=lambda: Retention(age_seconds=7 * 86400, count=5000),
-        description="Failed jobs kept (seed: 7 days; and at most 5000, so a failure storm "
+        default_factory=lambda: Retention(age_seconds=7 * 86400, count=1000),
+        description="Failed jobs kept (seed: 7 days; and at most 1000, so a failure storm "
         "cannot fill Redis). count is required.",
     )
     typical_payload_bytes: int = Field(

@@ -89,6 +89,15 @@ class Persistence(SpecModel):
         description="AOF fsync policy. `everysec` may lose about one second of acknowledged "
         "enqueues on a crash; `always` loses none at a throughput cost.",
     )
+    disk_reserve_percent: int = Field(
+        10,
+        ge=1,
+        le=50,
+        description="With appendfsync `always`, Redis exits at the first AOF write that finds "
+        "the disk full. While less than this share of the PVC is free, the reloader beside "
+        "Redis switches to `everysec`, so a full disk refuses writes (MISCONF, alert "
+        "BullmqRedisAofWriteErrors) and Redis stays up; `always` again at twice the share.",
+    )
     rdb_snapshots: list[RdbRule] = Field(
         default_factory=lambda: [
             RdbRule(seconds=3600, changes=1),

@@ -72,3 +72,9 @@ async def block(payload: Work, ctx: JobContext) -> dict[str, Any]:
     await ctx.redis.hset(k["owner"], ctx.job_id, str(os.getpid()))
     time.sleep(payload.seconds)  # blocking the loop is the point of this handler
     return {"runs": await _record(ctx), "pid": os.getpid()}
+
+
+@registry.job("boom", Work)
+async def boom(payload: Work, ctx: JobContext) -> dict[str, Any]:
+    """Always fails (the failure-storm drill): the job goes to failed and to the DLQ."""
+    raise ValueError("boom: this job always fails")
