@@ -21,6 +21,7 @@ from platform_spec.job_options import job_options
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings
 from workers.connection import bullmq_connection, bullmq_connection_arg
+from workers.memory_guard import ProducerGuard
 from workers.payloads import validate_job
 from workers.registry import load_registry
 
@@ -94,6 +95,7 @@ async def enqueue(spec: PlatformSpec, redis: RedisSettings, jobs: list[Planned])
             if producer is None:
                 opts = {"connection": bullmq_connection_arg(connection), "prefix": spec.key_prefix}
                 producer = producers[job.queue] = BullQueue(job.queue, opts)
+            await ProducerGuard(producer.client, spec.redis.producer_memory_limit_percent).check()
             added = await producer.add(job.name, job.data, job_options(target))
             ids.append(str(added.id))
     finally:

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from platform_spec.chart import CHART_DIR
+from platform_spec.keys import chart_keys
 from platform_spec.model import PlatformSpec
 from platform_spec.pod_facts import chart_facts
 from platform_spec.stack import STACKS, load_stack
@@ -199,7 +200,7 @@ def example_values(stack: str) -> str:
 
 
 def facts_helper() -> str:
-    """templates/_facts.tpl: the runtime's ports, paths and margins as one chart helper."""
+    """templates/_facts.tpl: the runtime's ports, paths and margins, and BullMQ's key suffixes."""
     return (
         "{{/* Generated from platform_spec/pod_facts.py by "
         "`python -m platform_spec generate`. */}}\n"
@@ -207,6 +208,11 @@ def facts_helper() -> str:
         '   (include "bullmq-platform.facts" . | fromJson).httpPort */}}\n'
         '{{- define "bullmq-platform.facts" -}}\n'
         f"{json.dumps(chart_facts(), sort_keys=True)}\n"
+        "{{- end -}}\n"
+        "{{/* Generated from platform_spec/keys.py: the BullMQ key suffixes templates build\n"
+        '   keys from: (include "bullmq-platform.keys" . | fromJson).backlog */}}\n'
+        '{{- define "bullmq-platform.keys" -}}\n'
+        f"{json.dumps(chart_keys(), sort_keys=True)}\n"
         "{{- end -}}\n"
     )
 

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, PrivateAttr, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from platform_spec.model import PlatformSpec
 from platform_spec.password_file import PasswordFile, read_password
 from platform_spec.pod_facts import HTTP_PORT, SECRETS_DIR, SPEC_FILE
+from platform_spec.sections.common import LogLevel
 
 ENV_PREFIX = "BULLMQ_PLATFORM_"
 DEFAULT_SECRETS_DIR = Path(SECRETS_DIR)
@@ -178,7 +179,15 @@ class RuntimeSettings(BaseSettings):
     http_host: str = "0.0.0.0"
     http_port: int = Field(HTTP_PORT, ge=0, le=65535)
     log_format: str = Field("auto", pattern="^(auto|json|console)$")
-    log_level: str = "INFO"
+    # Unset: a worker takes its queue's `logLevel` from the spec, the scheduler `info`.
+    # The chart sets it from the spec on every worker pod (one source: the spec).
+    log_level: LogLevel | None = None
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        """`DEBUG` and `debug` alike (logging's names are upper case)."""
+        return value.lower() if isinstance(value, str) else value
 
     def load_spec(self) -> PlatformSpec:
         """The deployment spec the chart mounted (the rendered chart values)."""

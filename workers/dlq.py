@@ -15,6 +15,7 @@ from bullmq import Job
 from bullmq import Queue as BullQueue
 
 from platform_spec.job_options import job_options
+from platform_spec.keys import QueueKeys
 from platform_spec.model import Queue
 from workers.connection import bullmq_connection_arg
 
@@ -23,6 +24,8 @@ from workers.connection import bullmq_connection_arg
 # someone ran a worker on it. `dlq list`/`count` and retention-enforce
 # (workers/maintenance/retention.py) all use this one tuple.
 DLQ_STATES = ("wait", "paused", "prioritized", "delayed", "completed", "failed")
+# Trim the DLQ once it holds maxEntries plus this fraction (1/100) more.
+TRIM_SLACK_DIVISOR = 100
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,25 @@ class DeadLetterQueue:
         job = await self.dlq.add(
             name, entry, {"jobId": eid, "attempts": 1, "removeOnComplete": {"age": age}}
         )
+        await self.trim()
         return str(job.id)
+
+    async def trim(self) -> int:
+        """Delete the oldest entries past deadLetter.maxEntries; how many.
+
+        Entries wait in the DLQ's `wait` list, newest first (BullMQ LPUSHes).
+        Trimming starts only past the cap plus a slack of 1 %, so a failure storm
+        costs one LLEN per entry and a batch of removals every hundredth.
+        """
+        cap = self.queue.dead_letter.max_entries
+        wait = QueueKeys(self.prefix, self.queue.dlq_name).wait
+        client = self.dlq.client
+        if int(await client.llen(wait)) <= cap + max(1, cap // TRIM_SLACK_DIVISOR):
+            return 0
+        oldest = await client.lrange(wait, cap, -1)
+        for entry in oldest:
+            await self.dlq.remove(entry)
+        return len(oldest)
 
     async def list(self, start: int = 0, end: int = 99) -> list[DeadLetter]:
         jobs = await self.dlq.getJobs(list(DLQ_STATES), start, end, asc=True)

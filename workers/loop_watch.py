@@ -106,7 +106,10 @@ class LoopWatch:
     # ------------------------------------------------------------ the thread
 
     def _run(self) -> None:
-        next_renew = time.monotonic()
+        # Every lock was taken after start(), so none needs renewing before half a lock
+        # duration; the thread's Redis connection waits until then (not at start-up,
+        # where its TLS handshake competed with the first jobs).
+        next_renew = time.monotonic() + self._renew_seconds
         blocked_by = ""
         blocked_since: float | None = None  # the last heartbeat before the block
         try:

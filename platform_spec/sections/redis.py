@@ -283,6 +283,17 @@ class Redis(SpecModel):
         "files and rotated passwords without a restart.",
     )
 
+    producer_memory_limit_percent: int = Field(
+        85,
+        ge=50,
+        le=95,
+        description="Producers (`ops enqueue`, handlers' enqueues, flows, samples) are refused "
+        "once used memory reaches this share of maxmemory; the rest is a reserve in which "
+        "workers keep fetching, finishing and dead-lettering, so a full Redis drains instead "
+        "of deadlocking (noeviction refuses a worker's fetch too). The memory alerts fire "
+        "before it (docs/memory.md).",
+    )
+
     @field_validator("maxmemory_policy")
     @classmethod
     def _noeviction(cls, value: str) -> str:

@@ -200,6 +200,24 @@ REJECTED = [
         "must be true with keda.scaler metricsApi",
     ),
     (
+        "failed jobs kept by age only (issue 25, 3b)",
+        {"queues.0.removeOnFail": {"ageSeconds": 3600}},
+        "queues[0].removeOnFail.count",
+        "an age alone does not bound memory",
+    ),
+    (
+        "retention that cannot fit in maxmemory (issue 25, 3b)",
+        {"queues.0.deadLetter": {"maxEntries": 1_000_000}, "redis.maxmemory": "256mb"},
+        "queues[0].deadLetter.maxEntries",
+        "over 50% of redis.maxmemory 256mb",
+    ),
+    (
+        "large payloads kept by the thousand (issue 25, 3b)",
+        {"queues.0.typicalPayloadBytes": 200_000},
+        "queues[0].removeOnFail.count",
+        "retained jobs need about",
+    ),
+    (
         "two Sentinels in prod",
         {"environment": "prod", "redis.mode": "sentinel", "redis.sentinel.replicas": 1},
         "redis.sentinel.replicas",

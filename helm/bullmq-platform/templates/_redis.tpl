@@ -44,18 +44,30 @@
 {{- end -}}
 {{- end -}}
 
-{{/* Keys whose sizes redis_exporter reports: each queue's backlog, busy, delayed and failed sets. */}}
+{{/*
+Keys whose sizes redis_exporter reports: each queue's backlog, busy, delayed and
+failed keys, and its DLQ's waiting jobs (suffixes: platform_spec/keys.py via _facts.tpl).
+*/}}
 {{- define "bullmq-platform.exporterKeys" -}}
+{{- $k := include "bullmq-platform.keys" . | fromJson -}}
 {{- $keys := list -}}
 {{- range $q := .Values.queues -}}
-{{- range $suffix := list "wait" "prioritized" "active" "delayed" "failed" -}}
+{{- range $suffix := $k.exported -}}
 {{- $keys = append $keys (printf "db0=%s:%s:%s" $.Values.keyPrefix $q.name $suffix) -}}
 {{- end -}}
-{{- if $q.deadLetter.enabled -}}{{/* the DLQ's waiting jobs: PlatformSpec Queue.dlq_name */}}
-{{- $keys = append $keys (printf "db0=%s:%s-dlq:wait" $.Values.keyPrefix $q.name) -}}
+{{- if $q.deadLetter.enabled -}}
+{{- $keys = append $keys (printf "db0=%s:%s%s:%s" $.Values.keyPrefix $q.name $k.dlqQueueSuffix $k.dlqBacklog) -}}
 {{- end -}}
 {{- end -}}
 {{- join "," $keys -}}
+{{- end -}}
+
+{{/*
+keyPrefix as a PromQL regex: a literal `.` (the only regex character the spec's
+keyPrefix pattern admits) as `[.]`, so `my.app` does not match `myXapp`.
+*/}}
+{{- define "bullmq-platform.keyPrefixRegex" -}}
+{{- .Values.keyPrefix | replace "." "[.]" -}}
 {{- end -}}
 
 {{/*
