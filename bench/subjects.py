@@ -98,7 +98,10 @@ def launch(
     lever = LEVER_ENV.get(subject, {})
     if base == "worker":
         spec_file = workdir / f"{queue}.json"
-        spec_file.write_text(bench_spec(queue, concurrency).model_dump_json(by_alias=True))
+        # Only what bench_spec sets: a baseline tree older than a new spec field (with its
+        # default) still reads the file, and applies its own defaults to the rest.
+        spec = bench_spec(queue, concurrency)
+        spec_file.write_text(spec.model_dump_json(by_alias=True, exclude_unset=True))
         port = free_port()
         root = REPO
         if subject == BASELINE:
