@@ -6,27 +6,28 @@ The real-process bench (`python -m bench --baseline DIR`) measures all levers
 together; this splits the gain by lever, each measured as the difference of
 two loops over N jobs in the same process (best of 5 rounds, microseconds per
 job). Printed as ratios too, since absolute figures depend on the machine.
-With `--baseline DIR` (a source tree, e.g. `git archive <commit>`), the decoding
-of a fetched job hash (`workers.bullmq_wire.job_from_reply`) is also timed in
-that tree and in this one, each in its own process.
+With `--baseline DIR` (a source tree, e.g. `git archive <commit>`), the check
+of a fetched job hash (workers/job_hash.py) is also timed against that tree's.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import io
 import logging
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from workers.bullmq_wire import FastJob
+import orjson
+
+from workers.bullmq_wire import FastJob, spelled_out
 from workers.deadlines import JobDeadlines
 from workers.engine_fast_adapter import PlatformFastEngine, job_view
+from workers.job_hash import check_job_hash
 from workers.job_log import CompletionLog
 from workers.logs import JsonFormatter
 from workers.metrics import WorkerMetrics
@@ -183,36 +184,48 @@ def view_levers(n: int) -> tuple[float, float]:
 
 
 # A fetched job hash as Python bullmq's addBulk writes it (moveToActive's reply).
-DECODE_SNIPPET = """
-import sys, time
-from workers.bullmq_wire import job_from_reply
-fields = [b"name", b"noop", b"data", b'{"i": 1}', b"opts",
-          b'{"attempts":1,"delay":0,"jobId":"j1","removeOnComplete":true}',
-          b"timestamp", b"1700000000000", b"delay", b"0", b"priority", b"0",
-          b"processedOn", b"1700000000001", b"ats", b"1", b"atm", b"0"]
-n, best = int(sys.argv[1]), float("inf")
-for _ in range(5):
-    t0 = time.perf_counter()
-    for _ in range(n):
-        job_from_reply(fields, b"j1", "q", "tok")
-    best = min(best, time.perf_counter() - t0)
-print(best / n * 1e6)
-"""
+JOB_HASH = {
+    b"name": b"noop",
+    b"data": b'{"i": 1}',
+    b"opts": b'{"attempts":1,"delay":0,"jobId":"j1","removeOnComplete":true}',
+    b"timestamp": b"1700000000000",
+    b"delay": b"0",
+    b"priority": b"0",
+    b"processedOn": b"1700000000001",
+    b"ats": b"1",
+    b"atm": b"0",
+}
 
 
-def decode_us(tree: Path, n: int) -> float:
-    """job_from_reply's cost per job in the source tree `tree`, in its own process."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    done = subprocess.run(
-        [sys.executable, "-c", DECODE_SNIPPET, str(n)],
-        cwd=tree,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
+def job_hash_levers(n: int, baseline: Path) -> tuple[float, float]:
+    """The fetched job hash checked and its opts decoded: `baseline`'s workers/job_hash.py
+    (then bullmq_wire parsed opts again) vs this tree's (one pass, opts parsed once).
+    Rounds alternate between the two, so load on the machine hits both alike."""
+    spec = importlib.util.spec_from_file_location(
+        "baseline_job_hash", baseline / "workers" / "job_hash.py"
     )
-    return float(done.stdout.split()[-1])
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"no workers/job_hash.py under {baseline}")
+    old = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = old  # dataclasses look their module up
+    spec.loader.exec_module(old)
+
+    def before(k: int) -> None:
+        for _ in range(k):
+            checked = old.check_job_hash(JOB_HASH)
+            spelled_out(orjson.loads(checked.fields["opts"]))
+
+    def after(k: int) -> None:
+        for _ in range(k):
+            spelled_out(check_job_hash(JOB_HASH).opts)
+
+    best = [float("inf"), float("inf")]
+    for _ in range(3 * ROUNDS):
+        for i, loop in enumerate((before, after)):
+            started = time.perf_counter()
+            loop(n)
+            best[i] = min(best[i], (time.perf_counter() - started) / n * 1e6)
+    return best[0], best[1]
 
 
 def main(argv: list[str]) -> None:
@@ -237,9 +250,8 @@ def main(argv: list[str]) -> None:
         before, after = measure(n)
         print(f"{name:<34}{before:>14.2f}{after:>14.2f}{before - after:>8.2f}")
     if baseline is not None:
-        here = Path(__file__).resolve().parent.parent
-        before, after = decode_us(baseline.resolve(), n), decode_us(here, n)
-        name = "job hash decoded in one pass"
+        before, after = job_hash_levers(n, baseline.resolve())
+        name = "job hash checked in one pass"
         print(f"{name:<34}{before:>14.2f}{after:>14.2f}{before - after:>8.2f}")
 
 
