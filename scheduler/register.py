@@ -44,6 +44,7 @@ from scheduler.schedules import (
     split_owned_field,
     stack_owner,
 )
+from workers.connection import bullmq_connection_arg, connect
 from workers.cron import patch_bullmq_cron
 
 # A next job may be due this much later than the schedule allows (clock jitter).
@@ -103,13 +104,17 @@ class Registrar:
         self.lock_ttl_ms = lock_ttl_ms
         self.lock_wait_seconds = lock_wait_seconds
         self._redis_kwargs = dict(redis_kwargs)
-        self.redis: aioredis.Redis = aioredis.Redis(**self._redis_kwargs, decode_responses=True)
+        self.redis: aioredis.Redis = connect(self._redis_kwargs, decode_responses=True)
         self._queues: dict[str, Queue] = {}
 
     def queue(self, name: str) -> Queue:
         if name not in self._queues:
             self._queues[name] = Queue(
-                name, {"connection": dict(self._redis_kwargs), "prefix": self.spec.key_prefix}
+                name,
+                {
+                    "connection": bullmq_connection_arg(self._redis_kwargs),
+                    "prefix": self.spec.key_prefix,
+                },
             )
         return self._queues[name]
 
@@ -194,8 +199,9 @@ class Registrar:
             await self._upsert(decl)
             report.repaired[decl.id] = "next job missing"
         elif int(record["next"]) > latest_next_ms(decl, time.time()) + NEXT_SLACK_MS:
-            # A worker whose clock ran ahead produced the next job late (issue 25):
-            # re-create the scheduler so its next job is due by our clock.
+            # A worker whose clock ran ahead produced the next job late: re-create the
+            # scheduler so its next job is due by our clock (drill:
+            # tests/drills/test_it_should_repair_a_schedule_a_skewed_clock_pushed_late.py).
             await self.queue(decl.queue).removeJobScheduler(decl.id)
             await self._upsert(decl)
             report.repaired[decl.id] = "next job too late"

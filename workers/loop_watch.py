@@ -2,7 +2,8 @@
 
 An `async def` handler that blocks the loop (CPU work, `time.sleep`) used to
 stop every timer on it, lock renewal included: the job's lock expired, another
-worker took the job as stalled and it ran twice (issue 25, item 5). This
+worker took the job as stalled and it ran twice (drill:
+tests/drills/test_it_should_run_a_loop_blocking_job_once.py). This
 thread, with its own synchronous Redis connection, renews the locks of every
 active job with bullmq's own `extendLocks` script (the same call the engines
 make on the loop; script from the installed package, workers/bullmq_wire.py),
@@ -34,6 +35,7 @@ import redis
 
 from platform_spec.keys import QueueKeys
 from workers.bullmq_wire import SCRIPT_FILES, SCRIPTS_DIR
+from workers.connection import connect_sync
 from workers.logs import get_logger
 
 log = get_logger("loop_watch")
@@ -133,7 +135,7 @@ class LoopWatch:
         (a worker that never runs a job never opens it)."""
         if self._client is None:
             timeout = max(self._renew_seconds, 1.0)
-            self._client = redis.Redis(**self._connection, socket_timeout=timeout)
+            self._client = connect_sync(self._connection, socket_timeout=timeout)
             path = SCRIPTS_DIR / SCRIPT_FILES["extendLocks"]
             self._extend_locks = self._client.register_script(path.read_text())
         return self._extend_locks
