@@ -55,6 +55,9 @@ class RedisNames:
     statefulset: str
     scheduler_service: str
     cluster_domain: str
+    # redis.mode sentinel: the Service in front of the Sentinels, and the pod count.
+    sentinel_service: str = ""
+    nodes: int = 1
 
     @property
     def client_host(self) -> str:
@@ -68,14 +71,29 @@ class RedisNames:
         return _forms(self.service, self.namespace, self.cluster_domain)[2]
 
     def pod_host(self, ordinal: int) -> str:
-        """A StatefulSet pod's stable name under the headless Service (no domain)."""
+        """A StatefulSet pod's stable name under the headless Service (no namespace)."""
         return f"{self.statefulset}-{ordinal}.{self.headless_service}"
+
+    def pod_address(self, ordinal: int) -> str:
+        """The name clients and the pod's own Redis and Sentinel use for a pod
+        (`<pod>.<headless>.<ns>.svc.<domain>`, the chart's `redisPodHost`)."""
+        return service_host(self.pod_host(ordinal), self.namespace, self.cluster_domain)
+
+    @property
+    def sentinel_host(self) -> str:
+        """The Service in front of the Sentinels (Sentinel mode)."""
+        return service_host(self.sentinel_service, self.namespace, self.cluster_domain)
+
+    def sentinel_addresses(self, port: int) -> list[str]:
+        """`host:port` of every pod's Sentinel, as the chart's clients list them."""
+        return [f"{self.pod_address(i)}:{port}" for i in range(self.nodes)]
 
 
 def redis_names(spec: PlatformSpec, release: str) -> RedisNames:
     """The Redis Service, headless Service and StatefulSet names of a release."""
     base = fullname(release, spec.fullname_override)
     redis = f"{base}-redis"
+    sentinel = spec.redis.mode == "sentinel"
     return RedisNames(
         namespace=spec.namespace,
         service=redis,
@@ -83,6 +101,8 @@ def redis_names(spec: PlatformSpec, release: str) -> RedisNames:
         statefulset=redis,
         scheduler_service=f"{base}-scheduler",
         cluster_domain=spec.cluster_domain,
+        sentinel_service=f"{redis}-sentinel" if sentinel else "",
+        nodes=spec.redis.sentinel.replicas + 1 if sentinel else 1,
     )
 
 
@@ -101,7 +121,7 @@ def service_host(name: str, namespace: str, domain: str) -> str:
     return _forms(name, namespace, domain)[-1]
 
 
-def server_dns_names(names: RedisNames, replicas: int = 1) -> list[str]:
+def server_dns_names(names: RedisNames, replicas: int | None = None) -> list[str]:
     """Every DNS name a client may use to reach Redis: the certificate's SANs.
 
     The chart's `bullmq-platform.redisServerDnsNames` (templates/_redis.tpl)
@@ -110,12 +130,16 @@ def server_dns_names(names: RedisNames, replicas: int = 1) -> list[str]:
     Both Services in every form, each pod under the headless Service in every
     form, a wildcard under the headless Service (pods added later), the
     scheduler Service (its scaling endpoint) in every form, and `localhost`
-    for probes and `redis-cli` run inside the pod.
+    for probes and `redis-cli` run inside the pod. In Sentinel mode every pod
+    (each runs Redis and a Sentinel, announced by that name) and the Sentinel
+    Service too.
     """
     ns, domain = names.namespace, names.cluster_domain
     sans = _forms(names.service, ns, domain) + _forms(names.headless_service, ns, domain)
     sans += _forms(names.scheduler_service, ns, domain)
-    for ordinal in range(replicas):
+    if names.sentinel_service:
+        sans += _forms(names.sentinel_service, ns, domain)
+    for ordinal in range(names.nodes if replicas is None else replicas):
         pod = f"{names.statefulset}-{ordinal}"
         sans += _forms(f"{pod}.{names.headless_service}", ns, domain)
     sans += [

@@ -220,6 +220,14 @@ def exports(
     }
     if certificates:
         out["caCertPem"] = certificates.ca_cert_pem  # public: clients need it to verify
+    if redis.mode == "sentinel":
+        names = redis_names(spec, stack.infra.release_name)
+        out["redisSentinelService"] = names.sentinel_host
+        out["redisSentinelAddresses"] = names.sentinel_addresses(redis.sentinel.port)
+        out["redisSentinelMaster"] = redis.sentinel.master_name
+    elif redis.mode == "external" and redis.external.sentinel.enabled:
+        out["redisSentinelAddresses"] = list(redis.external.sentinel.addresses)
+        out["redisSentinelMaster"] = redis.external.sentinel.master_name
     if keda:
         out["kedaNamespace"] = keda.namespace
         out["kedaChartVersion"] = stack.infra.keda_chart_version

@@ -3,6 +3,7 @@
 python -m local_stack up [--stack dev]        # Redis, scheduler, a worker per queue, dashboard
 python -m local_stack up --monitoring         # ... plus redis_exporter and Prometheus
 python -m local_stack enqueue [--count 5]     # sample jobs into every queue (another terminal)
+python -m local_stack sizing [--payload 1024]  # Redis bytes per job by state and payload size
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import tempfile
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +23,7 @@ from rich.live import Live
 from rich.table import Table
 
 from local_stack import samples
+from local_stack import sizing as sizing_table
 from local_stack.processes import Platform, PlatformProcess
 from local_stack.redis_server import RedisServer, local_spec
 from monitoring.stack import MonitoringStack
@@ -325,6 +328,40 @@ def enqueue(
         mine = [j for j in jobs if j.queue == name]
         table.add_row(name, str(len(mine)), ", ".join(dict.fromkeys(j.name for j in mine)))
     Console().print(table)
+
+
+@app.command()
+def sizing(
+    jobs: Annotated[int, typer.Option(min=50, max=20_000, help="Jobs per measurement.")] = 1000,
+    payload: Annotated[
+        list[int] | None,
+        typer.Option("--payload", "-p", help="Payload size in bytes (repeatable)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+) -> None:
+    """Measure Redis bytes per waiting / completed / failed / DLQ job by payload size.
+
+    Starts a Redis of its own (the chart's redis.conf, in a temporary folder),
+    so nothing else writes while it measures. The figures feed
+    platform_spec/sizing.py and the table in docs/memory.md.
+    """
+    sizes = sorted(payload or list(sizing_table.DEFAULT_SIZES))
+    spec = _local_variant(load_stack("dev").spec)
+    with tempfile.TemporaryDirectory(prefix="bullmq-sizing-") as tmp:
+        server = RedisServer(Path(tmp) / "redis", spec=spec)
+        server.start()
+        try:
+            rows = asyncio.run(
+                sizing_table.measure(
+                    server.connection_kwargs("admin"), spec, sizes, jobs, console.print
+                )
+            )
+        finally:
+            server.stop(kill=True)
+    if as_json:
+        typer.echo(json.dumps([{"payloadBytes": r.payload_bytes, **r.bytes_per_job} for r in rows]))
+        return
+    typer.echo(sizing_table.markdown(rows))
 
 
 if __name__ == "__main__":

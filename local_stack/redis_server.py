@@ -30,6 +30,8 @@ from platform_spec.model import PlatformSpec
 from platform_spec.values import chart_values
 
 ROLES = ("worker", "scheduler", "keda", "exporter", "admin", "dashboard")
+# Users only `redis.mode: sentinel` has: replicas and Sentinels log in as them.
+SENTINEL_MODE_ROLES = ("replication", "sentinel")
 # Users with a pod-local password (the chart's init container makes them too).
 LOCAL_USERS = ("exporter", "reloader")
 CONFIGMAP = "templates/redis/configmap.yaml"
@@ -135,7 +137,8 @@ class RedisServer:
         pw_dir = self.password_dir
         pw_dir.mkdir(exist_ok=True)
         pw_dir.chmod(0o700)
-        for role in ROLES:
+        roles = ROLES + (SENTINEL_MODE_ROLES if self.spec.redis.mode == "sentinel" else ())
+        for role in roles:
             path = pw_dir / role
             if not path.exists():
                 path.write_text(secrets.token_urlsafe(24))

@@ -85,6 +85,7 @@ from platform_spec.sections.schedules import (
     Schedule,
     SchedulerService,
 )
+from platform_spec.sizing import retention_problems
 
 __all__ = [
     "CATALOG_ERROR",
@@ -199,6 +200,7 @@ class PlatformSpec(SpecModel):
     @model_validator(mode="after")
     def _catalog(self) -> PlatformSpec:
         problems = catalog_problems(self) + check_environment(self)
+        problems += retention_problems(self.queues, self.redis.maxmemory)
         images = {"image.repository": self.image.repository}
         if self.dashboard.enabled:
             images["dashboard.image.repository"] = self.dashboard.image.repository

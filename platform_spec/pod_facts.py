@@ -29,6 +29,10 @@ CLUSTER_DOMAIN = "cluster.local"
 # Extra seconds a worker pod gets after its longest job may time out: the
 # default terminationGracePeriodSeconds is jobTimeoutSeconds plus this.
 GRACE_MARGIN_SECONDS = 30
+# The memory warning (alert BullmqRedisMemoryHigh, health finding memory_high) fires
+# this many points of maxmemory below redis.producerMemoryLimitPercent, where
+# producers start being refused (docs/memory.md).
+MEMORY_WARNING_MARGIN_PERCENT = 10
 
 
 def chart_facts() -> dict[str, Any]:
@@ -42,4 +46,5 @@ def chart_facts() -> dict[str, Any]:
         "specDir": str(SPEC_DIR),
         "specFile": str(SPEC_FILE),
         "graceMarginSeconds": GRACE_MARGIN_SECONDS,
+        "memoryWarningMarginPercent": MEMORY_WARNING_MARGIN_PERCENT,
     }

@@ -44,6 +44,7 @@ from scheduler.schedules import (
     split_owned_field,
     stack_owner,
 )
+from workers.connection import bullmq_connection_arg, connect
 from workers.cron import patch_bullmq_cron
 
 # A next job may be due this much later than the schedule allows (clock jitter).
@@ -103,13 +104,17 @@ class Registrar:
         self.lock_ttl_ms = lock_ttl_ms
         self.lock_wait_seconds = lock_wait_seconds
         self._redis_kwargs = dict(redis_kwargs)
-        self.redis: aioredis.Redis = aioredis.Redis(**self._redis_kwargs, decode_responses=True)
+        self.redis: aioredis.Redis = connect(self._redis_kwargs, decode_responses=True)
         self._queues: dict[str, Queue] = {}
 
     def queue(self, name: str) -> Queue:
         if name not in self._queues:
             self._queues[name] = Queue(
-                name, {"connection": dict(self._redis_kwargs), "prefix": self.spec.key_prefix}
+                name,
+                {
+                    "connection": bullmq_connection_arg(self._redis_kwargs),
+                    "prefix": self.spec.key_prefix,
+                },
             )
         return self._queues[name]
 

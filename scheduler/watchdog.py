@@ -21,8 +21,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
+
+from workers.connection import connect
 
 log = logging.getLogger("scheduler.watchdog")
 CHECK_SECONDS = 1.0
@@ -34,9 +35,7 @@ class ScriptWatchdog:
 
     def __init__(self, redis_kwargs: dict[str, Any], on_kill: Callable[[str], None]) -> None:
         # One connection, opened before any trouble: a new AUTH would wait behind the script.
-        self.redis = aioredis.Redis(
-            **redis_kwargs, single_connection_client=True, decode_responses=True
-        )
+        self.redis = connect(redis_kwargs, single_connection_client=True, decode_responses=True)
         self.on_kill = on_kill
 
     async def run(self, stopping: asyncio.Event) -> None:

@@ -15,13 +15,17 @@ from bullmq import Job
 from bullmq import Queue as BullQueue
 
 from platform_spec.job_options import job_options
+from platform_spec.keys import QueueKeys
 from platform_spec.model import Queue
+from workers.connection import bullmq_connection_arg
 
 # Every state a DLQ entry can be in. Nobody consumes a DLQ, so entries wait
 # (or sit delayed/prioritized/paused); completed and failed appear only if
 # someone ran a worker on it. `dlq list`/`count` and retention-enforce
 # (workers/maintenance/retention.py) all use this one tuple.
 DLQ_STATES = ("wait", "paused", "prioritized", "delayed", "completed", "failed")
+# Trim the DLQ once it holds maxEntries plus this fraction (1/100) more.
+TRIM_SLACK_DIVISOR = 100
 
 
 @dataclass(frozen=True)
@@ -86,14 +90,14 @@ class DeadLetterQueue:
     @property
     def dlq(self) -> BullQueue:
         if self._dlq is None:
-            opts = {"connection": self.connection, "prefix": self.prefix}
+            opts = {"connection": bullmq_connection_arg(self.connection), "prefix": self.prefix}
             self._dlq = BullQueue(self.queue.dlq_name, opts)
         return self._dlq
 
     @property
     def source(self) -> BullQueue:
         if self._source is None:
-            opts = {"connection": self.connection, "prefix": self.prefix}
+            opts = {"connection": bullmq_connection_arg(self.connection), "prefix": self.prefix}
             self._source = BullQueue(self.queue.name, opts)
         return self._source
 
@@ -124,7 +128,25 @@ class DeadLetterQueue:
         job = await self.dlq.add(
             name, entry, {"jobId": eid, "attempts": 1, "removeOnComplete": {"age": age}}
         )
+        await self.trim()
         return str(job.id)
+
+    async def trim(self) -> int:
+        """Delete the oldest entries past deadLetter.maxEntries; how many.
+
+        Entries wait in the DLQ's `wait` list, newest first (BullMQ LPUSHes).
+        Trimming starts only past the cap plus a slack of 1 %, so a failure storm
+        costs one LLEN per entry and a batch of removals every hundredth.
+        """
+        cap = self.queue.dead_letter.max_entries
+        wait = QueueKeys(self.prefix, self.queue.dlq_name).wait
+        client = self.dlq.client
+        if int(await client.llen(wait)) <= cap + max(1, cap // TRIM_SLACK_DIVISOR):
+            return 0
+        oldest = await client.lrange(wait, cap, -1)
+        for entry in oldest:
+            await self.dlq.remove(entry)
+        return len(oldest)
 
     async def list(self, start: int = 0, end: int = 99) -> list[DeadLetter]:
         jobs = await self.dlq.getJobs(list(DLQ_STATES), start, end, asc=True)

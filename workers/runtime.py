@@ -39,7 +39,12 @@ from platform_spec.job_options import job_options, retention
 from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings, RuntimeSettings
-from workers.connection import bullmq_connection, redis_client, round_trip_seconds
+from workers.connection import (
+    bullmq_connection,
+    bullmq_connection_arg,
+    redis_client,
+    round_trip_seconds,
+)
 from workers.cron import patch_bullmq_cron
 from workers.deadlines import JobDeadlines
 from workers.dlq import DeadLetterQueue
@@ -56,13 +61,15 @@ from workers.errors import (
 from workers.health import HealthServer, clock_skew_seconds
 from workers.job import Job, JobServices
 from workers.job_log import CompletionLog
-from workers.logs import get_logger
+from workers.logs import get_logger, set_level
 from workers.loop_watch import LoopWatch
+from workers.memory_guard import ProducerGuard
 from workers.metrics import JobSeries, WorkerMetrics
 from workers.options import retry_delay_ms
 from workers.payloads import tenant_of, validate_job
 from workers.rate_limit import apply_rate_limit
 from workers.registry import JobContext, JobHandler, load_registry
+from workers.replication_ack import add_acknowledged, spec_wait_policy
 from workers.runs import SKIPPED_RESULT, should_skip_overlap
 from workers.settings import WorkerSettings
 
@@ -120,6 +127,7 @@ class WorkerRuntime:
         self.deadlines = JobDeadlines()
         self._tenant_limit = self.queue.tenancy.max_active_per_tenant
         self._producers: dict[str, BullQueue] = {}
+        self._guards: dict[str, ProducerGuard] = {}
         self._job_services: JobServices | None = None
         self._stop = asyncio.Event()
         # Only queues that receive schedules patch bullmq's cron strategy (cron ticks need
@@ -131,14 +139,13 @@ class WorkerRuntime:
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        """Reach Redis, set the queue's rate limit, serve the probes, start fetching; then
+        what the first jobs do not need (loop watch, clock skew), so they start sooner."""
         if self._has_cron_ticks:
             # A worker computes a scheduler's next tick when it fetches the current one:
             # it must use the same DST-correct cron computation as the scheduler.
             patch_bullmq_cron()
         await self.wait_for_redis()
-        # Known from the start, then refreshed by every /readyz (workers/health.py).
-        skew = await clock_skew_seconds(self.redis)
-        self.metrics.clock_skew.labels(self.queue.name).set(skew)
         await self.apply_queue_limits()
         q = self.queue
         config = EngineConfig(
@@ -159,6 +166,10 @@ class WorkerRuntime:
             QueueKeys(self.spec.key_prefix, q.name), own.backend, self.redis, self.enqueue
         )
         self.engine = create_engine(self.engine_kind, config, self.process, self)
+        self.health = HealthServer(self)
+        await self.health.start(self.runtime_settings.http_host, self.runtime_settings.http_port)
+        self.completions.start()
+        await self.engine.start()
         self.loop_watch = LoopWatch(
             connection=self.connection,
             prefix=self.spec.key_prefix,
@@ -170,10 +181,11 @@ class WorkerRuntime:
             report_after_seconds=self.settings.loop_block_report_seconds,
         )
         await self.loop_watch.start()
-        self.health = HealthServer(self)
-        await self.health.start(self.runtime_settings.http_host, self.runtime_settings.http_port)
-        await self.engine.start()
-        self.completions.start()
+        # Known from the start, then refreshed by every /readyz (workers/health.py); a
+        # gauge, never a reason to stop a worker that is already fetching.
+        with contextlib.suppress(Exception):
+            skew = await clock_skew_seconds(self.redis)
+            self.metrics.clock_skew.labels(self.queue.name).set(skew)
         log.info(
             "worker started",
             extra={
@@ -365,13 +377,27 @@ class WorkerRuntime:
         opts = job_options(target, job_id=job_id)
         if extra_opts:
             opts.update(extra_opts)
-        job = await self._producer(queue_name).add(name, data, opts)
+        producer = self._producer(queue_name)
+        # Past the producers' memory limit this raises RedisNearlyFull (an OutOfMemoryError):
+        # the calling job is deferred, not failed, while the workers drain (memory_guard.py).
+        await self._guard(queue_name, producer).check()
+        job = await add_acknowledged(producer, name, data, opts, spec_wait_policy(self.spec))
         return str(job.id)
+
+    def _guard(self, queue_name: str, producer: BullQueue) -> ProducerGuard:
+        guard = self._guards.get(queue_name)
+        if guard is None:
+            limit = self.spec.redis.producer_memory_limit_percent
+            guard = self._guards[queue_name] = ProducerGuard(producer.client, limit)
+        return guard
 
     def _producer(self, queue_name: str) -> BullQueue:
         producer = self._producers.get(queue_name)
         if producer is None:
-            opts = {"connection": self.connection, "prefix": self.spec.key_prefix}
+            opts = {
+                "connection": bullmq_connection_arg(self.connection),
+                "prefix": self.spec.key_prefix,
+            }
             producer = self._producers[queue_name] = BullQueue(queue_name, opts)
         return producer
 
@@ -454,6 +480,9 @@ async def run_worker(queue_name: str, engine: str = DEFAULT_ENGINE) -> None:
     runtime_settings = RuntimeSettings()
     spec = runtime_settings.load_spec()
     runtime = WorkerRuntime(spec, queue_name, RedisSettings(), runtime_settings, engine=engine)
+    # The spec's level for this queue; BULLMQ_PLATFORM_LOG_LEVEL (the chart sets it from
+    # the same field) wins when set, so one pod can be switched with `kubectl set env`.
+    set_level(runtime_settings.log_level or runtime.queue.log_level)
     try:
         with contextlib.suppress(asyncio.CancelledError):
             await runtime.run_until_signal()

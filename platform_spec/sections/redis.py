@@ -21,6 +21,7 @@ from platform_spec.sections.common import (
     MemoryQuantity,
     Resources,
 )
+from platform_spec.sections.redis_sentinel import ExternalSentinel, Sentinel
 
 # Share of the memory limit kept free above maxmemory for the fork of an RDB snapshot
 # or AOF rewrite (copy-on-write pages, rewrite buffer) and the allocator's overhead.
@@ -151,6 +152,16 @@ class PasswordKeys(SpecModel):
         "dashboard-password",
         description="Key of the dashboard user's password (dashboard.enabled).",
     )
+    replication: str = Field(
+        "replication-password",
+        description="Key of the replication user's password (redis.mode sentinel): "
+        "replicas log in to the primary with it.",
+    )
+    sentinel: str = Field(
+        "sentinel-password",
+        description="Key of the sentinel user's password (redis.mode sentinel): Sentinels "
+        "log in to the data nodes and to each other with it.",
+    )
     scaling_token: str = Field(
         "scaling-token",
         description="Key of the bearer token KEDA presents to the scheduler's scaling endpoint "
@@ -211,15 +222,22 @@ class ExternalRedis(SpecModel):
     username: str | None = Field(
         None, description="ACL user the workers and scheduler use; null for the default user."
     )
+    sentinel: ExternalSentinel = Field(
+        default_factory=ExternalSentinel,
+        description="Follow the primary of an existing Sentinel deployment instead of one "
+        "`host` (clients re-resolve it at every reconnect).",
+    )
 
 
 class Redis(SpecModel):
     """The Redis that holds every queue."""
 
-    mode: Literal["in-cluster", "external"] = Field(
+    mode: Literal["in-cluster", "sentinel", "external"] = Field(
         "in-cluster",
-        description="`in-cluster`: the chart runs a TLS Redis StatefulSet; `external`: "
-        "connect to a managed Redis (nothing may depend on CONFIG, which they refuse).",
+        description="`in-cluster`: the chart runs a TLS Redis StatefulSet; `sentinel`: the "
+        "chart runs a primary, replicas and a Sentinel beside each (failover without a "
+        "restart); `external`: connect to a managed Redis or an existing Sentinel "
+        "deployment (nothing may depend on CONFIG, which they refuse).",
     )
     image: RedisImage = Field(default_factory=RedisImage, description="Redis server image.")
     port: int = Field(6379, ge=1, le=65535, description="TLS port of the in-cluster Redis.")
@@ -252,6 +270,9 @@ class Redis(SpecModel):
     )
     tls: Tls = Field(default_factory=Tls, description="TLS certificates.")
     auth: Auth = Field(default_factory=Auth, description="ACL users and passwords.")
+    sentinel: Sentinel = Field(
+        default_factory=Sentinel, description="Replication and Sentinel (mode sentinel)."
+    )
     external: ExternalRedis = Field(
         default_factory=ExternalRedis, description="Managed Redis settings (mode external)."
     )
@@ -260,6 +281,17 @@ class Redis(SpecModel):
         description="Extra annotations on the Redis pod template; a changed value rolls the "
         "pod. Not needed for renewals: the reloader beside Redis applies renewed certificate "
         "files and rotated passwords without a restart.",
+    )
+
+    producer_memory_limit_percent: int = Field(
+        85,
+        ge=50,
+        le=95,
+        description="Producers (`ops enqueue`, handlers' enqueues, flows, samples) are refused "
+        "once used memory reaches this share of maxmemory; the rest is a reserve in which "
+        "workers keep fetching, finishing and dead-lettering, so a full Redis drains instead "
+        "of deadlocking (noeviction refuses a worker's fetch too). The memory alerts fire "
+        "before it (docs/memory.md).",
     )
 
     @field_validator("maxmemory_policy")
@@ -272,10 +304,16 @@ class Redis(SpecModel):
 
     @model_validator(mode="after")
     def _mode_and_memory(self) -> Redis:
-        if self.mode == "external" and not self.external.host:
-            raise ValueError("external.host is required when mode is external")
+        if (
+            self.mode == "external"
+            and not self.external.host
+            and not self.external.sentinel.enabled
+        ):
+            raise ValueError(
+                "external.host (or external.sentinel.addresses) is required when mode is external"
+            )
         limit = k8s_memory_bytes(self.resources.memory_limit)
-        if self.mode == "in-cluster" and redis_memory_bytes(self.maxmemory) > limit * (
+        if self.mode != "external" and redis_memory_bytes(self.maxmemory) > limit * (
             1 - FORK_HEADROOM
         ):
             raise ValueError(

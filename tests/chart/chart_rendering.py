@@ -14,13 +14,21 @@ from platform_spec.chart import CHART_DIR
 from platform_spec.model import PlatformSpec
 from platform_spec.values import chart_values
 
-STACKS = ("dev", "staging", "prod")
+# Each stack's example values, plus prod's with redis.mode sentinel (the same render,
+# schema and policy tests cover the Sentinel StatefulSet).
+SENTINEL_SUFFIX = "+sentinel"
+STACKS = ("dev", "staging", "prod", f"prod{SENTINEL_SUFFIX}")
 HELM_MAJORS = (4, 3)
 Obj = dict[str, Any]
 
 
 def stack_values(stack: str) -> dict[str, Any]:
-    """The example values file of a stack (generated from its Pulumi stack file)."""
+    """The example values file of a stack (generated from its Pulumi stack file);
+    `<stack>+sentinel` is that stack's values in redis.mode sentinel."""
+    if stack.endswith(SENTINEL_SUFFIX):
+        values = stack_values(stack.removesuffix(SENTINEL_SUFFIX))
+        values["redis"]["mode"] = "sentinel"
+        return values
     path: Path = CHART_DIR / "ci" / f"{stack}-values.yaml"
     return dict(yaml.safe_load(path.read_text()) or {})
 

@@ -85,13 +85,24 @@ def test_it_should_cover_the_scaling_endpoint_keda_calls(domain: str) -> None:
 
 
 @pytest.mark.parametrize("domain", DOMAINS)
-def test_it_should_give_a_cert_manager_certificate_the_sans_pulumi_generates(domain: str) -> None:
+@pytest.mark.parametrize("mode", ["in-cluster", "sentinel"])
+def test_it_should_give_a_cert_manager_certificate_the_sans_pulumi_generates(
+    mode: str, domain: str
+) -> None:
     """One rule, two builders: the chart's cert-manager Certificate (GitOps, no Python)
-    and the certificate Pulumi generates name the same hosts."""
-    spec = PlatformSpec(namespace="ns1", cluster_domain=domain)
+    and the certificate Pulumi generates name the same hosts (in Sentinel mode every
+    pod, whose Redis and Sentinel announce that name, and the Sentinel Service)."""
+    spec = PlatformSpec.model_validate(
+        {"namespace": "ns1", "clusterDomain": domain, "redis": {"mode": mode}}
+    )
     values = chart_values(spec, auth_secret="a", tls_secret=None)
     values["redis"]["tls"].update(source="certManager", certManagerIssuer="platform-ca")
     docs = chart.objects(chart.template(values, release="team-a"))
     # the server's certificate; KEDA's client certificate (no dnsNames) is the other one
     (cert,) = [doc for doc in docs if doc["kind"] == "Certificate" and "dnsNames" in doc["spec"]]
     assert cert["spec"]["dnsNames"] == server_dns_names(redis_names(spec, "team-a"))
+    if mode == "sentinel":
+        names = redis_names(spec, "team-a")
+        for address in names.sentinel_addresses(spec.redis.sentinel.port):
+            assert address.rsplit(":", 1)[0] in cert["spec"]["dnsNames"]
+        assert f"{names.sentinel_service}.ns1.svc.{domain}" in cert["spec"]["dnsNames"]

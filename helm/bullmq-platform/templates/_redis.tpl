@@ -7,7 +7,7 @@
 
 {{/* Name of the Secret holding tls.crt, tls.key and ca.crt. */}}
 {{- define "bullmq-platform.tlsSecret" -}}
-{{- if and (eq .Values.redis.tls.source "certManager") (eq .Values.redis.mode "in-cluster") -}}
+{{- if and (eq .Values.redis.tls.source "certManager") (has .Values.redis.mode (list "in-cluster" "sentinel")) -}}
 {{- printf "%s-tls" (include "bullmq-platform.redisName" .) -}}
 {{- else -}}
 {{- required "redis.tls.existingSecret is required: name the Secret holding tls.crt, tls.key and ca.crt (Pulumi fills it for source generated; GitOps users create it first)" .Values.redis.tls.existingSecret -}}
@@ -17,10 +17,23 @@
 {{/* Host the workers, scheduler and KEDA connect to: the client Service, or the managed Redis. */}}
 {{- define "bullmq-platform.redisHost" -}}
 {{- if eq .Values.redis.mode "external" -}}
-{{- .Values.redis.external.host -}}
+{{- .Values.redis.external.host | default "" -}}
+{{- else if eq .Values.redis.mode "sentinel" -}}
+{{- /* The first primary; clients follow the Sentinels (BULLMQ_PLATFORM_REDIS_SENTINEL_*). */ -}}
+{{- include "bullmq-platform.redisPodHost" (dict "ctx" . "ordinal" 0) -}}
 {{- else -}}
 {{- include "bullmq-platform.serviceHost" (dict "ctx" . "name" (include "bullmq-platform.redisName" .)) -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+The name of one Redis pod under the headless Service, `<pod>.<headless>.<ns>.svc.<clusterDomain>`:
+what clients, Sentinels and the pod itself (announce) use; (dict "ctx" $ "ordinal" N).
+infra/naming.py's RedisNames.pod_address is the same rule.
+*/}}
+{{- define "bullmq-platform.redisPodHost" -}}
+{{- $name := include "bullmq-platform.redisName" .ctx -}}
+{{- include "bullmq-platform.serviceHost" (dict "ctx" .ctx "name" (printf "%s-%d.%s-headless" $name (int .ordinal) $name)) -}}
 {{- end -}}
 
 {{- define "bullmq-platform.redisPort" -}}
@@ -85,7 +98,14 @@ Pulumi generates.
 {{- if include "bullmq-platform.metricsApi" . -}}
 {{- $hosts = append $hosts (include "bullmq-platform.schedulerName" .) -}}
 {{- end -}}
-{{- range $host := append $hosts (printf "%s-0.%s" $name $headless) -}}
+{{- $sentinel := eq .Values.redis.mode "sentinel" -}}
+{{- if $sentinel -}}
+{{- $hosts = append $hosts (printf "%s-sentinel" $name) -}}
+{{- end -}}
+{{- range $i := until (ternary (int (add1 .Values.redis.sentinel.replicas)) 1 $sentinel) -}}
+{{- $hosts = append $hosts (printf "%s-%d.%s" $name $i $headless) -}}
+{{- end -}}
+{{- range $host := $hosts -}}
 {{- $sans = concat $sans (include "bullmq-platform.dnsForms" (dict "ctx" $ "name" $host) | fromJsonArray) -}}
 {{- end -}}
 {{- $sans = append $sans (printf "*.%s.%s.svc" $headless $ns) -}}

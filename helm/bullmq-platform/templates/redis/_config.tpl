@@ -6,7 +6,7 @@ it, and the tests and the local stack run redis-server on this very text
 
 {{/* Where the pod mounts things. */}}
 {{- define "bullmq-platform.redisPaths" -}}
-{{- dict "tls" "/etc/redis/tls" "acl" "/etc/redis/acl/users.acl" "data" "/data" "conf" "/etc/redis/conf" "passwords" "/etc/redis/passwords" "local" "/etc/redis/acl/local" | toJson -}}
+{{- dict "tls" "/etc/redis/tls" "acl" "/etc/redis/acl/users.acl" "data" "/data" "conf" "/etc/redis/conf" "passwords" "/etc/redis/passwords" "local" "/etc/redis/acl/local" "node" "/etc/redis/node" | toJson -}}
 {{- end -}}
 
 {{- define "bullmq-platform.redisConf" -}}
@@ -59,6 +59,9 @@ maxmemory by its size (issue 25). */ -}}
 {{- end }}
 # Largest single string a client may send: 2 x the largest maxPayloadBytes + 64 KiB, >= 1 MiB.
 proto-max-bulk-len {{ max 1048576 (add (mul 2 $largest) 65536) }}
+{{- if eq $r.mode "sentinel" }}
+{{- include "bullmq-platform.redisReplicationConf" . }}
+{{- end }}
 {{- if $r.auth.enabled }}
 # ACL users (default user off), assembled at start from mounted Secret files and
 # kept in step with them by the redis-reloader container (ACL SETUSER, no restart).
@@ -84,10 +87,10 @@ took Redis to 225 MB against a 20 MB maxmemory), or copy whole keys: neither Bul
 scripts nor the platform call them (issue 25; docs/security.md). */ -}}
 {{- $noBigWrites := "-setrange -append -setbit -bitfield -bitop -sort -copy -sunionstore -sinterstore -sdiffstore -zunionstore -zinterstore -zdiffstore -zrangestore -georadius -georadiusbymember -geosearchstore" }}
 # BullMQ workers: data and scripting commands on the platform's key prefix only.
-worker {{ $keys }} -@all +@read +@write +@scripting +@transaction +@blocking +@keyspace {{ $deny }} {{ $noBigWrites }} {{ $conn }} +info +client|list
+worker {{ $keys }} -@all +@read +@write +@scripting +@transaction +@blocking +@keyspace {{ $deny }} {{ $noBigWrites }} {{ $conn }} +info +client|list +wait
 # The scheduler: job schedulers are BullMQ scripts too. Its watchdog may SCRIPT KILL a
 # runaway script (scheduler/watchdog.py): the one role allowed to.
-scheduler {{ $keys }} -@all +@read +@write +@scripting +@transaction +@keyspace {{ $deny }} {{ $noBigWrites }} {{ $conn }} +info +script|kill
+scheduler {{ $keys }} -@all +@read +@write +@scripting +@transaction +@keyspace {{ $deny }} {{ $noBigWrites }} {{ $conn }} +info +script|kill +wait
 {{- if eq .Values.keda.scaler "redis" }}
 # KEDA: the redis scaler's Lua script (TYPE, then LLEN/ZCARD/SCARD/HLEN). Read-only by its
 # commands: Redis 7 flags EVAL's keys read-write, so a %R key pattern would refuse it.
@@ -104,6 +107,9 @@ exporter %R{{ $keys }} -@all {{ $conn }} +info +slowlog|get +slowlog|len +latenc
 # rotation and makes Redis re-read renewed certificate files. ACL SETUSER could
 # grant anything, so its password never leaves the pod's memory-backed volume.
 reloader -@all +acl|setuser +config|set {{ $conn }}
+{{- if eq .Values.redis.mode "sentinel" }}
+{{- include "bullmq-platform.sentinelAclRules" (dict "conn" $conn) }}
+{{- end }}
 {{- if .Values.redis.auth.adminEnabled }}
 # admin: people only, everything.
 admin ~* &* +@all
