@@ -65,7 +65,7 @@ def parse(argv: list[str]) -> Config:
         choices=PYTHONS,
         default="runtime",
         help="the Python workers run with: runtime (default) = a venv with exactly "
-        "requirements/runtime.lock, as in the image (bench/.venv-runtime, built once); "
+        "requirements/runtime.lock, as in the image (.venv-runtime, built once); "
         "current = this interpreter (the dev venv, with Pulumi's opentelemetry)",
     )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)

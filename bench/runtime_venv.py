@@ -17,9 +17,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-RUNTIME_VENV = BENCH_DIR / ".venv-runtime"
-RUNTIME_LOCK = BENCH_DIR.parent / "requirements" / "runtime.lock"
+REPO = Path(__file__).resolve().parent.parent
+# Beside .venv, outside every package (tools that walk the packages must not see it).
+RUNTIME_VENV = REPO / ".venv-runtime"
+RUNTIME_LOCK = REPO / "requirements" / "runtime.lock"
 PYTHONS = ("runtime", "current")
 
 
