@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from platform_spec.env_settings import EnvSettings
 from platform_spec.model import PlatformSpec
 from platform_spec.password_file import PasswordFile, read_password
 from platform_spec.pod_facts import HTTP_PORT, SECRETS_DIR, SPEC_FILE
@@ -55,10 +55,10 @@ def parse_addresses(text: str) -> tuple[tuple[str, int], ...]:
     return tuple(pairs)
 
 
-class RedisSettings(BaseSettings):
+class RedisSettings(EnvSettings):
     """How to reach Redis: TLS and ACL user by default."""
 
-    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}REDIS_", extra="ignore")
+    env_prefix = f"{ENV_PREFIX}REDIS_"
 
     host: str = "127.0.0.1"
     port: int = Field(6379, ge=1, le=65535)
@@ -168,10 +168,10 @@ class RedisSettings(BaseSettings):
         return f"{scheme}://{user}{self.host}:{self.port}/{self.db}"
 
 
-class RuntimeSettings(BaseSettings):
+class RuntimeSettings(EnvSettings):
     """Settings shared by the worker and the scheduler processes."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    env_prefix = ENV_PREFIX
 
     spec_file: Path = DEFAULT_SPEC_FILE
     # One HTTP port per process serves /healthz, /readyz and /metrics. In pods it
@@ -194,7 +194,7 @@ class RuntimeSettings(BaseSettings):
         return PlatformSpec.model_validate_json(self.spec_file.read_text())
 
 
-class ScalingSettings(BaseSettings):
+class ScalingSettings(EnvSettings):
     """The scheduler's HTTPS endpoint that KEDA's metrics-api scaler reads.
 
     Off unless a port is set (the chart sets it in `keda.scaler: metricsApi`
@@ -203,7 +203,7 @@ class ScalingSettings(BaseSettings):
     (scheduler/certificates.py re-reads them on renewal).
     """
 
-    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}SCALING_", extra="ignore")
+    env_prefix = f"{ENV_PREFIX}SCALING_"
 
     host: str = "0.0.0.0"  # pods: the port is fenced by a NetworkPolicy admitting only KEDA
     port: int | None = Field(None, ge=0, le=65535)
