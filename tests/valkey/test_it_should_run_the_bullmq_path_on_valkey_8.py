@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import redis
 from bullmq import Queue as BullQueue
-from conftest import VALKEY_SERVER, plaintext_spec
+from valkey_support import VALKEY_SERVER, plaintext_spec
 
 from autoscaling.signal import scaling_response
 from local_stack.processes import scheduler_process, stop_all, worker_process, write_spec_file
