@@ -26,6 +26,7 @@ DANGEROUS = [
     ("FLUSHDB",),
     ("CONFIG", "GET", "maxmemory"),
     ("KEYS", "*"),
+    ("SCAN", "0"),  # lists key names of every prefix: ACL key patterns do not filter it
     ("DEBUG", "SLEEP", "0"),
     ("SHUTDOWN", "NOSAVE"),
     ("SCRIPT", "FLUSH"),
