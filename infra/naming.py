@@ -19,7 +19,6 @@ import yaml
 
 from platform_spec.chart import CHART_DIR
 from platform_spec.model import PlatformSpec
-from platform_spec.pod_facts import CLUSTER_DOMAIN
 
 FULLNAME_MAX = 50
 
@@ -46,7 +45,7 @@ class RedisNames:
     """Where the in-cluster Redis lives, as the chart names it.
 
     The same server certificate also serves the scheduler's scaling endpoint
-    (KEDA's metrics-api trigger reads `https://<scheduler_service>.<ns>.svc`),
+    (KEDA's metrics-api trigger reads `https://<scheduler_service>.<ns>.svc.<domain>`),
     so the scheduler Service is named here too.
     """
 
@@ -55,15 +54,21 @@ class RedisNames:
     headless_service: str
     statefulset: str
     scheduler_service: str
-    cluster_domain: str = CLUSTER_DOMAIN
+    cluster_domain: str
     # redis.mode sentinel: the Service in front of the Sentinels, and the pod count.
     sentinel_service: str = ""
     nodes: int = 1
 
     @property
     def client_host(self) -> str:
-        """The host the chart's clients use (`<svc>.<ns>.svc`)."""
-        return f"{self.service}.{self.namespace}.svc"
+        """The host the chart's clients use (`<svc>.<ns>.svc.<domain>`)."""
+        return service_host(self.service, self.namespace, self.cluster_domain)
+
+    @property
+    def common_name(self) -> str:
+        """The server certificate's CN, `<svc>.<ns>.svc` (a CN holds at most 64
+        characters; clients check the SANs): the chart's Certificate uses the same."""
+        return _forms(self.service, self.namespace, self.cluster_domain)[2]
 
     def pod_host(self, ordinal: int) -> str:
         """A StatefulSet pod's stable name under the headless Service (no domain)."""
@@ -74,9 +79,7 @@ class RedisNames:
         return [f"{self.pod_host(i)}.{self.namespace}.svc:{port}" for i in range(self.nodes)]
 
 
-def redis_names(
-    spec: PlatformSpec, release: str, cluster_domain: str = CLUSTER_DOMAIN
-) -> RedisNames:
+def redis_names(spec: PlatformSpec, release: str) -> RedisNames:
     """The Redis Service, headless Service and StatefulSet names of a release."""
     base = fullname(release, spec.fullname_override)
     redis = f"{base}-redis"
@@ -87,7 +90,7 @@ def redis_names(
         headless_service=f"{redis}-headless",
         statefulset=redis,
         scheduler_service=f"{base}-scheduler",
-        cluster_domain=cluster_domain,
+        cluster_domain=spec.cluster_domain,
         sentinel_service=f"{redis}-sentinel" if sentinel else "",
         nodes=spec.redis.sentinel.replicas + 1 if sentinel else 1,
     )
@@ -101,6 +104,11 @@ def _forms(name: str, namespace: str, domain: str) -> list[str]:
         f"{name}.{namespace}.svc",
         f"{name}.{namespace}.svc.{domain}",
     ]
+
+
+def service_host(name: str, namespace: str, domain: str) -> str:
+    """The name clients use for a Service, its last form (the chart's `serviceHost`)."""
+    return _forms(name, namespace, domain)[-1]
 
 
 def server_dns_names(names: RedisNames, replicas: int | None = None) -> list[str]:

@@ -91,7 +91,7 @@ def deploy(stack: StackConfig) -> dict[str, Any]:
         waits.append(credentials)
     certificates = None
     if redis.tls.enabled and redis.tls.source == "generated":
-        where = redis_names(spec, release, infra.cluster_domain)
+        where = redis_names(spec, release)
         certificates = RedisTls(
             f"{release}-redis-tls",
             RedisTlsArgs(
@@ -99,7 +99,7 @@ def deploy(stack: StackConfig) -> dict[str, Any]:
                 secret_name=names["tls"],
                 release=release,
                 keda_client_keys=(spec.keda.client_cert_key, spec.keda.client_key_key),
-                common_name=where.client_host,
+                common_name=where.common_name,
                 dns_names=server_dns_names(where),
                 certificates=infra.certificates,
             ),

@@ -3,6 +3,8 @@
 python -m local_stack up [--stack dev]        # Redis, scheduler, a worker per queue, dashboard
 python -m local_stack up --monitoring         # ... plus redis_exporter and Prometheus
 python -m local_stack enqueue [--count 5]     # sample jobs into every queue (another terminal)
+python -m local_stack up --redis sentinel     # 3 Redis nodes + 3 Sentinels (failover)
+python -m local_stack kill-primary            # SIGKILL the current primary; watch the failover
 python -m local_stack sizing [--payload 1024]  # Redis bytes per job by state and payload size
 """
 
@@ -10,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import tempfile
 import time
+from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,11 +31,13 @@ from local_stack import samples
 from local_stack import sizing as sizing_table
 from local_stack.processes import Platform, PlatformProcess
 from local_stack.redis_server import RedisServer, local_spec
+from local_stack.sentinel_cluster import SentinelCluster
 from monitoring.stack import MonitoringStack
 from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings
 from platform_spec.stack import REPO_ROOT, STACKS, load_stack
+from workers.connection import connect_sync
 
 app = typer.Typer(
     help="Run the BullMQ platform locally: TLS + ACL Redis configured by the chart, "
@@ -53,11 +60,23 @@ def main() -> None:
     """Run the BullMQ platform locally (see `up --help` and `enqueue --help`)."""
 
 
-def _local_variant(spec: PlatformSpec) -> PlatformSpec:
+class RedisMode(StrEnum):
+    standalone = "standalone"
+    sentinel = "sentinel"
+
+
+# Sentinel timings for a laptop: fail over about 2 s after the primary dies.
+LOCAL_SENTINEL = {"downAfterMilliseconds": 1000, "failoverTimeoutMilliseconds": 3000}
+
+
+def _local_variant(spec: PlatformSpec, mode: RedisMode = RedisMode.standalone) -> PlatformSpec:
     """The stack's spec, with what a laptop needs: admin user on, same policy otherwise."""
     data = spec.model_dump(by_alias=True)
     data["redis"]["auth"]["adminEnabled"] = True
     data["redis"]["mode"] = "in-cluster"
+    if mode is RedisMode.sentinel:
+        data["redis"]["mode"] = "sentinel"
+        data["redis"]["sentinel"].update(LOCAL_SENTINEL)
     return local_spec(**{k: v for k, v in data.items() if k != "environment"})
 
 
@@ -113,11 +132,17 @@ def process_table(processes: list[PlatformProcess]) -> Table:
     return table
 
 
-def _endpoints(server: RedisServer, platform: Platform) -> str:
+def _endpoints(
+    server: RedisServer, platform: Platform, cluster: SentinelCluster | None = None
+) -> str:
     assert server.tls is not None
     pw = server.state_dir / "passwords"
-    lines = [
-        f"Redis: rediss://127.0.0.1:{server.port} (TLS, CA {server.tls.ca_cert})",
+    first = "Redis" if cluster is None else "Redis node-0 (first primary)"
+    lines = [f"{first}: rediss://127.0.0.1:{server.port} (TLS, CA {server.tls.ca_cert})"]
+    if cluster is not None:
+        hosts = cluster.sentinel_env()["BULLMQ_PLATFORM_REDIS_SENTINEL_HOSTS"]
+        lines.append(f"Sentinels: {hosts} (master {cluster.master_name}, TLS, same users)")
+    lines += [
         f"Passwords: {pw}/<user> (users: worker, scheduler, keda, exporter, admin, dashboard)",
         f"Connect: REDISCLI_AUTH=$(cat {pw / 'admin'}) redis-cli "
         f"--tls --cacert {server.tls.ca_cert} -p {server.port} --user admin",
@@ -137,10 +162,18 @@ def _endpoints(server: RedisServer, platform: Platform) -> str:
     return "\n".join(lines)
 
 
-def _write_state(state: Path, stack: str, server: RedisServer, platform: Platform) -> None:
+def _write_state(
+    state: Path,
+    stack: str,
+    server: RedisServer,
+    platform: Platform,
+    cluster: SentinelCluster | None = None,
+) -> None:
     doc: dict[str, Any] = {
         "stack": stack,
         "redisPort": server.port,
+        "redisDir": str(server.state_dir),
+        "sentinel": cluster.state() if cluster is not None else None,
         "specFile": str(platform.spec_file),
         "processes": [
             {"name": p.name, "pid": p.pid, "httpPort": p.http_port} for p in platform.processes
@@ -157,7 +190,59 @@ def _stop_starting(*_: object) -> None:
     raise _StopDuringStartup
 
 
-def _watch(server: RedisServer, spec: PlatformSpec, platform: Platform, once: bool) -> None:
+def node_table(cluster: SentinelCluster) -> Table:
+    """Each Redis node: port, pid and role as it reports it (the primary marked)."""
+    table = Table(title="redis nodes (Sentinel mode; `python -m local_stack kill-primary`)")
+    for column in ("node", "port", "pid", "role", "sentinel"):
+        table.add_column(column, justify="left" if column in ("node", "role") else "right")
+    for i, (node, sentinel) in enumerate(zip(cluster.nodes, cluster.sentinels, strict=True)):
+        role = cluster.role(node)
+        shown = {"master": "[bold green]primary[/]", "slave": "replica"}.get(
+            role, f"[red]{role}[/]"
+        )
+        alive = node.process is not None and node.process.poll() is None
+        pid = str(node.process.pid) if node.process is not None and alive else "-"
+        table.add_row(f"node-{i}", str(node.port), pid, shown, str(sentinel.port))
+    return table
+
+
+def _admin_client(server: RedisServer, cluster: SentinelCluster | None) -> redis.Redis:
+    """The admin's client: the one Redis, or whichever node the Sentinels call primary."""
+    if cluster is None:
+        return redis.Redis(**server.connection_kwargs("admin"), socket_timeout=5)
+    assert server.tls is not None
+    settings = RedisSettings(
+        username="admin",
+        password_file=server.password_dir / "admin",
+        ca_file=server.tls.ca_cert,
+        secrets_dir=server.state_dir / "no-secrets-dir",
+        sentinel_hosts=cluster.sentinel_env()["BULLMQ_PLATFORM_REDIS_SENTINEL_HOSTS"],
+        sentinel_master=cluster.master_name,
+    )
+    return connect_sync(settings.redis_kwargs(), socket_timeout=5)
+
+
+def _view(
+    client: redis.Redis, spec: PlatformSpec, platform: Platform, cluster: SentinelCluster | None
+) -> Group:
+    tables = [process_table(platform.processes)]
+    if cluster is not None:
+        tables.append(node_table(cluster))
+    try:
+        tables.insert(0, depth_table(client, spec))
+    except redis.RedisError as exc:  # e.g. during a failover: the next refresh reconnects
+        tables.insert(0, Table(title=f"queue depths: Redis unavailable ({type(exc).__name__})"))
+    return Group(*tables)
+
+
+def _watch(
+    server: RedisServer,
+    spec: PlatformSpec,
+    platform: Platform,
+    once: bool,
+    cluster: SentinelCluster | None = None,
+    on_restart: Callable[[], None] | None = None,
+) -> None:
     stop = False
 
     def _stop(*_: object) -> None:
@@ -165,23 +250,27 @@ def _watch(server: RedisServer, spec: PlatformSpec, platform: Platform, once: bo
         stop = True
 
     signal.signal(signal.SIGTERM, _stop)
-    client = redis.Redis(**server.connection_kwargs("admin"), socket_timeout=5)
+    client = _admin_client(server, cluster)
     try:
         if once:
             missing = platform.wait_healthy(timeout=90)
-            console.print(Group(depth_table(client, spec), process_table(platform.processes)))
+            console.print(_view(client, spec, platform, cluster))
             if missing:
                 console.print(f"[red]not ready:[/] {', '.join(missing)} (see their logs)")
                 raise typer.Exit(1)
             return
-        view = Group(depth_table(client, spec), process_table(platform.processes))
-        with Live(view, console=console, refresh_per_second=2) as live:
+        with Live(_view(client, spec, platform, cluster), console=console) as live:
             while not stop:
                 time.sleep(1)
                 revived = platform.revive()
                 if revived:
                     console.log(f"restarted after an exit: {', '.join(revived)}")
-                live.update(Group(depth_table(client, spec), process_table(platform.processes)))
+                if cluster is not None:
+                    for port in cluster.restart_dead_nodes():
+                        console.log(f"redis node on port {port} restarted; it rejoins as a replica")
+                        if on_restart is not None:
+                            on_restart()  # new pids for kill-primary
+                live.update(_view(client, spec, platform, cluster))
         console.print()
     except KeyboardInterrupt:
         pass
@@ -237,6 +326,15 @@ def up(
             "prints Prometheus's URL.",
         ),
     ] = False,
+    redis_mode: Annotated[
+        RedisMode,
+        typer.Option(
+            "--redis",
+            help="`standalone`: one Redis; `sentinel`: a primary, 2 replicas and 3 Sentinels "
+            "(redis.mode sentinel, the chart's config); the status shows the primary and "
+            "`python -m local_stack kill-primary` makes it fail over.",
+        ),
+    ] = RedisMode.standalone,
 ) -> None:
     """Start Redis (TLS, ACL users, AOF, noeviction), the scheduler, one worker per queue
     and, when the stack enables it, the dashboard (its URL and password file are printed).
@@ -246,29 +344,49 @@ def up(
     scheduler and Redis stop (Redis writes its AOF and RDB files).
     """
     state = _state_dir(stack, state_dir)
-    spec = _local_variant(load_stack(stack).spec)
-    server = RedisServer(state / "redis", spec=spec, port=port)
-    platform = Platform(server, spec, state)
+    spec = _local_variant(load_stack(stack).spec, redis_mode)
+    cluster: SentinelCluster | None = None
+    if redis_mode is RedisMode.sentinel:
+        if monitoring:
+            raise typer.BadParameter("--monitoring runs with --redis standalone only")
+        cluster = SentinelCluster(state / "redis-sentinel", spec=spec)
+        cluster.prepare()
+        server = cluster.nodes[0]
+    else:
+        server = RedisServer(state / "redis", spec=spec, port=port)
+    platform = Platform(server, spec, state, redis_env=cluster.sentinel_env() if cluster else {})
     watchers: MonitoringStack | None = None
     # SIGTERM during start-up stops what already runs and exits 0, like one later
     # (_watch turns it into a flag); before, it killed us with children orphaned.
     signal.signal(signal.SIGTERM, _stop_starting)
     try:
         console.print(f"[bold]bullmq-platform local stack[/] ({stack}): preparing {state}")
-        server.prepare()
-        server.start()
-        if spec.redis.auth.enabled:  # as in the pod: rotations and renewals reach Redis live
-            server.start_reloader(interval_seconds=spec.redis.auth.reload_interval_seconds)
+        if cluster is not None:
+            console.print("starting 3 Redis nodes and 3 Sentinels ...")
+            cluster.start()
+            platform.redis_env = cluster.sentinel_env()
+        else:
+            server.prepare()
+            server.start()
+            if spec.redis.auth.enabled:  # as in the pod: rotations and renewals reach Redis live
+                server.start_reloader(interval_seconds=spec.redis.auth.reload_interval_seconds)
         platform.start()
-        _write_state(state, stack, server, platform)
-        console.print(_endpoints(server, platform), soft_wrap=True)
+        _write_state(state, stack, server, platform, cluster)
+        console.print(_endpoints(server, platform, cluster), soft_wrap=True)
         if monitoring:
             watchers = _start_monitoring(server, platform, state, once)
         console.print(
             f"Sample jobs: .venv/bin/python -m local_stack enqueue --stack {stack}"
             + (f" --state-dir {state}" if state_dir else "")
         )
-        _watch(server, spec, platform, once)
+        _watch(
+            server,
+            spec,
+            platform,
+            once,
+            cluster,
+            on_restart=lambda: _write_state(state, stack, server, platform, cluster),
+        )
     except _StopDuringStartup:
         console.print("SIGTERM during start-up")
     finally:
@@ -283,7 +401,10 @@ def up(
             for name, code in codes.items():
                 console.print(f"  {name}: exit {code}")
             console.print("stopping Redis (it writes its AOF and RDB files) ...")
-            server.stop()
+            if cluster is not None:
+                cluster.stop()
+            else:
+                server.stop()
             (state / STATE_FILE).unlink(missing_ok=True)
             console.print("stopped; state kept in " + str(state))
         finally:
@@ -311,14 +432,7 @@ def enqueue(
     for name in queue or []:
         if name not in known:
             raise typer.BadParameter(f"unknown queue {name!r} (known: {known})")
-    settings = RedisSettings(
-        host="127.0.0.1",
-        port=int(doc["redisPort"]),
-        username="worker",
-        password_file=state / "redis" / "passwords" / "worker",
-        ca_file=state / "redis" / "tls" / "ca.crt",
-        secrets_dir=state / "redis" / "no-secrets-dir",
-    )
+    settings = _settings(doc, "worker")
     jobs = samples.plan(spec, count, queue)
     ids = asyncio.run(samples.enqueue(spec, settings, jobs))
     table = Table(title=f"enqueued {len(ids)} sample jobs")
@@ -328,6 +442,65 @@ def enqueue(
         mine = [j for j in jobs if j.queue == name]
         table.add_row(name, str(len(mine)), ", ".join(dict.fromkeys(j.name for j in mine)))
     Console().print(table)
+
+
+def _load_state(state: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads((state / STATE_FILE).read_text()))
+    except FileNotFoundError:
+        console.print(f"[red]no local stack runs from {state}[/]: start it with scripts/local")
+        raise typer.Exit(1) from None
+
+
+def _settings(doc: dict[str, Any], role: str) -> RedisSettings:
+    """How `role` reaches the running local stack's Redis (through its Sentinels if any)."""
+    redis_dir = Path(doc.get("redisDir") or "")
+    sentinel = doc.get("sentinel")
+    hosts = ",".join(f"127.0.0.1:{s['port']}" for s in sentinel["sentinels"]) if sentinel else None
+    return RedisSettings(
+        host="127.0.0.1",
+        port=int(doc["redisPort"]),
+        username=role,
+        password_file=redis_dir / "passwords" / role,
+        ca_file=redis_dir / "tls" / "ca.crt",
+        secrets_dir=redis_dir / "no-secrets-dir",
+        sentinel_hosts=hosts,
+        sentinel_master=sentinel["masterName"] if sentinel else None,
+    )
+
+
+@app.command("kill-primary")
+def kill_primary(stack: StackOption = "dev", state_dir: StateDirOption = None) -> None:
+    """SIGKILL the primary of a local stack started with `--redis sentinel`.
+
+    The Sentinels promote a replica within a few seconds; workers and the scheduler
+    follow it without a restart, and `up` starts the killed node again, which
+    rejoins as a replica (watch the status table).
+    """
+    doc = _load_state(_state_dir(stack, state_dir))
+    if not doc.get("sentinel"):
+        raise typer.BadParameter("the local stack runs one Redis: start it with --redis sentinel")
+    settings = _settings(doc, "admin")
+    target = settings.sentinel_target()
+    assert target is not None
+    client = redis.Redis(
+        host="127.0.0.1", port=target.addresses[0][1], decode_responses=True, **target.kwargs
+    )
+    try:
+        reply = client.sentinel_get_master_addr_by_name(target.master_name)
+    finally:
+        client.close()
+    if not isinstance(reply, tuple | list):
+        console.print("[red]the Sentinels know no primary right now[/]")
+        raise typer.Exit(1)
+    host, port = str(reply[0]), int(reply[1])
+    pids = {n["port"]: n["pid"] for n in doc["sentinel"]["nodes"]}
+    pid = pids.get(port)
+    if pid is None:
+        console.print(f"[red]no local node on port {port}[/]")
+        raise typer.Exit(1)
+    os.kill(int(pid), signal.SIGKILL)
+    console.print(f"killed the primary {host}:{port} (pid {pid}); watch `up` fail over")
 
 
 @app.command()

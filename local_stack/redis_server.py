@@ -277,28 +277,32 @@ class RedisServer:
         return context
 
     def connection_kwargs(self, role: str = "worker") -> dict[str, Any]:
-        """redis-py keyword arguments for one ACL user (TLS, verified against our CA)."""
+        """redis-py keyword arguments for one ACL user (TLS, verified against our CA;
+        plaintext only for a dev spec with TLS off, e.g. Valkey built without TLS)."""
         assert self.tls is not None
-        return {
+        kwargs: dict[str, Any] = {
             "host": "127.0.0.1",
             "port": self.port,
             "username": role,
             "password": self.passwords[role],
-            "ssl": True,
-            "ssl_ca_certs": str(self.tls.ca_cert),
-            "ssl_cert_reqs": "required",
         }
+        if self.spec.redis.tls.enabled:
+            kwargs.update(ssl=True, ssl_ca_certs=str(self.tls.ca_cert), ssl_cert_reqs="required")
+        return kwargs
 
     def env(self, role: str = "worker") -> dict[str, str]:
         """Env vars for a worker/scheduler process (password by file, never by value)."""
         assert self.tls is not None
-        return {
+        env = {
             "BULLMQ_PLATFORM_REDIS_HOST": "127.0.0.1",
             "BULLMQ_PLATFORM_REDIS_PORT": str(self.port),
             "BULLMQ_PLATFORM_REDIS_USERNAME": role,
             "BULLMQ_PLATFORM_REDIS_PASSWORD_FILE": str(self.state_dir / "passwords" / role),
             "BULLMQ_PLATFORM_REDIS_CA_FILE": str(self.tls.ca_cert),
         }
+        if not self.spec.redis.tls.enabled:
+            env["BULLMQ_PLATFORM_REDIS_TLS"] = "false"
+        return env
 
     def ping(self, role: str = "worker") -> None:
         import redis

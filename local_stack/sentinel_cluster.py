@@ -305,6 +305,40 @@ class SentinelCluster:
 
     # ------------------------------------------------------------ clients
 
+    def sentinel_env(self) -> dict[str, str]:
+        """What any platform process adds to follow the primary (its own user and
+        password file log it in to the Sentinels too)."""
+        return {
+            "BULLMQ_PLATFORM_REDIS_SENTINEL_HOSTS": ",".join(
+                f"{HOST}:{s.port}" for s in self.sentinels
+            ),
+            "BULLMQ_PLATFORM_REDIS_SENTINEL_MASTER": self.master_name,
+        }
+
+    def restart_dead_nodes(self) -> list[int]:
+        """Start again every node whose process died (as the kubelet would); their ports."""
+        revived = []
+        for node in self.nodes:
+            if node.process is not None and node.process.poll() is not None:
+                if node.process.stderr is not None:
+                    node.process.stderr.close()
+                node.start()
+                revived.append(node.port)
+        return revived
+
+    def state(self) -> dict[str, Any]:
+        """Ports and pids for `python -m local_stack kill-primary` (no secrets)."""
+        return {
+            "masterName": self.master_name,
+            "nodes": [
+                {"port": n.port, "pid": n.process.pid if n.process else None} for n in self.nodes
+            ],
+            "sentinels": [
+                {"port": s.port, "pid": s.process.pid if s.process else None}
+                for s in self.sentinels
+            ],
+        }
+
     def env(self, role: str = "worker") -> dict[str, str]:
         """Env vars of a worker/scheduler that follows the primary through the Sentinels."""
         first = self.nodes[0]

@@ -24,7 +24,7 @@ from platform_spec.keys import chart_keys
 from platform_spec.model import PlatformSpec
 from platform_spec.pod_facts import chart_facts
 from platform_spec.stack import STACKS, load_stack
-from platform_spec.values import generated_secret_names, override_values
+from platform_spec.values import generated_secret_args, override_values
 
 GENERATED_NOTE = "Generated from platform_spec/model.py by `python -m platform_spec generate`."
 README_START = "<!-- values-table:start -->"
@@ -181,13 +181,7 @@ def chart_readme(current: str) -> str:
 def example_values(stack: str) -> str:
     """ci/<stack>-values.yaml: the stack file's spec as chart values (one definition)."""
     config = load_stack(stack)
-    names = generated_secret_names(config.infra.release_name)
-    values = override_values(
-        config.spec,
-        auth_secret=names["auth"],
-        tls_secret=names["tls"],
-        dashboard_secret=names["dashboard"],
-    )
+    values = override_values(config.spec, **generated_secret_args(config.infra.release_name))
     head = (
         f"# Generated from Pulumi.{stack}.yaml by `python -m platform_spec generate`; "
         "do not edit.\n"
@@ -204,7 +198,7 @@ def facts_helper() -> str:
     return (
         "{{/* Generated from platform_spec/pod_facts.py by "
         "`python -m platform_spec generate`. */}}\n"
-        "{{/* Ports, mount paths, DNS domain and grace margin the runtime also uses:\n"
+        "{{/* Ports, mount paths and grace margin the runtime also uses:\n"
         '   (include "bullmq-platform.facts" . | fromJson).httpPort */}}\n'
         '{{- define "bullmq-platform.facts" -}}\n'
         f"{json.dumps(chart_facts(), sort_keys=True)}\n"

@@ -28,7 +28,7 @@ from platform_spec.catalog import (
 )
 from platform_spec.image_policy import image_problems
 from platform_spec.keys import DEFAULT_PREFIX
-from platform_spec.pod_facts import GRACE_MARGIN_SECONDS
+from platform_spec.pod_facts import CLUSTER_DOMAIN, GRACE_MARGIN_SECONDS
 from platform_spec.problems import (
     CATALOG_ERROR,
     SpecError,
@@ -145,6 +145,13 @@ class PlatformSpec(SpecModel):
         "dev", description="Stack environment. Only dev may turn TLS, auth or persistence off."
     )
     namespace: DnsLabel = Field("bullmq", description="Namespace of every object.")
+    cluster_domain: Annotated[
+        str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    ] = Field(
+        CLUSTER_DOMAIN,
+        description="The cluster's DNS domain: clients reach a Service as "
+        "`<svc>.<namespace>.svc.<clusterDomain>`, and Redis's server certificate names it.",
+    )
     fullname_override: DnsLabel | None = Field(
         None,
         description="Base name of every object; null uses the Helm release name (plus the "

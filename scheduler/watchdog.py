@@ -2,7 +2,8 @@
 
 Any user allowed EVAL (worker, scheduler, keda in redis-scaler mode) can run
 `EVAL 'while true do end' 0`: Redis then answers BUSY to every client, and only
-SCRIPT KILL (or SHUTDOWN NOSAVE) ends it (issue 25, item 4). The scheduler
+SCRIPT KILL (or SHUTDOWN NOSAVE) ends it (drill:
+tests/drills/test_it_should_kill_a_runaway_script.py). The scheduler
 runs this watchdog on a connection of its own: it PINGs every CHECK_SECONDS;
 a BUSY reply means a script has run past Redis's busy-reply-threshold (5 s by
 default), and it answers with SCRIPT KILL, counted in

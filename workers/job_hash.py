@@ -5,7 +5,8 @@ BullMQ, a dashboard, or a hand-written HSET. A field neither engine can read
 (an `opts` that is not a JSON object, `attempts: "x"`, a non-numeric `atm`,
 an invalid-UTF-8 `name`, no `data`, a garbage `backoff`) used to break the
 fetch after the job was already in `active`, so its slot stayed pinned and
-nothing reached the dead-letter queue (issue 25, item 1).
+nothing reached the dead-letter queue (drill:
+tests/drills/test_it_should_never_pin_a_slot_with_a_malformed_job.py).
 
 `check_job_hash` returns a cleaned copy that both engines can decode (bad
 fields replaced by neutral defaults, so the failing scripts get sane

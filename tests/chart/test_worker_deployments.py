@@ -44,7 +44,7 @@ def test_it_should_run_the_worker_to_the_runtime_contract() -> None:
     assert container["image"] == "ghcr.io/example/bullmq-platform@sha256:" + "b" * 64
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env == {
-        "BULLMQ_PLATFORM_REDIS_HOST": "bullmq-platform-redis.bullmq.svc",
+        "BULLMQ_PLATFORM_REDIS_HOST": "bullmq-platform-redis.bullmq.svc.cluster.local",
         "BULLMQ_PLATFORM_REDIS_PORT": "6379",
         "BULLMQ_PLATFORM_REDIS_USERNAME": "worker",
         "BULLMQ_PLATFORM_REDIS_TLS": "true",

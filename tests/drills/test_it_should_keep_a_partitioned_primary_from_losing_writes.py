@@ -122,7 +122,7 @@ def test_it_should_carry_on_when_a_replica_and_a_sentinel_die(
 ) -> None:
     primary = cluster.primary()
     spec = drill_spec(queue_name)
-    extra = {k: v for k, v in cluster.env("worker").items() if "SENTINEL" in k}
+    extra = cluster.sentinel_env()
     procs = workers(primary, spec, tmp_path, 2, extra_env=extra)
     replica = next(n for n in cluster.nodes if n.port != primary.port)
     sentinel = cluster.sentinels[-1]

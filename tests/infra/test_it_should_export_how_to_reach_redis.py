@@ -15,7 +15,7 @@ def test_it_should_export_host_port_secrets_and_queues(stack_name: str) -> None:
     deployment = deploy_stack(stack_raw(stack_name), stack_name)
     config = load_stack(stack_name)
     out = deployment.exports
-    assert out["redisHost"] == f"bullmq-platform-redis.{config.spec.namespace}.svc"
+    assert out["redisHost"] == f"bullmq-platform-redis.{config.spec.namespace}.svc.cluster.local"
     assert out["redisPort"] == config.spec.redis.port
     assert out["authSecretName"] == "bullmq-platform-redis-auth"
     assert out["tlsSecretName"] == "bullmq-platform-redis-tls"

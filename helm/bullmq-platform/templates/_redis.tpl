@@ -23,7 +23,7 @@
 {{- $name := include "bullmq-platform.redisName" . -}}
 {{- printf "%s-0.%s-headless.%s.svc" $name $name .Release.Namespace -}}
 {{- else -}}
-{{- printf "%s.%s.svc" (include "bullmq-platform.redisName" .) .Release.Namespace -}}
+{{- include "bullmq-platform.serviceHost" (dict "ctx" . "name" (include "bullmq-platform.redisName" .)) -}}
 {{- end -}}
 {{- end -}}
 
@@ -83,7 +83,7 @@ Pulumi generates.
 {{- $name := include "bullmq-platform.redisName" . -}}
 {{- $headless := printf "%s-headless" $name -}}
 {{- $ns := .Release.Namespace -}}
-{{- $domain := (include "bullmq-platform.facts" . | fromJson).clusterDomain -}}
+{{- $domain := .Values.clusterDomain -}}
 {{- $sans := list -}}
 {{- $hosts := list $name $headless -}}
 {{- if include "bullmq-platform.metricsApi" . -}}
