@@ -183,6 +183,17 @@ class QueueKeys:
         return f"{self.prefix}:{self.queue}:{job_id}:{kind}"
 
 
+def hash_tagged_prefix(prefix: str, tag: str) -> str:
+    """`P:{T}`: a queue's prefix in Redis Cluster mode.
+
+    Redis hashes only the text between the first `{` and the next `}`, so every
+    key of a queue under this prefix shares one slot (BullMQ's scripts need
+    that), queues with different tags spread over the shards, and the ACL
+    pattern `P:*` still covers them.
+    """
+    return f"{prefix}:{{{tag}}}"
+
+
 def prefix_pattern(prefix: str) -> str:
     """Glob of every key under a BullMQ prefix (the ACL key pattern of the platform)."""
     return f"{prefix}:*"

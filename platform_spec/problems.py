@@ -68,7 +68,7 @@ def check_environment(spec: SpecView) -> list[tuple[str, str]]:
         "redis.tls.enabled": spec.redis.tls.enabled,
         "redis.auth.enabled": spec.redis.auth.enabled,
     }
-    if spec.redis.mode == "in-cluster":
+    if spec.redis.mode != "external":
         relaxed["redis.persistence.enabled"] = spec.redis.persistence.enabled
     for path, on in relaxed.items():
         if not on:
@@ -116,6 +116,8 @@ def catalog_problems(spec: SpecView) -> list[tuple[str, str]]:
                     f"{why}: only a running worker promotes them",
                 )
             )
+    if spec.redis.is_cluster:
+        problems += spec.redis.cluster.layout_problems(list(names))
     return problems + metrics_api_problems(spec)
 
 

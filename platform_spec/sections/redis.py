@@ -21,6 +21,7 @@ from platform_spec.sections.common import (
     MemoryQuantity,
     Resources,
 )
+from platform_spec.sections.redis_cluster import ClusterMode
 
 # Share of the memory limit kept free above maxmemory for the fork of an RDB snapshot
 # or AOF rewrite (copy-on-write pages, rewrite buffer) and the allocator's overhead.
@@ -211,15 +212,23 @@ class ExternalRedis(SpecModel):
     username: str | None = Field(
         None, description="ACL user the workers and scheduler use; null for the default user."
     )
+    cluster: bool = Field(
+        False,
+        description="The endpoint is a Redis Cluster (a managed cluster-mode Redis): clients "
+        "discover the shards from it and every queue's keys carry a hash tag "
+        "(see redis.cluster.tagGroups).",
+    )
 
 
 class Redis(SpecModel):
     """The Redis that holds every queue."""
 
-    mode: Literal["in-cluster", "external"] = Field(
+    mode: Literal["in-cluster", "external", "cluster"] = Field(
         "in-cluster",
         description="`in-cluster`: the chart runs a TLS Redis StatefulSet; `external`: "
-        "connect to a managed Redis (nothing may depend on CONFIG, which they refuse).",
+        "connect to a managed Redis (nothing may depend on CONFIG, which they refuse); "
+        "`cluster`: the chart runs a Redis Cluster of redis.cluster.shards primaries "
+        "(docs/redis-cluster.md).",
     )
     image: RedisImage = Field(default_factory=RedisImage, description="Redis server image.")
     port: int = Field(6379, ge=1, le=65535, description="TLS port of the in-cluster Redis.")
@@ -255,12 +264,22 @@ class Redis(SpecModel):
     external: ExternalRedis = Field(
         default_factory=ExternalRedis, description="Managed Redis settings (mode external)."
     )
+    cluster: ClusterMode = Field(
+        default_factory=ClusterMode,
+        description="Redis Cluster shards and key layout (mode cluster, or external with "
+        "external.cluster).",
+    )
     pod_annotations: dict[str, str] = Field(
         default_factory=dict,
         description="Extra annotations on the Redis pod template; a changed value rolls the "
         "pod. Not needed for renewals: the reloader beside Redis applies renewed certificate "
         "files and rotated passwords without a restart.",
     )
+
+    @property
+    def is_cluster(self) -> bool:
+        """Clients talk Redis Cluster: the in-cluster cluster or a managed one."""
+        return self.mode == "cluster" or (self.mode == "external" and self.external.cluster)
 
     @field_validator("maxmemory_policy")
     @classmethod
@@ -275,7 +294,7 @@ class Redis(SpecModel):
         if self.mode == "external" and not self.external.host:
             raise ValueError("external.host is required when mode is external")
         limit = k8s_memory_bytes(self.resources.memory_limit)
-        if self.mode == "in-cluster" and redis_memory_bytes(self.maxmemory) > limit * (
+        if self.mode != "external" and redis_memory_bytes(self.maxmemory) > limit * (
             1 - FORK_HEADROOM
         ):
             raise ValueError(
