@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from redis.asyncio import Redis
 
 from autoscaling.hpa import Behavior
 from autoscaling.signal import scaling_response
@@ -28,6 +27,7 @@ from autoscaling.simulate import (
 from platform_spec.model import Autoscaling, PlatformSpec
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from platform_spec.stack import load_stack
+from workers.connection import connect
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 DEFAULT_PNG = Path(__file__).resolve().parent.parent / "docs" / "autoscaling.png"
@@ -189,7 +189,7 @@ def signal_cmd(
         spec = RuntimeSettings().load_spec()
 
     async def read() -> tuple[int, dict[str, Any]]:
-        client = Redis(decode_responses=True, **RedisSettings().redis_kwargs())
+        client = connect(RedisSettings().redis_kwargs(), decode_responses=True)
         try:
             return await scaling_response(client, spec, queue)
         finally:

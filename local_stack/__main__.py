@@ -24,7 +24,6 @@ from local_stack import samples
 from local_stack.processes import Platform, PlatformProcess
 from local_stack.redis_server import RedisServer, local_spec
 from monitoring.stack import MonitoringStack
-from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings
 from platform_spec.stack import REPO_ROOT, STACKS, load_stack
@@ -75,14 +74,14 @@ def depth_table(client: redis.Redis, spec: PlatformSpec) -> Table:
         table.add_column(column, justify="right")
     pipe = client.pipeline(transaction=False)
     for queue in spec.queues:
-        keys = QueueKeys(spec.key_prefix, queue.name)
+        keys = spec.queue_keys(queue.name)
         pipe.llen(keys.wait)
         pipe.zcard(keys.prioritized)
         pipe.llen(keys.active)
         pipe.zcard(keys.delayed)
         pipe.zcard(keys.completed)
         pipe.zcard(keys.failed)
-        pipe.llen(QueueKeys(spec.key_prefix, queue.dlq_name).wait)
+        pipe.llen(spec.queue_keys(queue.dlq_name).wait)
     counts = pipe.execute()
     n = len(columns)
     for i, queue in enumerate(spec.queues):

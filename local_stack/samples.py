@@ -20,7 +20,7 @@ from bullmq import Queue as BullQueue
 from platform_spec.job_options import job_options
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings
-from workers.connection import bullmq_connection
+from workers.connection import bullmq_connection, bullmq_connection_arg
 from workers.payloads import validate_job
 from workers.registry import load_registry
 
@@ -92,7 +92,10 @@ async def enqueue(spec: PlatformSpec, redis: RedisSettings, jobs: list[Planned])
             target: Queue = spec.queue(job.queue)
             producer = producers.get(job.queue)
             if producer is None:
-                opts = {"connection": connection, "prefix": spec.key_prefix}
+                opts = {
+                    "connection": bullmq_connection_arg(connection),
+                    "prefix": spec.queue_prefix(job.queue),
+                }
                 producer = producers[job.queue] = BullQueue(job.queue, opts)
             added = await producer.add(job.name, job.data, job_options(target))
             ids.append(str(added.id))

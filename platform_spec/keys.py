@@ -210,12 +210,19 @@ PLATFORM_NAMESPACE = "_platform"
 
 @dataclass(frozen=True)
 class PlatformKeys:
-    """Key names of the platform's own records under one BullMQ prefix."""
+    """Key names of the platform's own records under one BullMQ prefix.
+
+    `tagged` (Redis Cluster): the namespace is a hash tag, so all these records
+    share one slot and the multi-key writes (a rollup and its index in one
+    MULTI) stay legal.
+    """
 
     prefix: str
+    tagged: bool = False
 
     def _key(self, *parts: str) -> str:
-        return ":".join((self.prefix, PLATFORM_NAMESPACE, *parts))
+        namespace = f"{{{PLATFORM_NAMESPACE}}}" if self.tagged else PLATFORM_NAMESPACE
+        return ":".join((self.prefix, namespace, *parts))
 
     @property
     def scheduler_lock(self) -> str:

@@ -27,7 +27,7 @@ from platform_spec.catalog import (
     default_schedules,
 )
 from platform_spec.image_policy import image_problems
-from platform_spec.keys import DEFAULT_PREFIX, QueueKeys, hash_tagged_prefix
+from platform_spec.keys import DEFAULT_PREFIX, PlatformKeys, QueueKeys, hash_tagged_prefix
 from platform_spec.pod_facts import GRACE_MARGIN_SECONDS
 from platform_spec.problems import (
     CATALOG_ERROR,
@@ -204,6 +204,10 @@ class PlatformSpec(SpecModel):
             return self.key_prefix
         owner = next((q.name for q in self.queues if queue in (q.name, q.dlq_name)), queue)
         return hash_tagged_prefix(self.key_prefix, self.redis.cluster.tag_of(owner))
+
+    def platform_keys(self) -> PlatformKeys:
+        """Key names of the platform's own records (one slot in cluster mode)."""
+        return PlatformKeys(self.key_prefix, tagged=self.redis.is_cluster)
 
     def queue_keys(self, queue: str) -> QueueKeys:
         """Key names of a queue (or its DLQ) under its prefix."""

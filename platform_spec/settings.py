@@ -23,6 +23,8 @@ from platform_spec.pod_facts import HTTP_PORT, SECRETS_DIR, SPEC_FILE
 ENV_PREFIX = "BULLMQ_PLATFORM_"
 DEFAULT_SECRETS_DIR = Path(SECRETS_DIR)
 DEFAULT_SPEC_FILE = Path(SPEC_FILE)
+# Key of the Redis Cluster marker in `RedisSettings.redis_kwargs()`.
+CLUSTER_KWARG = "cluster"
 
 
 class RedisSettings(BaseSettings):
@@ -42,6 +44,9 @@ class RedisSettings(BaseSettings):
     key_file: Path | None = None
     connect_timeout_seconds: float = 5.0
     db: int = 0
+    # Redis Cluster (redis.mode cluster, or external.cluster): host/port is one seed
+    # node; clients discover the shards from it (workers/cluster_client.py).
+    cluster: bool = False
     # The file the password came from: re-read at every connect (rotation).
     _password_path: Path | None = PrivateAttr(None)
 
@@ -91,13 +96,18 @@ class RedisSettings(BaseSettings):
                 ssl_cert_reqs="required",
                 ssl_check_hostname=True,
             )
+        if self.cluster:
+            # A marker, not a redis-py argument: the client factories in
+            # workers/connection.py make a RedisCluster when they see it.
+            kwargs[CLUSTER_KWARG] = True
         return kwargs
 
     def describe(self) -> str:
         """Where we connect, for logs: never the password."""
         scheme = "rediss" if self.tls else "redis"
         user = f"{self.username}@" if self.username else ""
-        return f"{scheme}://{user}{self.host}:{self.port}/{self.db}"
+        where = f"{scheme}://{user}{self.host}:{self.port}/{self.db}"
+        return f"{where} (cluster)" if self.cluster else where
 
 
 class RuntimeSettings(BaseSettings):

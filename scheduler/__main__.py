@@ -10,7 +10,6 @@ import asyncio
 import json
 from typing import Annotated
 
-import redis.asyncio as aioredis
 import typer
 
 from platform_spec.settings import RedisSettings, RuntimeSettings, ScalingSettings
@@ -18,6 +17,7 @@ from scheduler.logs import setup_logging
 from scheduler.register import ReconcileReport, Registrar
 from scheduler.schedules import declared_schedules
 from scheduler.service import serve
+from workers.connection import connect
 from workers.maintenance.rollups import read_rollups
 
 app = typer.Typer(
@@ -120,7 +120,7 @@ def rollups(
     spec = RuntimeSettings().load_spec()
 
     async def read() -> dict[str, dict[str, float]]:
-        client = aioredis.Redis(**RedisSettings().redis_kwargs(), decode_responses=True)
+        client = connect(RedisSettings().redis_kwargs(), decode_responses=True)
         try:
             return await read_rollups(client, spec, queue, hours)
         finally:

@@ -28,7 +28,7 @@ from redis.exceptions import OutOfMemoryError
 from platform_spec.job_options import job_options
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings, RuntimeSettings
-from workers.connection import bullmq_connection
+from workers.connection import bullmq_connection, bullmq_connection_arg
 from workers.dlq import DeadLetterQueue
 from workers.engine_factory import DEFAULT_ENGINE, ENGINES
 from workers.errors import InvalidJob
@@ -60,8 +60,12 @@ def run(
     ctx: typer.Context,
     queue: Annotated[str | None, typer.Option("--queue", "-q", help="Queue to work on.")] = None,
     engine: Annotated[
-        str, typer.Option(help=f"Fetch/finish loop: {', '.join(ENGINES)}.")
-    ] = DEFAULT_ENGINE,
+        str | None,
+        typer.Option(
+            help=f"Fetch/finish loop: {', '.join(ENGINES)} (default {DEFAULT_ENGINE}; "
+            "stock on a Redis Cluster, which the fast engine refuses)."
+        ),
+    ] = None,
 ) -> None:
     """Run the worker of one queue until SIGTERM (then drain and exit 0)."""
     if ctx.invoked_subcommand is not None:
@@ -69,7 +73,7 @@ def run(
     if queue is None:
         typer.echo(ctx.get_help())
         raise typer.Exit(2)
-    if engine not in ENGINES:
+    if engine is not None and engine not in ENGINES:
         raise typer.BadParameter(f"unknown engine {engine!r}", param_hint="--engine")
     settings = RuntimeSettings()
     configure_logging(settings.log_format, settings.log_level)
@@ -95,8 +99,8 @@ def _queue_names(spec: PlatformSpec, queue: list[str] | None) -> list[str]:
 
 
 async def _with_queue(spec: PlatformSpec, name: str, fn: Callable[[BullQueue], Awaitable[T]]) -> T:
-    conn = bullmq_connection(RedisSettings())
-    queue = BullQueue(name, {"connection": conn, "prefix": spec.key_prefix})
+    conn = bullmq_connection_arg(bullmq_connection(RedisSettings()))
+    queue = BullQueue(name, {"connection": conn, "prefix": spec.queue_prefix(name)})
     try:
         return await fn(queue)
     finally:
@@ -106,7 +110,9 @@ async def _with_queue(spec: PlatformSpec, name: str, fn: Callable[[BullQueue], A
 async def _with_dlq(
     spec: PlatformSpec, name: str, fn: Callable[[DeadLetterQueue], Awaitable[T]]
 ) -> T:
-    dlq = DeadLetterQueue(spec.queue(name), spec.key_prefix, bullmq_connection(RedisSettings()))
+    dlq = DeadLetterQueue(
+        spec.queue(name), spec.queue_prefix(name), bullmq_connection(RedisSettings())
+    )
     try:
         return await fn(dlq)
     finally:

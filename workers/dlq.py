@@ -16,6 +16,7 @@ from bullmq import Queue as BullQueue
 
 from platform_spec.job_options import job_options
 from platform_spec.model import Queue
+from workers.connection import bullmq_connection_arg
 
 # Every state a DLQ entry can be in. Nobody consumes a DLQ, so entries wait
 # (or sit delayed/prioritized/paused); completed and failed appear only if
@@ -86,14 +87,14 @@ class DeadLetterQueue:
     @property
     def dlq(self) -> BullQueue:
         if self._dlq is None:
-            opts = {"connection": self.connection, "prefix": self.prefix}
+            opts = {"connection": bullmq_connection_arg(self.connection), "prefix": self.prefix}
             self._dlq = BullQueue(self.queue.dlq_name, opts)
         return self._dlq
 
     @property
     def source(self) -> BullQueue:
         if self._source is None:
-            opts = {"connection": self.connection, "prefix": self.prefix}
+            opts = {"connection": bullmq_connection_arg(self.connection), "prefix": self.prefix}
             self._source = BullQueue(self.queue.name, opts)
         return self._source
 

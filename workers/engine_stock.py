@@ -29,6 +29,7 @@ from bullmq import Job, Worker
 from bullmq.custom_errors import DelayedError, UnrecoverableError, WaitingChildrenError
 from redis.exceptions import OutOfMemoryError
 
+from workers.connection import bullmq_connection_arg
 from workers.engine import EngineConfig, EngineHooks, JobView, Process
 from workers.errors import Deferred, InvalidJob, JobMoved
 from workers.job_hash import check_job_hash
@@ -175,7 +176,9 @@ class StockEngine:
         opts: dict[str, Any] = {
             # A job hash with invalid UTF-8 must reach check_job_hash, not break the
             # reply's decoding (surrogates keep the bytes; they round-trip on writes).
-            "connection": {**cfg.connection, "encoding_errors": "surrogateescape"},
+            "connection": bullmq_connection_arg(
+                {**cfg.connection, "encoding_errors": "surrogateescape"}
+            ),
             "prefix": cfg.prefix,
             "concurrency": cfg.concurrency,
             "lockDuration": cfg.lock_duration_ms,

@@ -17,6 +17,7 @@ from bullmq import FlowProducer as BullFlowProducer
 
 from platform_spec.job_options import child_failure_options, job_options
 from platform_spec.model import PlatformSpec
+from workers.connection import bullmq_connection_arg
 
 
 @dataclass
@@ -49,13 +50,25 @@ class FlowProducer:
 
     def __init__(self, spec: PlatformSpec, connection: dict[str, Any]) -> None:
         self.spec = spec
-        self._producer = BullFlowProducer({"connection": connection, "prefix": spec.key_prefix})
+        self._producer = BullFlowProducer(
+            {"connection": bullmq_connection_arg(connection), "prefix": spec.key_prefix}
+        )
 
-    def _node(self, job: FlowJob, path: str) -> dict[str, Any]:
+    def _node(self, job: FlowJob, path: str, root_prefix: str | None = None) -> dict[str, Any]:
         try:
             queue = self.spec.queue(job.queue)
         except KeyError:
             raise ValueError(f"{path}.queue: no queue {job.queue!r} in the spec") from None
+        prefix = self.spec.queue_prefix(job.queue)
+        root_prefix = root_prefix or prefix
+        if prefix != root_prefix:
+            # Redis Cluster: one flow is one MULTI, and a child's completion updates its
+            # parent in one Lua call; keys in two slots fail both with CROSSSLOT.
+            raise ValueError(
+                f"{path}.queue: {job.queue!r} keys live under {prefix!r}, the flow's root "
+                f"under {root_prefix!r}: a flow must stay in one hash slot; put its queues "
+                "in one redis.cluster.tagGroups entry"
+            )
         opts = job_options(queue, job_id=job.job_id)
         try:
             opts.update(child_failure_options(job.on_failure))
@@ -66,10 +79,12 @@ class FlowProducer:
             "queueName": job.queue,
             "data": job.data,
             "opts": opts,
+            "prefix": prefix,
         }
         if job.children:
             node["children"] = [
-                self._node(child, f"{path}.children[{i}]") for i, child in enumerate(job.children)
+                self._node(child, f"{path}.children[{i}]", root_prefix)
+                for i, child in enumerate(job.children)
             ]
         return node
 

@@ -34,6 +34,7 @@ import redis
 
 from platform_spec.keys import QueueKeys
 from workers.bullmq_wire import SCRIPT_FILES, SCRIPTS_DIR
+from workers.connection import connect_sync
 from workers.logs import get_logger
 
 log = get_logger("loop_watch")
@@ -130,7 +131,7 @@ class LoopWatch:
         (a worker that never runs a job never opens it)."""
         if self._client is None:
             timeout = max(self._renew_seconds, 1.0)
-            self._client = redis.Redis(**self._connection, socket_timeout=timeout)
+            self._client = connect_sync(self._connection, socket_timeout=timeout)
             path = SCRIPTS_DIR / SCRIPT_FILES["extendLocks"]
             self._extend_locks = self._client.register_script(path.read_text())
         return self._extend_locks

@@ -17,6 +17,7 @@ import httpx
 from bullmq import Queue as BullQueue
 from pydantic import AnyHttpUrl, Field
 
+from workers.connection import bullmq_connection_arg
 from workers.errors import UnrecoverableError
 from workers.registry import JobContext, Payload, Registry
 
@@ -97,7 +98,11 @@ async def cleanup_old_data(payload: CleanupOldData, ctx: JobContext) -> dict[str
     connection = ctx.extras.get("connection")
     if connection is None:
         raise RuntimeError("no connection in the job context")
-    queue = BullQueue(payload.queue, {"connection": connection, "prefix": ctx.spec.key_prefix})
+    opts = {
+        "connection": bullmq_connection_arg(connection),
+        "prefix": ctx.spec.queue_prefix(payload.queue),
+    }
+    queue = BullQueue(payload.queue, opts)
     try:
         removed = await queue.clean(payload.older_than_seconds * 1000, payload.limit, payload.state)
     finally:

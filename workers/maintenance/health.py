@@ -23,7 +23,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from platform_spec.keys import PlatformKeys, QueueKeys
+from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec, Queue
 from workers.maintenance.cleanup import bull_queue
 
@@ -83,7 +83,7 @@ async def check_queue(
     redis: aioredis.Redis, spec: PlatformSpec, queue: Queue, workers: int, now_ms: int
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     alerts = spec.monitoring.alerts
-    keys = QueueKeys(spec.key_prefix, queue.name)
+    keys = spec.queue_keys(queue.name)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.llen(keys.wait)
         pipe.zcard(keys.prioritized)
@@ -174,11 +174,11 @@ async def health_check(
     }
     for item in findings:
         log.error("platform unhealthy", extra={"alert": True, **item})
-    await redis.set(PlatformKeys(spec.key_prefix).health, json.dumps(report), ex=HEALTH_TTL_SECONDS)
+    await redis.set(spec.platform_keys().health, json.dumps(report), ex=HEALTH_TTL_SECONDS)
     return report
 
 
 async def last_health(redis: aioredis.Redis, spec: PlatformSpec) -> dict[str, Any] | None:
     """The stored report of the last health check, or None."""
-    raw = await redis.get(PlatformKeys(spec.key_prefix).health)
+    raw = await redis.get(spec.platform_keys().health)
     return json.loads(raw) if raw else None
