@@ -1,6 +1,7 @@
 """`python -m local_stack`: the whole platform on one machine, for newcomers and drills.
 
 python -m local_stack up [--stack dev]        # Redis, scheduler, a worker per queue, dashboard
+python -m local_stack up --redis cluster      # ... on a 6-node Redis Cluster (3 shards x 2)
 python -m local_stack up --monitoring         # ... plus redis_exporter and Prometheus
 python -m local_stack enqueue [--count 5]     # sample jobs into every queue (another terminal)
 """
@@ -22,11 +23,13 @@ from rich.table import Table
 
 from local_stack import samples
 from local_stack.processes import Platform, PlatformProcess
+from local_stack.redis_cluster import RedisClusterStack
 from local_stack.redis_server import RedisServer, local_spec
 from monitoring.stack import MonitoringStack
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings
 from platform_spec.stack import REPO_ROOT, STACKS, load_stack
+from workers.connection import connect_sync
 
 app = typer.Typer(
     help="Run the BullMQ platform locally: TLS + ACL Redis configured by the chart, "
@@ -49,12 +52,23 @@ def main() -> None:
     """Run the BullMQ platform locally (see `up --help` and `enqueue --help`)."""
 
 
-def _local_variant(spec: PlatformSpec) -> PlatformSpec:
-    """The stack's spec, with what a laptop needs: admin user on, same policy otherwise."""
+def _local_variant(spec: PlatformSpec, redis_mode: str = "standalone") -> PlatformSpec:
+    """The stack's spec, with what a laptop needs: admin user on, same policy otherwise;
+    `redis_mode` cluster runs it on a local Redis Cluster (redis.mode cluster)."""
     data = spec.model_dump(by_alias=True)
     data["redis"]["auth"]["adminEnabled"] = True
-    data["redis"]["mode"] = "in-cluster"
+    data["redis"]["mode"] = "cluster" if redis_mode == "cluster" else "in-cluster"
     return local_spec(**{k: v for k, v in data.items() if k != "environment"})
+
+
+def _redis(spec: PlatformSpec, state: Path, port: int) -> RedisServer | RedisClusterStack:
+    """The local Redis of a spec: one server, or a cluster of its shards x (1 + replicas)."""
+    if spec.redis.mode == "cluster":
+        c = spec.redis.cluster
+        return RedisClusterStack(
+            state / "redis-cluster", spec=spec, shards=c.shards, replicas=c.replicas_per_shard
+        )
+    return RedisServer(state / "redis", spec=spec, port=port)
 
 
 def _state_dir(stack: str, state_dir: Path | None) -> Path:
@@ -109,14 +123,18 @@ def process_table(processes: list[PlatformProcess]) -> Table:
     return table
 
 
-def _endpoints(server: RedisServer, platform: Platform) -> str:
+def _endpoints(server: RedisServer | RedisClusterStack, platform: Platform) -> str:
     assert server.tls is not None
     pw = server.state_dir / "passwords"
+    kind = "TLS"
+    if isinstance(server, RedisClusterStack):
+        kind = f"Redis Cluster, {server.shards} shards x {1 + server.replicas} nodes, TLS"
     lines = [
-        f"Redis: rediss://127.0.0.1:{server.port} (TLS, CA {server.tls.ca_cert})",
+        f"Redis: rediss://127.0.0.1:{server.port} ({kind}, CA {server.tls.ca_cert})",
         f"Passwords: {pw}/<user> (users: worker, scheduler, keda, exporter, admin, dashboard)",
         f"Connect: REDISCLI_AUTH=$(cat {pw / 'admin'}) redis-cli "
-        f"--tls --cacert {server.tls.ca_cert} -p {server.port} --user admin",
+        + ("-c " if isinstance(server, RedisClusterStack) else "")
+        + f"--tls --cacert {server.tls.ca_cert} -p {server.port} --user admin",
         f"Logs: {platform.log_dir}/<process>.log (JSON lines)",
     ]
     for p in platform.processes:
@@ -133,10 +151,14 @@ def _endpoints(server: RedisServer, platform: Platform) -> str:
     return "\n".join(lines)
 
 
-def _write_state(state: Path, stack: str, server: RedisServer, platform: Platform) -> None:
+def _write_state(
+    state: Path, stack: str, server: RedisServer | RedisClusterStack, platform: Platform
+) -> None:
     doc: dict[str, Any] = {
         "stack": stack,
         "redisPort": server.port,
+        "redisDir": str(server.state_dir),
+        "redisCluster": isinstance(server, RedisClusterStack),
         "specFile": str(platform.spec_file),
         "processes": [
             {"name": p.name, "pid": p.pid, "httpPort": p.http_port} for p in platform.processes
@@ -153,7 +175,9 @@ def _stop_starting(*_: object) -> None:
     raise _StopDuringStartup
 
 
-def _watch(server: RedisServer, spec: PlatformSpec, platform: Platform, once: bool) -> None:
+def _watch(
+    server: RedisServer | RedisClusterStack, spec: PlatformSpec, platform: Platform, once: bool
+) -> None:
     stop = False
 
     def _stop(*_: object) -> None:
@@ -161,7 +185,7 @@ def _watch(server: RedisServer, spec: PlatformSpec, platform: Platform, once: bo
         stop = True
 
     signal.signal(signal.SIGTERM, _stop)
-    client = redis.Redis(**server.connection_kwargs("admin"), socket_timeout=5)
+    client = connect_sync(server.connection_kwargs("admin"), socket_timeout=5)
     try:
         if once:
             missing = platform.wait_healthy(timeout=90)
@@ -224,6 +248,15 @@ def up(
             "--once", help="Start everything, wait until ready, print the status once, stop."
         ),
     ] = False,
+    redis_mode: Annotated[
+        str,
+        typer.Option(
+            "--redis",
+            help="`standalone` (one Redis) or `cluster`: a Redis Cluster of the stack's "
+            "redis.cluster shards x (1 + replicasPerShard) nodes (default 3 x 2), TLS and "
+            "ACL on every node, ephemeral loopback ports; workers run the stock engine.",
+        ),
+    ] = "standalone",
     monitoring: Annotated[
         bool,
         typer.Option(
@@ -242,8 +275,14 @@ def up(
     scheduler and Redis stop (Redis writes its AOF and RDB files).
     """
     state = _state_dir(stack, state_dir)
-    spec = _local_variant(load_stack(stack).spec)
-    server = RedisServer(state / "redis", spec=spec, port=port)
+    if redis_mode not in ("standalone", "cluster"):
+        raise typer.BadParameter(f"unknown mode {redis_mode!r}", param_hint="--redis")
+    if redis_mode == "cluster" and monitoring:
+        raise typer.BadParameter(
+            "--monitoring watches one Redis; not with --redis cluster yet", param_hint="--redis"
+        )
+    spec = _local_variant(load_stack(stack).spec, redis_mode)
+    server = _redis(spec, state, port)
     platform = Platform(server, spec, state)
     watchers: MonitoringStack | None = None
     # SIGTERM during start-up stops what already runs and exits 0, like one later
@@ -251,14 +290,18 @@ def up(
     signal.signal(signal.SIGTERM, _stop_starting)
     try:
         console.print(f"[bold]bullmq-platform local stack[/] ({stack}): preparing {state}")
-        server.prepare()
-        server.start()
-        if spec.redis.auth.enabled:  # as in the pod: rotations and renewals reach Redis live
+        if isinstance(server, RedisClusterStack):
+            server.start(progress=console.print)
+        else:
+            server.prepare()
+            server.start()
+        if isinstance(server, RedisServer) and spec.redis.auth.enabled:
+            # as in the pod: rotations and renewals reach Redis live
             server.start_reloader(interval_seconds=spec.redis.auth.reload_interval_seconds)
         platform.start()
         _write_state(state, stack, server, platform)
         console.print(_endpoints(server, platform), soft_wrap=True)
-        if monitoring:
+        if monitoring and isinstance(server, RedisServer):
             watchers = _start_monitoring(server, platform, state, once)
         console.print(
             f"Sample jobs: .venv/bin/python -m local_stack enqueue --stack {stack}"
@@ -307,13 +350,15 @@ def enqueue(
     for name in queue or []:
         if name not in known:
             raise typer.BadParameter(f"unknown queue {name!r} (known: {known})")
+    redis_dir = Path(doc.get("redisDir") or state / "redis")
     settings = RedisSettings(
         host="127.0.0.1",
         port=int(doc["redisPort"]),
         username="worker",
-        password_file=state / "redis" / "passwords" / "worker",
-        ca_file=state / "redis" / "tls" / "ca.crt",
-        secrets_dir=state / "redis" / "no-secrets-dir",
+        password_file=redis_dir / "passwords" / "worker",
+        ca_file=redis_dir / "tls" / "ca.crt",
+        secrets_dir=redis_dir / "no-secrets-dir",
+        cluster=bool(doc.get("redisCluster")),
     )
     jobs = samples.plan(spec, count, queue)
     ids = asyncio.run(samples.enqueue(spec, settings, jobs))

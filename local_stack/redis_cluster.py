@@ -225,6 +225,11 @@ class RedisClusterStack:
     # ------------------------------------------------------------ clients
 
     @property
+    def port(self) -> int:
+        """The seed node's client port (clients discover the others from it)."""
+        return self.seed.port
+
+    @property
     def seed(self) -> ClusterNode:
         """A live node to start discovery from."""
         return next(n for n in self.nodes if n.alive)
