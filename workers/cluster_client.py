@@ -7,14 +7,23 @@ each command by its key's slot and follows MOVED / ASK redirections. Python
 bullmq takes such a ready client (`bullmq/redis_connection.py`). The client
 does not require full slot coverage: while one shard fails over, the queues
 on the other shards keep working.
+
+redis-py refuses EVALSHA inside a cluster pipeline, and bullmq runs its Lua
+scripts in pipelines to add jobs in bulk and to add a flow in one MULTI. The
+client here remembers every script it registered and sends such a call as
+EVAL with the script's text (routed by its keys, which must share one slot,
+as the spec's hash tags make sure): one round trip, no NOSCRIPT on a node that
+never saw the script.
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 import redis.cluster as sync_cluster
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
+from redis.commands.core import AsyncScript
 
 from platform_spec.settings import CLUSTER_KWARG
 
@@ -37,9 +46,62 @@ def _cluster_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+class _Queued:
+    """Awaitable that gives back the pipeline as is.
+
+    Why: redis-py's Script awaits `pipeline.evalsha(...)`, and awaiting a
+    ClusterPipeline re-initializes it, which empties the queued commands.
+    """
+
+    def __init__(self, pipe: ClusterPipeline) -> None:
+        self.pipe = pipe
+
+    def __await__(self) -> Generator[Any, None, ClusterPipeline]:
+        return self.pipe
+        yield  # a generator that returns at once
+
+
+class ScriptingClusterPipeline(ClusterPipeline):
+    """A cluster pipeline that sends a registered script's EVALSHA as EVAL."""
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        # redis-py 8's cluster MULTI passes each command's kwargs to its reply callback,
+        # and `keys=` (client-side caching hint) breaks callbacks such as HEXISTS's `bool`.
+        kwargs.pop("keys", None)
+        return super().execute_command(*args, **kwargs)
+
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
+        client = self.cluster_client
+        bodies: dict[str, Any] = getattr(client, "script_bodies", {})
+        if sha not in bodies:
+            raise KeyError(f"script {sha} was not registered on this cluster client")
+        return _Queued(self.execute_command("EVAL", bodies[sha], numkeys, *keys_and_args))
+
+
+class ScriptingRedisCluster(RedisCluster):
+    """RedisCluster whose pipelines can run the Lua scripts registered on it."""
+
+    script_bodies: dict[str, Any]
+
+    def register_script(self, script: Any) -> AsyncScript:  # type: ignore[override]
+        registered = super().register_script(script)
+        if not hasattr(self, "script_bodies"):
+            self.script_bodies = {}
+        self.script_bodies[registered.sha] = registered.script
+        return registered
+
+    def pipeline(
+        self, transaction: Any | None = None, shard_hint: Any | None = None
+    ) -> ClusterPipeline:
+        if shard_hint:
+            return super().pipeline(transaction, shard_hint)  # raises, as redis-py does
+        # mypy reads redis-py's `_event_dispatcher` annotation as abstract; set at runtime.
+        return ScriptingClusterPipeline(self, transaction)  # type: ignore[abstract]
+
+
 def cluster_client(kwargs: dict[str, Any]) -> RedisCluster:
     """An asyncio RedisCluster seeded by `host:port` of the kwargs (marker removed)."""
-    return RedisCluster(**_cluster_kwargs(kwargs))
+    return ScriptingRedisCluster(**_cluster_kwargs(kwargs))
 
 
 def cluster_client_sync(kwargs: dict[str, Any]) -> sync_cluster.RedisCluster:

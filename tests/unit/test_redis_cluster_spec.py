@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from platform_spec.keys import hash_tagged_prefix
 from platform_spec.model import PlatformSpec, SpecError, validate_spec
+from platform_spec.settings import RedisSettings
+from workers.connection import is_cluster
+from workers.engine_factory import pick_engine
 
 QUEUES = [
     {"name": n, "handler": "workers.handlers.background_tasks", "jobs": [{"name": "run"}]}
@@ -109,3 +113,30 @@ def test_it_should_check_flows_only_in_cluster_mode() -> None:
     data = cluster_spec(flows=[{"name": "checkout", "queues": ["orders", "payments"]}])
     data["redis"]["mode"] = "in-cluster"
     validate_spec(data)
+
+
+@pytest.mark.parametrize(
+    ("requested", "cluster", "expected"),
+    [
+        (None, False, "fast"),
+        (None, True, "stock"),
+        ("stock", True, "stock"),
+        ("fast", False, "fast"),
+    ],
+)
+def test_it_should_pick_the_stock_engine_on_a_cluster(
+    requested: str | None, cluster: bool, expected: str
+) -> None:
+    assert pick_engine(requested, cluster) == expected
+
+
+def test_it_should_refuse_the_fast_engine_on_a_cluster_naming_the_field() -> None:
+    with pytest.raises(ValueError, match=r"--engine fast: redis\.mode cluster .* --engine stock"):
+        pick_engine("fast", True)
+
+
+def test_it_should_mark_cluster_kwargs_and_keep_the_password_out_of_describe() -> None:
+    settings = RedisSettings(host="r", password=SecretStr("s3cret"), tls=False, cluster=True)
+    assert is_cluster(settings.redis_kwargs())
+    assert "s3cret" not in settings.describe() and settings.describe().endswith("(cluster)")
+    assert not is_cluster(RedisSettings(host="r", tls=False).redis_kwargs())
