@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from bullmq import Queue as BullQueue
 from cluster_handlers import runs_key
-from conftest import queue_names, settings_for, spec_for
+from cluster_support import queue_names, settings_for, spec_for
 from typer.testing import CliRunner
 
 from autoscaling.signal import scaling_response

@@ -101,8 +101,8 @@ script adds "#<sha256>" of each user's mounted password file.
 {{- /* CLIENT SETINFO (7.2+) is left out: Redis 7.0 would reject the whole ACL file. */ -}}
 {{- $conn := "+hello +auth +ping +select +client|setname +client|getname +client|id" -}}
 {{- if eq .Values.redis.mode "cluster" }}
-{{- /* Cluster clients discover the slot map (and the key positions of every command: COMMAND) and follow ASK redirections. */}}
-{{- $conn = printf "%s +cluster|slots +cluster|shards +cluster|nodes +cluster|info +cluster|myid +asking +readonly +readwrite +command" $conn }}
+{{- /* Cluster clients discover the slot map (and the key positions of every command: COMMAND), follow ASK redirections, and may WAIT for a replica to hold their writes (replication is asynchronous: an add is kept through a failover once a replica has it). */}}
+{{- $conn = printf "%s +cluster|slots +cluster|shards +cluster|nodes +cluster|info +cluster|myid +asking +readonly +readwrite +command +wait" $conn }}
 {{- end }}
 # Refused to every role but admin, whatever its categories allow.
 {{- $deny := "-@dangerous -script|flush -script|kill -function -flushall -flushdb -debug -config -keys -shutdown -monitor -swapdb -migrate" }}
