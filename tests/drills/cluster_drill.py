@@ -71,10 +71,18 @@ class QueueFeed:
 class DurableProducer:
     """Adds `work` jobs (ids `j<n>`) in batches, each confirmed by `WAIT 1`."""
 
-    def __init__(self, stack: RedisClusterStack, spec: PlatformSpec, queues: list[str]) -> None:
+    def __init__(
+        self,
+        stack: RedisClusterStack,
+        spec: PlatformSpec,
+        queues: list[str],
+        *,
+        wait_replicas: int = 1,
+    ) -> None:
         self.stack = stack
         self.spec = spec
         self.feeds = {q: QueueFeed(q) for q in queues}
+        self.wait_replicas = wait_replicas  # 0: a cluster without replicas (no WAIT)
 
     def feed(self, queue: str, count: int = BATCH) -> bool:
         """Send the next batch of `queue`; True when it is confirmed on a replica."""
@@ -104,9 +112,11 @@ class DurableProducer:
                 for n in range(first, first + count)
             ]
             await producer.addBulk(batch)
+            if not self.wait_replicas:
+                return True
             client = producer.backend.connection.conn
-            replicas = await client.execute_command("WAIT", 1, WAIT_TIMEOUT_MS)
-            return int(replicas) >= 1
+            replicas = await client.execute_command("WAIT", self.wait_replicas, WAIT_TIMEOUT_MS)
+            return int(replicas) >= self.wait_replicas
         finally:
             await asyncio.wait_for(producer.close(), 5)
 
