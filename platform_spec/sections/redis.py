@@ -148,6 +148,12 @@ class PasswordKeys(SpecModel):
         "exporter-password", description="Key of the redis_exporter user's password."
     )
     admin: str = Field("admin-password", description="Key of the admin user's password.")
+    cluster: str = Field(
+        "cluster-password",
+        description="Key of the `cluster` user's password (redis.mode cluster): replicas log "
+        "in to their primary with it, and the in-pod bootstrap and `redis-cli --cluster "
+        "reshard` use it. Unused in the other modes.",
+    )
     dashboard: str = Field(
         "dashboard-password",
         description="Key of the dashboard user's password (dashboard.enabled).",

@@ -40,15 +40,42 @@
 {{- end -}}
 {{- end -}}
 
+{{/*
+A queue's BullMQ key prefix: keyPrefix, or in Redis Cluster mode keyPrefix plus the
+queue's hash tag (its redis.cluster.tagGroups tag, else its name), the format coming
+from platform_spec/keys.py through the facts. Call with (dict "ctx" $ "queue" NAME);
+a DLQ passes its queue's name. PlatformSpec.queue_prefix is the Python side.
+*/}}
+{{- define "bullmq-platform.queuePrefix" -}}
+{{- $v := .ctx.Values -}}
+{{- if include "bullmq-platform.redisCluster" .ctx -}}
+{{- $tag := .queue -}}
+{{- range $g := $v.redis.cluster.tagGroups -}}
+{{- if has $.queue $g.queues }}{{ $tag = $g.tag }}{{ end -}}
+{{- end -}}
+{{- printf (include "bullmq-platform.facts" .ctx | fromJson).clusterPrefixFormat $v.keyPrefix $tag -}}
+{{- else -}}
+{{- $v.keyPrefix -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when clients talk Redis Cluster: redis.mode cluster, or external.cluster. */}}
+{{- define "bullmq-platform.redisCluster" -}}
+{{- $r := .Values.redis -}}
+{{- if or (eq $r.mode "cluster") (and (eq $r.mode "external") $r.external.cluster) -}}true{{- end -}}
+{{- end -}}
+
 {{/* Keys whose sizes redis_exporter reports: each queue's backlog, busy, delayed and failed sets. */}}
 {{- define "bullmq-platform.exporterKeys" -}}
 {{- $keys := list -}}
 {{- range $q := .Values.queues -}}
 {{- range $suffix := list "wait" "prioritized" "active" "delayed" "failed" -}}
-{{- $keys = append $keys (printf "db0=%s:%s:%s" $.Values.keyPrefix $q.name $suffix) -}}
+{{- $prefix := include "bullmq-platform.queuePrefix" (dict "ctx" $ "queue" $q.name) -}}
+{{- $keys = append $keys (printf "db0=%s:%s:%s" $prefix $q.name $suffix) -}}
 {{- end -}}
 {{- if $q.deadLetter.enabled -}}{{/* the DLQ's waiting jobs: PlatformSpec Queue.dlq_name */}}
-{{- $keys = append $keys (printf "db0=%s:%s-dlq:wait" $.Values.keyPrefix $q.name) -}}
+{{- $prefix := include "bullmq-platform.queuePrefix" (dict "ctx" $ "queue" $q.name) -}}
+{{- $keys = append $keys (printf "db0=%s:%s-dlq:wait" $prefix $q.name) -}}
 {{- end -}}
 {{- end -}}
 {{- join "," $keys -}}
