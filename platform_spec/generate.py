@@ -177,12 +177,25 @@ def chart_readme(current: str) -> str:
 # ---------------------------------------------------------------- example values
 
 
-def example_values(stack: str) -> str:
+# Scenarios beyond the stack files: ci/<name>-values.yaml from a stack's spec with
+# changes, so the chart tests render (and schema-check) each one like the stacks.
+SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
+    # prod on a Redis Cluster (redis.mode cluster, 3 shards x 2; docs/redis-cluster.md)
+    "prod-cluster": ("prod", {"mode": "cluster"}),
+}
+
+
+def example_values(stack: str, redis_changes: dict[str, Any] | None = None) -> str:
     """ci/<stack>-values.yaml: the stack file's spec as chart values (one definition)."""
     config = load_stack(stack)
     names = generated_secret_names(config.infra.release_name)
+    spec = config.spec
+    if redis_changes:
+        data = spec.model_dump(by_alias=True)
+        data["redis"].update(redis_changes)
+        spec = PlatformSpec.model_validate(data)
     values = override_values(
-        config.spec,
+        spec,
         auth_secret=names["auth"],
         tls_secret=names["tls"],
         dashboard_secret=names["dashboard"],
@@ -225,6 +238,8 @@ def generated_files() -> dict[Path, str]:
     }
     for stack in STACKS:
         files[CHART_DIR / "ci" / f"{stack}-values.yaml"] = example_values(stack)
+    for scenario, (stack, changes) in SCENARIOS.items():
+        files[CHART_DIR / "ci" / f"{scenario}-values.yaml"] = example_values(stack, changes)
     return files
 
 

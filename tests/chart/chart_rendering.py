@@ -14,7 +14,8 @@ from platform_spec.chart import CHART_DIR
 from platform_spec.model import PlatformSpec
 from platform_spec.values import chart_values
 
-STACKS = ("dev", "staging", "prod")
+# The stacks plus scenarios (platform_spec/generate.py SCENARIOS): each ci/<name>-values.yaml.
+STACKS = ("dev", "staging", "prod", "prod-cluster")
 HELM_MAJORS = (4, 3)
 Obj = dict[str, Any]
 

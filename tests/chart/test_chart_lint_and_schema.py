@@ -14,7 +14,7 @@ from platform_spec.values import chart_values
 
 pytestmark = pytest.mark.helm
 HELMS = [pytest.param(4, id="helm4"), pytest.param(3, id="helm3")]
-STACKS = ["dev", "staging", "prod"]
+STACKS = ["dev", "staging", "prod", "prod-cluster"]
 
 
 @pytest.mark.parametrize("major", HELMS)
