@@ -53,6 +53,8 @@ from platform_spec.keys import DEFAULT_PREFIX, QueueKeys
 
 RESULTS_DIR = BENCH_DIR / "results"
 CHUNK = 1000
+# The packages a measured Python process imports from a source tree.
+PYTHON_PACKAGES = ("workers", "platform_spec", "bench", "local_stack")
 
 
 @dataclass
@@ -90,6 +92,16 @@ def ensure_node() -> str:
             stdout=subprocess.DEVNULL,
         )
     return node
+
+
+def precompile(roots: list[Path]) -> None:
+    """Write the bytecode of each tree's packages, as the image does (`compileall` in
+    images/platform/Containerfile): otherwise, with PYTHONDONTWRITEBYTECODE set, every
+    worker would compile its sources at start-up, which no pod does."""
+    dirs = [str(root / pkg) for root in roots for pkg in PYTHON_PACKAGES if (root / pkg).is_dir()]
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", *dirs], check=True, stdout=subprocess.DEVNULL
+    )
 
 
 # ------------------------------------------------------------ processes
@@ -232,6 +244,7 @@ def run_enqueue(
 
 def run(cfg: Config) -> list[dict[str, Any]]:
     node = ensure_node()
+    precompile([REPO] if cfg.baseline is None else [REPO, cfg.baseline.resolve()])
     rows: list[dict[str, Any]] = []
     plan = core_plan() if cfg.pin else None
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:

@@ -2,7 +2,7 @@
 
 No Docker daemon and no registry here: buildah builds (`--isolation chroot`), podman runs
 with the runc runtime (crun fails on this kernel's hybrid cgroups), debootstrap makes the
-local base image. See ../shared/DESIGN.md "Containers here" and docs/image.md.
+local base image. See docs/image.md, "Building without Docker".
 """
 
 from __future__ import annotations

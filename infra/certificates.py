@@ -15,10 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
-import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
-from infra.labels import labels, object_name
+from infra.labels import owned_secret
 from platform_spec.stack import Certificates
 
 KEY_ALGORITHM = "ECDSA"
@@ -139,14 +138,11 @@ class RedisTls(pulumi.ComponentResource):
         self.ca_cert_pem = ca.cert_pem
         self.server_cert_pem = server_cert
         self.server_key_pem = server_key_pem
-        secret = k8s.core.v1.Secret(
-            f"{name}-secret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=args.secret_name,
-                namespace=args.namespace,
-                labels=labels(args.release, "redis"),
-            ),
-            type="kubernetes.io/tls",
+        self.secret_name = owned_secret(
+            name,
+            args,
+            component="redis",
+            secret_type="kubernetes.io/tls",
             string_data={
                 "tls.crt": server_cert,
                 "tls.key": server_key_pem,
@@ -156,5 +152,4 @@ class RedisTls(pulumi.ComponentResource):
             },
             opts=child,
         )
-        self.secret_name = secret.metadata.apply(object_name)
         self.register_outputs({"secretName": self.secret_name, "caCertPem": self.ca_cert_pem})

@@ -17,10 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
-import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from infra.labels import labels, object_name
+from infra.labels import owned_secret
 from platform_spec.model import PasswordKeys
 from platform_spec.stack import PasswordRotation
 
@@ -111,16 +110,11 @@ class RedisCredentials(pulumi.ComponentResource):
         string_data.update(
             {f"{keys[user]}{args.previous_suffix}": value for user, value in previous.items()}
         )
-        secret = k8s.core.v1.Secret(
-            f"{name}-secret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=args.secret_name,
-                namespace=args.namespace,
-                labels=labels(args.release, "redis"),
-            ),
-            type="Opaque",
+        self.secret_name = owned_secret(
+            name,
+            args,
+            component="redis",
             string_data=string_data,
             opts=child,
         )
-        self.secret_name = secret.metadata.apply(object_name)
         self.register_outputs({"secretName": self.secret_name})

@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from infra.credentials import PASSWORD_LENGTH, random_password
-from infra.labels import labels, object_name
-from infra.naming import fullname
+from infra.labels import owned_secret
+from infra.naming import fullname, service_host
 from platform_spec.model import PlatformSpec
 
 
@@ -43,18 +42,13 @@ class DashboardCredentials(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.password = random_password(f"{name}-password", args.length, child)
-        secret = k8s.core.v1.Secret(
-            f"{name}-secret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=args.secret_name,
-                namespace=args.namespace,
-                labels=labels(args.release, "dashboard"),
-            ),
-            type="Opaque",
+        self.secret_name = owned_secret(
+            name,
+            args,
+            component="dashboard",
             string_data={args.password_key: self.password},
             opts=child,
         )
-        self.secret_name = secret.metadata.apply(object_name)
         self.register_outputs({"secretName": self.secret_name})
 
 
@@ -69,4 +63,5 @@ def dashboard_url(spec: PlatformSpec, release: str) -> str | None:
         scheme = "https" if ingress.tls_secret else "http"
         return f"{scheme}://{ingress.host}{path}"
     service = f"{fullname(release, spec.fullname_override)}-dashboard"
-    return f"http://{service}.{spec.namespace}.svc:{dashboard.port}{path}"
+    host = service_host(service, spec.namespace, spec.cluster_domain)
+    return f"http://{host}:{dashboard.port}{path}"

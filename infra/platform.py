@@ -35,8 +35,12 @@ class QueuePlatformArgs:
 def redis_endpoint(spec: PlatformSpec, release: str) -> tuple[str, int]:
     """(host, port) the workers, scheduler and KEDA connect to."""
     if spec.redis.mode == "external":
-        return str(spec.redis.external.host), spec.redis.external.port
-    return redis_names(spec, release).client_host, spec.redis.port
+        return str(spec.redis.external.host or ""), spec.redis.external.port
+    names = redis_names(spec, release)
+    if spec.redis.mode == "sentinel":
+        # The first primary; clients ask the Sentinels (output redisSentinelAddresses).
+        return f"{names.pod_host(0)}.{names.namespace}.svc", spec.redis.port
+    return names.client_host, spec.redis.port
 
 
 def drop_none(values: Any) -> Any:

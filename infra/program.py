@@ -91,7 +91,7 @@ def deploy(stack: StackConfig) -> dict[str, Any]:
         waits.append(credentials)
     certificates = None
     if redis.tls.enabled and redis.tls.source == "generated":
-        where = redis_names(spec, release, infra.cluster_domain)
+        where = redis_names(spec, release)
         certificates = RedisTls(
             f"{release}-redis-tls",
             RedisTlsArgs(
@@ -99,7 +99,7 @@ def deploy(stack: StackConfig) -> dict[str, Any]:
                 secret_name=names["tls"],
                 release=release,
                 keda_client_keys=(spec.keda.client_cert_key, spec.keda.client_key_key),
-                common_name=where.client_host,
+                common_name=where.common_name,
                 dns_names=server_dns_names(where),
                 certificates=infra.certificates,
             ),
@@ -220,6 +220,14 @@ def exports(
     }
     if certificates:
         out["caCertPem"] = certificates.ca_cert_pem  # public: clients need it to verify
+    if redis.mode == "sentinel":
+        names = redis_names(spec, stack.infra.release_name)
+        out["redisSentinelService"] = f"{names.sentinel_service}.{names.namespace}.svc"
+        out["redisSentinelAddresses"] = names.sentinel_addresses(redis.sentinel.port)
+        out["redisSentinelMaster"] = redis.sentinel.master_name
+    elif redis.mode == "external" and redis.external.sentinel.enabled:
+        out["redisSentinelAddresses"] = list(redis.external.sentinel.addresses)
+        out["redisSentinelMaster"] = redis.external.sentinel.master_name
     if keda:
         out["kedaNamespace"] = keda.namespace
         out["kedaChartVersion"] = stack.infra.keda_chart_version

@@ -1,17 +1,23 @@
 """`python -m local_stack`: the whole platform on one machine, for newcomers and drills.
 
 python -m local_stack up [--stack dev]        # Redis, scheduler, a worker per queue, dashboard
-python -m local_stack up --redis cluster      # ... on a 6-node Redis Cluster (3 shards x 2)
 python -m local_stack up --monitoring         # ... plus redis_exporter and Prometheus
 python -m local_stack enqueue [--count 5]     # sample jobs into every queue (another terminal)
+python -m local_stack up --redis sentinel     # 3 Redis nodes + 3 Sentinels (failover)
+python -m local_stack kill-primary            # SIGKILL the current primary; watch the failover
+python -m local_stack sizing [--payload 1024]  # Redis bytes per job by state and payload size
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import tempfile
 import time
+from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,9 +28,11 @@ from rich.live import Live
 from rich.table import Table
 
 from local_stack import samples
+from local_stack import sizing as sizing_table
 from local_stack.processes import Platform, PlatformProcess
 from local_stack.redis_cluster import RedisClusterStack
 from local_stack.redis_server import RedisServer, local_spec
+from local_stack.sentinel_cluster import SentinelCluster
 from monitoring.stack import MonitoringStack
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings
@@ -52,23 +60,31 @@ def main() -> None:
     """Run the BullMQ platform locally (see `up --help` and `enqueue --help`)."""
 
 
-def _local_variant(spec: PlatformSpec, redis_mode: str = "standalone") -> PlatformSpec:
-    """The stack's spec, with what a laptop needs: admin user on, same policy otherwise;
-    `redis_mode` cluster runs it on a local Redis Cluster (redis.mode cluster)."""
+class RedisMode(StrEnum):
+    standalone = "standalone"
+    sentinel = "sentinel"
+    cluster = "cluster"
+
+
+# A local Redis Cluster (local_stack/redis_cluster.py) or Sentinel deployment, if any.
+Cluster = SentinelCluster | RedisClusterStack
+
+
+# Sentinel timings for a laptop: fail over about 2 s after the primary dies.
+LOCAL_SENTINEL = {"downAfterMilliseconds": 1000, "failoverTimeoutMilliseconds": 3000}
+
+
+def _local_variant(spec: PlatformSpec, mode: RedisMode = RedisMode.standalone) -> PlatformSpec:
+    """The stack's spec, with what a laptop needs: admin user on, same policy otherwise."""
     data = spec.model_dump(by_alias=True)
     data["redis"]["auth"]["adminEnabled"] = True
-    data["redis"]["mode"] = "cluster" if redis_mode == "cluster" else "in-cluster"
+    data["redis"]["mode"] = "in-cluster"
+    if mode is RedisMode.sentinel:
+        data["redis"]["mode"] = "sentinel"
+        data["redis"]["sentinel"].update(LOCAL_SENTINEL)
+    if mode is RedisMode.cluster:
+        data["redis"]["mode"] = "cluster"
     return local_spec(**{k: v for k, v in data.items() if k != "environment"})
-
-
-def _redis(spec: PlatformSpec, state: Path, port: int) -> RedisServer | RedisClusterStack:
-    """The local Redis of a spec: one server, or a cluster of its shards x (1 + replicas)."""
-    if spec.redis.mode == "cluster":
-        c = spec.redis.cluster
-        return RedisClusterStack(
-            state / "redis-cluster", spec=spec, shards=c.shards, replicas=c.replicas_per_shard
-        )
-    return RedisServer(state / "redis", spec=spec, port=port)
 
 
 def _state_dir(stack: str, state_dir: Path | None) -> Path:
@@ -123,18 +139,22 @@ def process_table(processes: list[PlatformProcess]) -> Table:
     return table
 
 
-def _endpoints(server: RedisServer | RedisClusterStack, platform: Platform) -> str:
+def _endpoints(server: RedisServer, platform: Platform, cluster: Cluster | None = None) -> str:
     assert server.tls is not None
     pw = server.state_dir / "passwords"
-    kind = "TLS"
-    if isinstance(server, RedisClusterStack):
-        kind = f"Redis Cluster, {server.shards} shards x {1 + server.replicas} nodes, TLS"
-    lines = [
-        f"Redis: rediss://127.0.0.1:{server.port} ({kind}, CA {server.tls.ca_cert})",
+    first = "Redis" if cluster is None else "Redis node-0 (first primary)"
+    cli = ""
+    if isinstance(cluster, RedisClusterStack):
+        first = f"Redis Cluster ({cluster.shards} shards x {1 + cluster.replicas} nodes), seed"
+        cli = "-c "
+    lines = [f"{first}: rediss://127.0.0.1:{server.port} (TLS, CA {server.tls.ca_cert})"]
+    if isinstance(cluster, SentinelCluster):
+        hosts = cluster.sentinel_env()["BULLMQ_PLATFORM_REDIS_SENTINEL_HOSTS"]
+        lines.append(f"Sentinels: {hosts} (master {cluster.master_name}, TLS, same users)")
+    lines += [
         f"Passwords: {pw}/<user> (users: worker, scheduler, keda, exporter, admin, dashboard)",
-        f"Connect: REDISCLI_AUTH=$(cat {pw / 'admin'}) redis-cli "
-        + ("-c " if isinstance(server, RedisClusterStack) else "")
-        + f"--tls --cacert {server.tls.ca_cert} -p {server.port} --user admin",
+        f"Connect: REDISCLI_AUTH=$(cat {pw / 'admin'}) redis-cli {cli}"
+        f"--tls --cacert {server.tls.ca_cert} -p {server.port} --user admin",
         f"Logs: {platform.log_dir}/<process>.log (JSON lines)",
     ]
     for p in platform.processes:
@@ -152,13 +172,20 @@ def _endpoints(server: RedisServer | RedisClusterStack, platform: Platform) -> s
 
 
 def _write_state(
-    state: Path, stack: str, server: RedisServer | RedisClusterStack, platform: Platform
+    state: Path,
+    stack: str,
+    server: RedisServer,
+    platform: Platform,
+    cluster: Cluster | None = None,
 ) -> None:
+    rc = cluster if isinstance(cluster, RedisClusterStack) else None
     doc: dict[str, Any] = {
         "stack": stack,
         "redisPort": server.port,
-        "redisDir": str(server.state_dir),
-        "redisCluster": isinstance(server, RedisClusterStack),
+        # a cluster keeps the shared passwords/ and tls/ in its own folder
+        "redisDir": str(rc.state_dir if rc else server.state_dir),
+        "redisCluster": rc is not None,
+        "sentinel": cluster.state() if isinstance(cluster, SentinelCluster) else None,
         "specFile": str(platform.spec_file),
         "processes": [
             {"name": p.name, "pid": p.pid, "httpPort": p.http_port} for p in platform.processes
@@ -175,8 +202,61 @@ def _stop_starting(*_: object) -> None:
     raise _StopDuringStartup
 
 
+def node_table(cluster: SentinelCluster) -> Table:
+    """Each Redis node: port, pid and role as it reports it (the primary marked)."""
+    table = Table(title="redis nodes (Sentinel mode; `python -m local_stack kill-primary`)")
+    for column in ("node", "port", "pid", "role", "sentinel"):
+        table.add_column(column, justify="left" if column in ("node", "role") else "right")
+    for i, (node, sentinel) in enumerate(zip(cluster.nodes, cluster.sentinels, strict=True)):
+        role = cluster.role(node)
+        shown = {"master": "[bold green]primary[/]", "slave": "replica"}.get(
+            role, f"[red]{role}[/]"
+        )
+        alive = node.process is not None and node.process.poll() is None
+        pid = str(node.process.pid) if node.process is not None and alive else "-"
+        table.add_row(f"node-{i}", str(node.port), pid, shown, str(sentinel.port))
+    return table
+
+
+def _admin_client(server: RedisServer, cluster: Cluster | None) -> redis.Redis:
+    """The admin's client: the one Redis, a cluster client, or whichever node the
+    Sentinels call primary."""
+    if isinstance(cluster, RedisClusterStack):
+        return connect_sync(cluster.connection_kwargs("admin"), socket_timeout=5)
+    if cluster is None:
+        return redis.Redis(**server.connection_kwargs("admin"), socket_timeout=5)
+    assert server.tls is not None
+    settings = RedisSettings(
+        username="admin",
+        password_file=server.password_dir / "admin",
+        ca_file=server.tls.ca_cert,
+        secrets_dir=server.state_dir / "no-secrets-dir",
+        sentinel_hosts=cluster.sentinel_env()["BULLMQ_PLATFORM_REDIS_SENTINEL_HOSTS"],
+        sentinel_master=cluster.master_name,
+    )
+    return connect_sync(settings.redis_kwargs(), socket_timeout=5)
+
+
+def _view(
+    client: redis.Redis, spec: PlatformSpec, platform: Platform, cluster: Cluster | None
+) -> Group:
+    tables = [process_table(platform.processes)]
+    if isinstance(cluster, SentinelCluster):
+        tables.append(node_table(cluster))
+    try:
+        tables.insert(0, depth_table(client, spec))
+    except redis.RedisError as exc:  # e.g. during a failover: the next refresh reconnects
+        tables.insert(0, Table(title=f"queue depths: Redis unavailable ({type(exc).__name__})"))
+    return Group(*tables)
+
+
 def _watch(
-    server: RedisServer | RedisClusterStack, spec: PlatformSpec, platform: Platform, once: bool
+    server: RedisServer,
+    spec: PlatformSpec,
+    platform: Platform,
+    once: bool,
+    cluster: Cluster | None = None,
+    on_restart: Callable[[], None] | None = None,
 ) -> None:
     stop = False
 
@@ -185,23 +265,27 @@ def _watch(
         stop = True
 
     signal.signal(signal.SIGTERM, _stop)
-    client = connect_sync(server.connection_kwargs("admin"), socket_timeout=5)
+    client = _admin_client(server, cluster)
     try:
         if once:
             missing = platform.wait_healthy(timeout=90)
-            console.print(Group(depth_table(client, spec), process_table(platform.processes)))
+            console.print(_view(client, spec, platform, cluster))
             if missing:
                 console.print(f"[red]not ready:[/] {', '.join(missing)} (see their logs)")
                 raise typer.Exit(1)
             return
-        view = Group(depth_table(client, spec), process_table(platform.processes))
-        with Live(view, console=console, refresh_per_second=2) as live:
+        with Live(_view(client, spec, platform, cluster), console=console) as live:
             while not stop:
                 time.sleep(1)
                 revived = platform.revive()
                 if revived:
                     console.log(f"restarted after an exit: {', '.join(revived)}")
-                live.update(Group(depth_table(client, spec), process_table(platform.processes)))
+                if cluster is not None:
+                    for port in cluster.restart_dead_nodes():
+                        console.log(f"redis node on port {port} restarted; it rejoins as a replica")
+                        if on_restart is not None:
+                            on_restart()  # new pids for kill-primary
+                live.update(_view(client, spec, platform, cluster))
         console.print()
     except KeyboardInterrupt:
         pass
@@ -248,15 +332,6 @@ def up(
             "--once", help="Start everything, wait until ready, print the status once, stop."
         ),
     ] = False,
-    redis_mode: Annotated[
-        str,
-        typer.Option(
-            "--redis",
-            help="`standalone` (one Redis) or `cluster`: a Redis Cluster of the stack's "
-            "redis.cluster shards x (1 + replicasPerShard) nodes (default 3 x 2), TLS and "
-            "ACL on every node, ephemeral loopback ports; workers run the stock engine.",
-        ),
-    ] = "standalone",
     monitoring: Annotated[
         bool,
         typer.Option(
@@ -266,6 +341,18 @@ def up(
             "prints Prometheus's URL.",
         ),
     ] = False,
+    redis_mode: Annotated[
+        RedisMode,
+        typer.Option(
+            "--redis",
+            help="`standalone`: one Redis; `sentinel`: a primary, 2 replicas and 3 Sentinels "
+            "(redis.mode sentinel, the chart's config); the status shows the primary and "
+            "`python -m local_stack kill-primary` makes it fail over; `cluster`: a Redis "
+            "Cluster of the stack's redis.cluster shards x (1 + replicasPerShard) nodes "
+            "(default 3 x 2, redis.mode cluster, the chart's config; workers run the stock "
+            "engine), killed nodes restarted.",
+        ),
+    ] = RedisMode.standalone,
 ) -> None:
     """Start Redis (TLS, ACL users, AOF, noeviction), the scheduler, one worker per queue
     and, when the stack enables it, the dashboard (its URL and password file are printed).
@@ -275,39 +362,58 @@ def up(
     scheduler and Redis stop (Redis writes its AOF and RDB files).
     """
     state = _state_dir(stack, state_dir)
-    if redis_mode not in ("standalone", "cluster"):
-        raise typer.BadParameter(f"unknown mode {redis_mode!r}", param_hint="--redis")
-    if redis_mode == "cluster" and monitoring:
-        raise typer.BadParameter(
-            "--monitoring watches one Redis; not with --redis cluster yet", param_hint="--redis"
-        )
     spec = _local_variant(load_stack(stack).spec, redis_mode)
-    server = _redis(spec, state, port)
-    platform = Platform(server, spec, state)
+    cluster: Cluster | None = None
+    if redis_mode is not RedisMode.standalone and monitoring:
+        raise typer.BadParameter("--monitoring runs with --redis standalone only")
+    if redis_mode is RedisMode.sentinel:
+        cluster = SentinelCluster(state / "redis-sentinel", spec=spec)
+        cluster.prepare()
+        server = cluster.nodes[0]
+    elif redis_mode is RedisMode.cluster:
+        c = spec.redis.cluster
+        cluster = RedisClusterStack(
+            state / "redis-cluster", spec=spec, shards=c.shards, replicas=c.replicas_per_shard
+        )
+        cluster.prepare()
+        server = cluster.nodes[0]
+    else:
+        server = RedisServer(state / "redis", spec=spec, port=port)
+    platform = Platform(server, spec, state, redis_env=_redis_env(cluster))
     watchers: MonitoringStack | None = None
     # SIGTERM during start-up stops what already runs and exits 0, like one later
     # (_watch turns it into a flag); before, it killed us with children orphaned.
     signal.signal(signal.SIGTERM, _stop_starting)
     try:
         console.print(f"[bold]bullmq-platform local stack[/] ({stack}): preparing {state}")
-        if isinstance(server, RedisClusterStack):
-            server.start(progress=console.print)
+        if isinstance(cluster, SentinelCluster):
+            console.print("starting 3 Redis nodes and 3 Sentinels ...")
+            cluster.start()
+            platform.redis_env = cluster.sentinel_env()
+        elif isinstance(cluster, RedisClusterStack):
+            cluster.start(progress=console.print)
         else:
             server.prepare()
             server.start()
-        if isinstance(server, RedisServer) and spec.redis.auth.enabled:
-            # as in the pod: rotations and renewals reach Redis live
-            server.start_reloader(interval_seconds=spec.redis.auth.reload_interval_seconds)
+            if spec.redis.auth.enabled:  # as in the pod: rotations and renewals reach Redis live
+                server.start_reloader(interval_seconds=spec.redis.auth.reload_interval_seconds)
         platform.start()
-        _write_state(state, stack, server, platform)
-        console.print(_endpoints(server, platform), soft_wrap=True)
-        if monitoring and isinstance(server, RedisServer):
+        _write_state(state, stack, server, platform, cluster)
+        console.print(_endpoints(server, platform, cluster), soft_wrap=True)
+        if monitoring:
             watchers = _start_monitoring(server, platform, state, once)
         console.print(
             f"Sample jobs: .venv/bin/python -m local_stack enqueue --stack {stack}"
             + (f" --state-dir {state}" if state_dir else "")
         )
-        _watch(server, spec, platform, once)
+        _watch(
+            server,
+            spec,
+            platform,
+            once,
+            cluster,
+            on_restart=lambda: _write_state(state, stack, server, platform, cluster),
+        )
     except _StopDuringStartup:
         console.print("SIGTERM during start-up")
     finally:
@@ -322,7 +428,10 @@ def up(
             for name, code in codes.items():
                 console.print(f"  {name}: exit {code}")
             console.print("stopping Redis (it writes its AOF and RDB files) ...")
-            server.stop()
+            if cluster is not None:
+                cluster.stop()
+            else:
+                server.stop()
             (state / STATE_FILE).unlink(missing_ok=True)
             console.print("stopped; state kept in " + str(state))
         finally:
@@ -350,16 +459,7 @@ def enqueue(
     for name in queue or []:
         if name not in known:
             raise typer.BadParameter(f"unknown queue {name!r} (known: {known})")
-    redis_dir = Path(doc.get("redisDir") or state / "redis")
-    settings = RedisSettings(
-        host="127.0.0.1",
-        port=int(doc["redisPort"]),
-        username="worker",
-        password_file=redis_dir / "passwords" / "worker",
-        ca_file=redis_dir / "tls" / "ca.crt",
-        secrets_dir=redis_dir / "no-secrets-dir",
-        cluster=bool(doc.get("redisCluster")),
-    )
+    settings = _settings(doc, "worker")
     jobs = samples.plan(spec, count, queue)
     ids = asyncio.run(samples.enqueue(spec, settings, jobs))
     table = Table(title=f"enqueued {len(ids)} sample jobs")
@@ -369,6 +469,109 @@ def enqueue(
         mine = [j for j in jobs if j.queue == name]
         table.add_row(name, str(len(mine)), ", ".join(dict.fromkeys(j.name for j in mine)))
     Console().print(table)
+
+
+def _load_state(state: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads((state / STATE_FILE).read_text()))
+    except FileNotFoundError:
+        console.print(f"[red]no local stack runs from {state}[/]: start it with scripts/local")
+        raise typer.Exit(1) from None
+
+
+def _redis_env(cluster: Cluster | None) -> dict[str, str]:
+    """What the platform's processes add to the Redis env of node-0 (server.env)."""
+    if isinstance(cluster, SentinelCluster):
+        return cluster.sentinel_env()
+    if isinstance(cluster, RedisClusterStack):
+        return {"BULLMQ_PLATFORM_REDIS_CLUSTER": "true"}
+    return {}
+
+
+def _settings(doc: dict[str, Any], role: str) -> RedisSettings:
+    """How `role` reaches the running local stack's Redis (through its Sentinels if any)."""
+    redis_dir = Path(doc.get("redisDir") or "")
+    sentinel = doc.get("sentinel")
+    hosts = ",".join(f"127.0.0.1:{s['port']}" for s in sentinel["sentinels"]) if sentinel else None
+    return RedisSettings(
+        host="127.0.0.1",
+        port=int(doc["redisPort"]),
+        username=role,
+        password_file=redis_dir / "passwords" / role,
+        ca_file=redis_dir / "tls" / "ca.crt",
+        secrets_dir=redis_dir / "no-secrets-dir",
+        sentinel_hosts=hosts,
+        sentinel_master=sentinel["masterName"] if sentinel else None,
+        cluster=bool(doc.get("redisCluster")),
+    )
+
+
+@app.command("kill-primary")
+def kill_primary(stack: StackOption = "dev", state_dir: StateDirOption = None) -> None:
+    """SIGKILL the primary of a local stack started with `--redis sentinel`.
+
+    The Sentinels promote a replica within a few seconds; workers and the scheduler
+    follow it without a restart, and `up` starts the killed node again, which
+    rejoins as a replica (watch the status table).
+    """
+    doc = _load_state(_state_dir(stack, state_dir))
+    if not doc.get("sentinel"):
+        raise typer.BadParameter("the local stack runs one Redis: start it with --redis sentinel")
+    settings = _settings(doc, "admin")
+    target = settings.sentinel_target()
+    assert target is not None
+    client = redis.Redis(
+        host="127.0.0.1", port=target.addresses[0][1], decode_responses=True, **target.kwargs
+    )
+    try:
+        reply = client.sentinel_get_master_addr_by_name(target.master_name)
+    finally:
+        client.close()
+    if not isinstance(reply, tuple | list):
+        console.print("[red]the Sentinels know no primary right now[/]")
+        raise typer.Exit(1)
+    host, port = str(reply[0]), int(reply[1])
+    pids = {n["port"]: n["pid"] for n in doc["sentinel"]["nodes"]}
+    pid = pids.get(port)
+    if pid is None:
+        console.print(f"[red]no local node on port {port}[/]")
+        raise typer.Exit(1)
+    os.kill(int(pid), signal.SIGKILL)
+    console.print(f"killed the primary {host}:{port} (pid {pid}); watch `up` fail over")
+
+
+@app.command()
+def sizing(
+    jobs: Annotated[int, typer.Option(min=50, max=20_000, help="Jobs per measurement.")] = 1000,
+    payload: Annotated[
+        list[int] | None,
+        typer.Option("--payload", "-p", help="Payload size in bytes (repeatable)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+) -> None:
+    """Measure Redis bytes per waiting / completed / failed / DLQ job by payload size.
+
+    Starts a Redis of its own (the chart's redis.conf, in a temporary folder),
+    so nothing else writes while it measures. The figures feed
+    platform_spec/sizing.py and the table in docs/memory.md.
+    """
+    sizes = sorted(payload or list(sizing_table.DEFAULT_SIZES))
+    spec = _local_variant(load_stack("dev").spec)
+    with tempfile.TemporaryDirectory(prefix="bullmq-sizing-") as tmp:
+        server = RedisServer(Path(tmp) / "redis", spec=spec)
+        server.start()
+        try:
+            rows = asyncio.run(
+                sizing_table.measure(
+                    server.connection_kwargs("admin"), spec, sizes, jobs, console.print
+                )
+            )
+        finally:
+            server.stop(kill=True)
+    if as_json:
+        typer.echo(json.dumps([{"payloadBytes": r.payload_bytes, **r.bytes_per_job} for r in rows]))
+        return
+    typer.echo(sizing_table.markdown(rows))
 
 
 if __name__ == "__main__":

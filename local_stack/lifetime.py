@@ -2,7 +2,7 @@
 
 A worker, scheduler or redis-server started by a test (or by `scripts/local`)
 used to outlive a killed parent: three orphan workers were seen burning CPU
-after a pytest timeout (issue 25, item 7). `die_with_parent` is a Popen
+after a pytest timeout. `die_with_parent` is a Popen
 `preexec_fn` that asks Linux to SIGKILL the child when its parent dies
 (prctl(2) PR_SET_PDEATHSIG), including when the parent is SIGKILLed itself.
 Linux ties this to the *thread* that forked: start children from a thread that

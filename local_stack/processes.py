@@ -278,6 +278,8 @@ class Platform:
     spec: PlatformSpec
     state_dir: Path
     worker_env: dict[str, str] = field(default_factory=dict)
+    # Env of every Python process (e.g. the Sentinels to ask for the primary).
+    redis_env: dict[str, str] = field(default_factory=dict)
     pythonpath: Sequence[Path] = ()
     scheduler: PlatformProcess | None = None
     workers: list[PlatformProcess] = field(default_factory=list)
@@ -302,7 +304,9 @@ class Platform:
 
     def start(self) -> None:
         write_spec_file(self.spec_file, self.spec)
-        self.scheduler = scheduler_process(self.server, self.spec_file, self.log_dir).start()
+        self.scheduler = scheduler_process(
+            self.server, self.spec_file, self.log_dir, extra_env=self.redis_env
+        ).start()
         self.workers = [
             worker_process(
                 self.server,
@@ -310,7 +314,7 @@ class Platform:
                 self.spec_file,
                 q.name,
                 self.log_dir,
-                extra_env=self.worker_env,
+                extra_env={**self.redis_env, **self.worker_env},
                 pythonpath=self.pythonpath,
             ).start()
             for q in self.spec.queues

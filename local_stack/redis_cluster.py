@@ -218,6 +218,19 @@ class RedisClusterStack:
         """The node that holds `queue`'s keys now (its hash tag's slot)."""
         return self.primary_of(self.spec.queue_keys(queue).wait)
 
+    def restart_dead_nodes(self) -> list[int]:
+        """Start again every node whose process died (as the kubelet would); their ports.
+
+        A restarted node keeps nodes.conf in its data dir: it rejoins, as a replica when
+        its replica was promoted meanwhile."""
+        revived = []
+        for node in self.nodes:
+            if node.process is not None and node.process.poll() is not None:
+                node.stop()  # closes our end of its stderr pipe
+                node.start()
+                revived.append(node.port)
+        return revived
+
     def stop(self, *, kill: bool = False) -> None:
         for node in self.nodes:
             node.stop(kill=kill)

@@ -30,6 +30,8 @@ from platform_spec.model import PlatformSpec
 from platform_spec.values import chart_values
 
 ROLES = ("worker", "scheduler", "keda", "exporter", "admin", "dashboard")
+# Users only `redis.mode: sentinel` has: replicas and Sentinels log in as them.
+SENTINEL_MODE_ROLES = ("replication", "sentinel")
 # Users with a pod-local password (the chart's init container makes them too).
 LOCAL_USERS = ("exporter", "reloader")
 CONFIGMAP = "templates/redis/configmap.yaml"
@@ -136,7 +138,8 @@ class RedisServer:
         pw_dir = self.password_dir
         pw_dir.mkdir(exist_ok=True)
         pw_dir.chmod(0o700)
-        for role in ROLES:
+        roles = ROLES + (SENTINEL_MODE_ROLES if self.spec.redis.mode == "sentinel" else ())
+        for role in roles:
             path = pw_dir / role
             if not path.exists():
                 path.write_text(secrets.token_urlsafe(24))
@@ -219,6 +222,11 @@ class RedisServer:
             "REDIS_TLS_CA_FILE": str(self.tls.ca_cert),
             "RELOAD_INTERVAL_SECONDS": str(interval_seconds),
         }
+        persistence = self.spec.redis.persistence
+        if persistence.enabled:  # the disk guard, as the chart's env sets it
+            env["DATA_DIR"] = str(self.state_dir / "data")
+            env["APPENDFSYNC"] = persistence.appendfsync
+            env["DISK_RESERVE_PERCENT"] = str(persistence.disk_reserve_percent)
         argv = [str(p) for p in (conf_dir, self.password_dir, self.local_dir, self.acl_file)]
         with (self.state_dir / "reloader.log").open("ab") as log:
             self.reloader = subprocess.Popen(
@@ -270,28 +278,32 @@ class RedisServer:
         return context
 
     def connection_kwargs(self, role: str = "worker") -> dict[str, Any]:
-        """redis-py keyword arguments for one ACL user (TLS, verified against our CA)."""
+        """redis-py keyword arguments for one ACL user (TLS, verified against our CA;
+        plaintext only for a dev spec with TLS off, e.g. Valkey built without TLS)."""
         assert self.tls is not None
-        return {
+        kwargs: dict[str, Any] = {
             "host": "127.0.0.1",
             "port": self.port,
             "username": role,
             "password": self.passwords[role],
-            "ssl": True,
-            "ssl_ca_certs": str(self.tls.ca_cert),
-            "ssl_cert_reqs": "required",
         }
+        if self.spec.redis.tls.enabled:
+            kwargs.update(ssl=True, ssl_ca_certs=str(self.tls.ca_cert), ssl_cert_reqs="required")
+        return kwargs
 
     def env(self, role: str = "worker") -> dict[str, str]:
         """Env vars for a worker/scheduler process (password by file, never by value)."""
         assert self.tls is not None
-        return {
+        env = {
             "BULLMQ_PLATFORM_REDIS_HOST": "127.0.0.1",
             "BULLMQ_PLATFORM_REDIS_PORT": str(self.port),
             "BULLMQ_PLATFORM_REDIS_USERNAME": role,
             "BULLMQ_PLATFORM_REDIS_PASSWORD_FILE": str(self.state_dir / "passwords" / role),
             "BULLMQ_PLATFORM_REDIS_CA_FILE": str(self.tls.ca_cert),
         }
+        if not self.spec.redis.tls.enabled:
+            env["BULLMQ_PLATFORM_REDIS_TLS"] = "false"
+        return env
 
     def ping(self, role: str = "worker") -> None:
         import redis

@@ -21,6 +21,7 @@ from platform_spec.job_options import job_options
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings
 from workers.connection import bullmq_connection, bullmq_connection_arg
+from workers.memory_guard import ProducerGuard
 from workers.payloads import validate_job
 from workers.registry import load_registry
 
@@ -97,6 +98,7 @@ async def enqueue(spec: PlatformSpec, redis: RedisSettings, jobs: list[Planned])
                     "prefix": spec.queue_prefix(job.queue),
                 }
                 producer = producers[job.queue] = BullQueue(job.queue, opts)
+            await ProducerGuard(producer.client, spec.redis.producer_memory_limit_percent).check()
             added = await producer.add(job.name, job.data, job_options(target))
             ids.append(str(added.id))
     finally:

@@ -15,7 +15,7 @@ import yaml
 
 from platform_spec import chart
 from platform_spec.stack import load_stack
-from platform_spec.values import chart_values, generated_secret_names
+from platform_spec.values import chart_values, generated_secret_args
 
 PROMETHEUS_RULE = "templates/monitoring/prometheusrule.yaml"
 Rule = dict[str, Any]
@@ -30,13 +30,8 @@ def with_rules_on(values: dict[str, Any]) -> dict[str, Any]:
 
 def stack_values_with_rules(stack: str) -> dict[str, Any]:
     """Full chart values of a stack (its Pulumi stack file), PrometheusRule on."""
-    names = generated_secret_names("bullmq-platform")
-    values = chart_values(
-        load_stack(stack).spec,
-        auth_secret=names["auth"],
-        tls_secret=names["tls"],
-        dashboard_secret=names["dashboard"],
-    )
+    config = load_stack(stack)
+    values = chart_values(config.spec, **generated_secret_args(config.infra.release_name))
     return with_rules_on(values)
 
 

@@ -13,7 +13,7 @@ import yaml
 from platform_spec import generate
 from platform_spec.model import SpecError, validate_spec
 from platform_spec.stack import STACKS, load_stack
-from platform_spec.values import chart_values, generated_secret_names
+from platform_spec.values import chart_values, generated_secret_args
 
 app = typer.Typer(
     help="The deployment spec: generate the chart's schema/values/README, validate stacks.",
@@ -75,13 +75,7 @@ def values_cmd(
 ) -> None:
     """Print the full chart values of a stack (Secret names as Pulumi would create them)."""
     config = load_stack(stack)
-    names = generated_secret_names(config.infra.release_name)
-    values = chart_values(
-        config.spec,
-        auth_secret=names["auth"],
-        tls_secret=names["tls"],
-        dashboard_secret=names["dashboard"],
-    )
+    values = chart_values(config.spec, **generated_secret_args(config.infra.release_name))
     if as_json:
         typer.echo(json.dumps(values, indent=2))
     else:

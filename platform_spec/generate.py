@@ -20,10 +20,11 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from platform_spec.chart import CHART_DIR
+from platform_spec.keys import chart_keys
 from platform_spec.model import PlatformSpec
 from platform_spec.pod_facts import chart_facts
 from platform_spec.stack import STACKS, load_stack
-from platform_spec.values import generated_secret_names, override_values
+from platform_spec.values import generated_secret_args, override_values
 
 GENERATED_NOTE = "Generated from platform_spec/model.py by `python -m platform_spec generate`."
 README_START = "<!-- values-table:start -->"
@@ -177,29 +178,10 @@ def chart_readme(current: str) -> str:
 # ---------------------------------------------------------------- example values
 
 
-# Scenarios beyond the stack files: ci/<name>-values.yaml from a stack's spec with
-# changes, so the chart tests render (and schema-check) each one like the stacks.
-SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
-    # prod on a Redis Cluster (redis.mode cluster, 3 shards x 2; docs/redis-cluster.md)
-    "prod-cluster": ("prod", {"mode": "cluster"}),
-}
-
-
-def example_values(stack: str, redis_changes: dict[str, Any] | None = None) -> str:
+def example_values(stack: str) -> str:
     """ci/<stack>-values.yaml: the stack file's spec as chart values (one definition)."""
     config = load_stack(stack)
-    names = generated_secret_names(config.infra.release_name)
-    spec = config.spec
-    if redis_changes:
-        data = spec.model_dump(by_alias=True)
-        data["redis"].update(redis_changes)
-        spec = PlatformSpec.model_validate(data)
-    values = override_values(
-        spec,
-        auth_secret=names["auth"],
-        tls_secret=names["tls"],
-        dashboard_secret=names["dashboard"],
-    )
+    values = override_values(config.spec, **generated_secret_args(config.infra.release_name))
     head = (
         f"# Generated from Pulumi.{stack}.yaml by `python -m platform_spec generate`; "
         "do not edit.\n"
@@ -212,14 +194,19 @@ def example_values(stack: str, redis_changes: dict[str, Any] | None = None) -> s
 
 
 def facts_helper() -> str:
-    """templates/_facts.tpl: the runtime's ports, paths and margins as one chart helper."""
+    """templates/_facts.tpl: the runtime's ports, paths and margins, and BullMQ's key suffixes."""
     return (
         "{{/* Generated from platform_spec/pod_facts.py by "
         "`python -m platform_spec generate`. */}}\n"
-        "{{/* Ports, mount paths, DNS domain and grace margin the runtime also uses:\n"
+        "{{/* Ports, mount paths and grace margin the runtime also uses:\n"
         '   (include "bullmq-platform.facts" . | fromJson).httpPort */}}\n'
         '{{- define "bullmq-platform.facts" -}}\n'
         f"{json.dumps(chart_facts(), sort_keys=True)}\n"
+        "{{- end -}}\n"
+        "{{/* Generated from platform_spec/keys.py: the BullMQ key suffixes templates build\n"
+        '   keys from: (include "bullmq-platform.keys" . | fromJson).backlog */}}\n'
+        '{{- define "bullmq-platform.keys" -}}\n'
+        f"{json.dumps(chart_keys(), sort_keys=True)}\n"
         "{{- end -}}\n"
     )
 
@@ -238,8 +225,6 @@ def generated_files() -> dict[Path, str]:
     }
     for stack in STACKS:
         files[CHART_DIR / "ci" / f"{stack}-values.yaml"] = example_values(stack)
-    for scenario, (stack, changes) in SCENARIOS.items():
-        files[CHART_DIR / "ci" / f"{scenario}-values.yaml"] = example_values(stack, changes)
     return files
 
 

@@ -18,7 +18,7 @@ outside this module.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 KeyType = Literal["list", "set", "zset", "hash", "stream", "string"]
 JobChildrenKind = Literal["processed", "dependencies", "failed", "unsuccessful"]
@@ -54,8 +54,17 @@ METRICS_KINDS = ("completed", "failed")
 LOCK_SUFFIX = "lock"
 
 # The keys whose sizes make up the work a queue has now (see autoscaling).
-BACKLOG_SUFFIXES = ("wait", "prioritized")
+WAIT_SUFFIX = "wait"
+BACKLOG_SUFFIXES = (WAIT_SUFFIX, "prioritized")
 BUSY_SUFFIXES = ("active",)
+DELAYED_SUFFIX = "delayed"
+FAILED_SUFFIX = "failed"
+# The keys whose sizes redis_exporter reports per queue (the chart's exporter and alerts).
+EXPORTED_SUFFIXES = (*BACKLOG_SUFFIXES, *BUSY_SUFFIXES, DELAYED_SUFFIX, FAILED_SUFFIX)
+
+# A queue's dead-letter queue is the queue `<queue><DLQ_QUEUE_SUFFIX>` (a queue of its
+# own: its keys are `P:<queue>-dlq:wait`, ...).
+DLQ_QUEUE_SUFFIX = "-dlq"
 
 # Fields of `P:Q:meta` that decide what the queue's workers may fetch
 # (BullMQ's moveToActive reads them with one HMGET): `paused` set means no job
@@ -255,3 +264,21 @@ class PlatformKeys:
     def maintenance_reports(self) -> str:
         """Hash `<job name>` -> JSON of its last report."""
         return self._key("maintenance", "last")
+
+
+def chart_keys() -> dict[str, Any]:
+    """What the chart's `bullmq-platform.keys` helper returns (templates/_facts.tpl).
+
+    The KEDA redis triggers (one per backlog and busy key, plus `delayed`),
+    redis_exporter's key list and the PrometheusRule's key regexes are built
+    from these suffixes, so no template spells a BullMQ key.
+    """
+    return {
+        "backlog": list(BACKLOG_SUFFIXES),
+        "busy": list(BUSY_SUFFIXES),
+        "delayed": DELAYED_SUFFIX,
+        "failed": FAILED_SUFFIX,
+        "exported": list(EXPORTED_SUFFIXES),
+        "dlqQueueSuffix": DLQ_QUEUE_SUFFIX,
+        "dlqBacklog": WAIT_SUFFIX,
+    }

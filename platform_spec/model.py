@@ -28,7 +28,7 @@ from platform_spec.catalog import (
 )
 from platform_spec.image_policy import image_problems
 from platform_spec.keys import DEFAULT_PREFIX, PlatformKeys, QueueKeys, hash_tagged_prefix
-from platform_spec.pod_facts import GRACE_MARGIN_SECONDS
+from platform_spec.pod_facts import CLUSTER_DOMAIN, GRACE_MARGIN_SECONDS
 from platform_spec.problems import (
     CATALOG_ERROR,
     SpecError,
@@ -86,6 +86,7 @@ from platform_spec.sections.schedules import (
     Schedule,
     SchedulerService,
 )
+from platform_spec.sizing import retention_problems
 
 __all__ = [
     "CATALOG_ERROR",
@@ -148,6 +149,13 @@ class PlatformSpec(SpecModel):
         "dev", description="Stack environment. Only dev may turn TLS, auth or persistence off."
     )
     namespace: DnsLabel = Field("bullmq", description="Namespace of every object.")
+    cluster_domain: Annotated[
+        str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    ] = Field(
+        CLUSTER_DOMAIN,
+        description="The cluster's DNS domain: clients reach a Service as "
+        "`<svc>.<namespace>.svc.<clusterDomain>`, and Redis's server certificate names it.",
+    )
     fullname_override: DnsLabel | None = Field(
         None,
         description="Base name of every object; null uses the Helm release name (plus the "
@@ -216,6 +224,7 @@ class PlatformSpec(SpecModel):
     @model_validator(mode="after")
     def _catalog(self) -> PlatformSpec:
         problems = catalog_problems(self) + check_environment(self)
+        problems += retention_problems(self.queues, self.redis.maxmemory)
         images = {"image.repository": self.image.repository}
         if self.dashboard.enabled:
             images["dashboard.image.repository"] = self.dashboard.image.repository

@@ -24,6 +24,7 @@ from platform_spec.sections.queues import (
 from platform_spec.sections.redis import (
     Redis,
 )
+from platform_spec.sections.redis_sentinel import sentinel_problems
 from platform_spec.sections.schedules import (
     Schedule,
     SchedulerService,
@@ -73,6 +74,10 @@ def check_environment(spec: SpecView) -> list[tuple[str, str]]:
     for path, on in relaxed.items():
         if not on:
             problems.append((path, f"must be true for environment {spec.environment!r}"))
+    redis = spec.redis
+    problems += sentinel_problems(
+        spec.environment, redis.mode, redis.sentinel, redis.external.sentinel
+    )
     return problems
 
 

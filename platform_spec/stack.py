@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from platform_spec.base import SpecModel
 from platform_spec.model import DnsLabel, PlatformSpec, SpecError, spec_problems
-from platform_spec.pod_facts import CLUSTER_DOMAIN
 
 PROJECT = "bullmq-platform"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -81,12 +80,15 @@ class InfraOptions(SpecModel):
         "Default (null): true for environment dev, false elsewhere, where the namespace "
         "is kept in the cluster (`retainOnDelete`) and only dropped from the stack.",
     )
-    cluster_domain: str = Field(
-        CLUSTER_DOMAIN,
-        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
-        description="The cluster's DNS domain, for the `<svc>.<ns>.svc.<domain>` names in "
-        "Redis's server certificate.",
-    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cluster_domain_moved(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "clusterDomain" in data:
+            raise ValueError(
+                "infra.clusterDomain moved to spec.clusterDomain (the chart needs it too)"
+            )
+        return data
 
 
 class StackConfig(SpecModel):

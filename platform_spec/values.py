@@ -22,6 +22,16 @@ def generated_secret_names(release: str) -> dict[str, str]:
     }
 
 
+def generated_secret_args(release: str) -> dict[str, str]:
+    """`chart_values` / `override_values` keyword arguments naming those Secrets."""
+    names = generated_secret_names(release)
+    return {
+        "auth_secret": names["auth"],
+        "tls_secret": names["tls"],
+        "dashboard_secret": names["dashboard"],
+    }
+
+
 def chart_values(
     spec: PlatformSpec,
     *,

@@ -40,7 +40,7 @@ def main(
     if ctx.invoked_subcommand is not None:
         return
     settings = RuntimeSettings()
-    setup_logging(settings.log_format, settings.log_level)
+    setup_logging(settings.log_format, settings.log_level or "info")
     spec = settings.load_spec()
     redis = RedisSettings()
     asyncio.run(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -51,6 +51,20 @@ class ServiceState:
         self.next_fire_ms.update(report.next_fire_ms)
 
 
+def _by_label(
+    kind: type[GaugeMetricFamily] | type[CounterMetricFamily],
+    name: str,
+    doc: str,
+    label: str,
+    samples: Iterable[tuple[str, float]],
+) -> GaugeMetricFamily | CounterMetricFamily:
+    """A family with one label and a sample per value of it."""
+    family = kind(name, doc, labels=[label])
+    for value, sample in samples:
+        family.add_metric([value], sample)
+    return family
+
+
 class StateCollector(Collector):
     def __init__(self, state: ServiceState) -> None:
         self.state = state
@@ -67,12 +81,13 @@ class StateCollector(Collector):
             "End of the last successful reconcile pass (0: none yet).",
             value=s.last_reconcile_ok_at,
         )
-        passes = CounterMetricFamily(
-            "bullmq_scheduler_reconciles", "Reconcile passes by outcome.", labels=["outcome"]
+        yield _by_label(
+            CounterMetricFamily,
+            "bullmq_scheduler_reconciles",
+            "Reconcile passes by outcome.",
+            "outcome",
+            sorted(s.reconciles.items()),
         )
-        for outcome, count in sorted(s.reconciles.items()):
-            passes.add_metric([outcome], count)
-        yield passes
         repairs = CounterMetricFamily(
             "bullmq_scheduler_drift_repairs",
             "Schedules re-created because they drifted from the spec.",
@@ -81,35 +96,32 @@ class StateCollector(Collector):
         for (schedule_id, reason), count in sorted(s.drift_repairs.items()):
             repairs.add_metric([schedule_id, reason], count)
         yield repairs
-        expiry = GaugeMetricFamily(
+        yield _by_label(
+            GaugeMetricFamily,
             "bullmq_tls_certificate_expiry_timestamp_seconds",
             "Expiry of a certificate the platform serves or relies on "
             "(scaling-endpoint: served to KEDA by this scheduler; redis: presented by Redis).",
-            labels=["certificate"],
+            "certificate",
+            sorted(s.certificate_expiry.items()),
         )
-        for which, at in sorted(s.certificate_expiry.items()):
-            expiry.add_metric([which], at)
-        yield expiry
-        killed = CounterMetricFamily(
+        yield _by_label(
+            CounterMetricFamily,
             "bullmq_scheduler_scripts_killed",
             "Runaway Lua scripts the watchdog stopped with SCRIPT KILL (or could not).",
-            labels=["outcome"],
+            "outcome",
+            [(outcome, s.scripts_killed.get(outcome, 0)) for outcome in ("killed", "unkillable")],
         )
-        for outcome in ("killed", "unkillable"):
-            killed.add_metric([outcome], s.scripts_killed.get(outcome, 0))
-        yield killed
         yield from self._per_schedule(now)
         yield from self._health()
         yield from self._rollups()
-        desired = GaugeMetricFamily(
+        yield _by_label(
+            GaugeMetricFamily,
             "bullmq_queue_desired_replicas",
             "Worker replicas the scaling signal asks for (what KEDA's metrics-api scaler reads "
             "from /scaling/<queue>), at the last metrics refresh.",
-            labels=["queue"],
+            "queue",
+            sorted(s.desired_replicas.items()),
         )
-        for queue, replicas in sorted(s.desired_replicas.items()):
-            desired.add_metric([queue], replicas)
-        yield desired
 
     def _per_schedule(self, now: float) -> Iterator[Any]:
         s = self.state

@@ -201,8 +201,9 @@ class Registrar:
             await self._upsert(decl)
             report.repaired[decl.id] = "next job missing"
         elif int(record["next"]) > latest_next_ms(decl, time.time()) + NEXT_SLACK_MS:
-            # A worker whose clock ran ahead produced the next job late (issue 25):
-            # re-create the scheduler so its next job is due by our clock.
+            # A worker whose clock ran ahead produced the next job late: re-create the
+            # scheduler so its next job is due by our clock (drill:
+            # tests/drills/test_it_should_repair_a_schedule_a_skewed_clock_pushed_late.py).
             await self.queue(decl.queue).removeJobScheduler(decl.id)
             await self._upsert(decl)
             report.repaired[decl.id] = "next job too late"

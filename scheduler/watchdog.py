@@ -2,7 +2,8 @@
 
 Any user allowed EVAL (worker, scheduler, keda in redis-scaler mode) can run
 `EVAL 'while true do end' 0`: Redis then answers BUSY to every client, and only
-SCRIPT KILL (or SHUTDOWN NOSAVE) ends it (issue 25, item 4). The scheduler
+SCRIPT KILL (or SHUTDOWN NOSAVE) ends it (drill:
+tests/drills/test_it_should_kill_a_runaway_script.py). The scheduler
 runs this watchdog on a connection of its own: it PINGs every CHECK_SECONDS;
 a BUSY reply means a script has run past Redis's busy-reply-threshold (5 s by
 default), and it answers with SCRIPT KILL, counted in
@@ -20,8 +21,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
+
+from workers.connection import connect
 
 log = logging.getLogger("scheduler.watchdog")
 CHECK_SECONDS = 1.0
@@ -33,9 +35,7 @@ class ScriptWatchdog:
 
     def __init__(self, redis_kwargs: dict[str, Any], on_kill: Callable[[str], None]) -> None:
         # One connection, opened before any trouble: a new AUTH would wait behind the script.
-        self.redis = aioredis.Redis(
-            **redis_kwargs, single_connection_client=True, decode_responses=True
-        )
+        self.redis = connect(redis_kwargs, single_connection_client=True, decode_responses=True)
         self.on_kill = on_kill
 
     async def run(self, stopping: asyncio.Event) -> None:

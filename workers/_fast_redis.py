@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import hiredis
+from redis.asyncio.sentinel import Sentinel
+
+from workers.connection import sentinel_manager, split_sentinel
 
 # A reply error from Redis (e.g. NOSCRIPT, WRONGTYPE, an ACL refusal).
 ReplyError = hiredis.ReplyError
@@ -69,6 +72,14 @@ class _Protocol(asyncio.Protocol):
                     future.set_exception(reply)
                 else:
                     future.set_result(reply)
+            if (
+                isinstance(reply, ReplyError)
+                and str(reply).startswith("READONLY")
+                and self.transport is not None
+            ):
+                # A demoted primary (failover): drop the connection so the owner
+                # reconnects and asks the Sentinels for the new one.
+                self.transport.close()
             reply = reader.gets()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -137,23 +148,35 @@ class PipelinedRedis:
         if flush_mode not in FLUSH_MODES:
             raise ValueError(f"flush_mode must be one of {FLUSH_MODES}, not {flush_mode!r}")
         # The password apart: a printed or logged `_kwargs` must not carry it.
-        self._kwargs = {k: v for k, v in connection.items() if k != "password"}
+        data, self._sentinel_target = split_sentinel(connection)
+        self._kwargs = {k: v for k, v in data.items() if k != "password"}
+        self._sentinels: Sentinel | None = None
         self._password: str | None = connection.get("password")
         self._flush_mode = flush_mode
         self._protocol: _Protocol | None = None
         self._scripts: dict[str, tuple[bytes, bytes]] = {}  # name -> (sha, body)
 
+    async def _address(self) -> tuple[str, int]:
+        """The primary's address: asked of the Sentinels at every connect, else fixed."""
+        kwargs = self._kwargs
+        if self._sentinel_target is None:
+            return str(kwargs.get("host", "localhost")), int(kwargs.get("port", 6379))
+        if self._sentinels is None:
+            self._sentinels = sentinel_manager(self._sentinel_target)
+        host, port = await self._sentinels.discover_master(self._sentinel_target.master_name)
+        return str(host), int(port)
+
     async def connect(self, client_name: str | None = None) -> None:
         kwargs = self._kwargs
         loop = asyncio.get_running_loop()
-        host = kwargs.get("host", "localhost")
+        host, port = await self._address()
         context = ssl_context_from_kwargs(kwargs)
         timeout = kwargs.get("socket_connect_timeout") or 10.0
         _, protocol = await asyncio.wait_for(
             loop.create_connection(
                 lambda: _Protocol(loop, self._flush_mode),
                 host,
-                int(kwargs.get("port", 6379)),
+                port,
                 ssl=context,
                 server_hostname=host if context is not None else None,
             ),
@@ -213,6 +236,9 @@ class PipelinedRedis:
             return await self.execute("EVALSHA", sha, len(keys), *keys, *args)
 
     async def close(self) -> None:
+        sentinels, self._sentinels = self._sentinels, None
+        if sentinels is not None:
+            await sentinels.aclose()
         protocol, self._protocol = self._protocol, None
         if protocol is not None and protocol.transport is not None:
             transport = protocol.transport

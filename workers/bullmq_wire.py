@@ -78,6 +78,9 @@ class FastJob:
     extra: dict[str, Any] = field(default_factory=dict)
     processed_on: int = 0
     parent: dict[str, str] | None = None  # {"id", "queue"} of a flow's child
+    # What the caller built from this job once, kept for its completion: the runtime's
+    # JobView (workers/engine_fast_adapter.py). Lives and dies with the job.
+    attachment: Any = None
 
     # camelCase aliases, so handlers written for bullmq.Job keep working.
     @property
@@ -93,11 +96,10 @@ class FastJob:
         return int(self.opts.get("attempts") or 1)
 
 
-def decode_opts(raw: str | bytes | None) -> dict[str, Any]:
-    """A job's stored `opts` JSON with Node's short names spelled out."""
-    if not raw:
+def spelled_out(opts: dict[str, Any] | None) -> dict[str, Any]:
+    """Parsed options with Node's short names spelled out."""
+    if not opts:
         return {}
-    opts = orjson.loads(raw)
     return {OPTS_DECODE.get(k, k): v for k, v in opts.items()}
 
 
@@ -126,7 +128,7 @@ def job_from_reply(
         id=job_id.decode(),
         name=h["name"],
         data=data,
-        opts=decode_opts(h.get("opts")),
+        opts=spelled_out(checked.opts),
         attempts_made=int(h.get("atm") or h.get("attemptsMade") or 0),
         attempts_started=int(h.get("ats") or 0),
         timestamp=int(h.get("timestamp") or 0),

@@ -28,14 +28,15 @@ from redis.exceptions import OutOfMemoryError
 from platform_spec.job_options import job_options
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings, RuntimeSettings
+from workers import worker_command
 from workers.connection import bullmq_connection, bullmq_connection_arg
 from workers.dlq import DeadLetterQueue
 from workers.engine_factory import DEFAULT_ENGINE, ENGINES
 from workers.errors import InvalidJob
-from workers.logs import configure_logging
+from workers.memory_guard import ProducerGuard, RedisNearlyFull
 from workers.payloads import validate_job
 from workers.registry import load_registry
-from workers.runtime import run_worker
+from workers.replication_ack import NotReplicated, add_acknowledged, spec_wait_policy
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -75,9 +76,7 @@ def run(
         raise typer.Exit(2)
     if engine is not None and engine not in ENGINES:
         raise typer.BadParameter(f"unknown engine {engine!r}", param_hint="--engine")
-    settings = RuntimeSettings()
-    configure_logging(settings.log_format, settings.log_level)
-    asyncio.run(run_worker(queue, engine))
+    worker_command.run(queue, engine)
 
 
 # ---------------------------------------------------------------- helpers
@@ -99,12 +98,26 @@ def _queue_names(spec: PlatformSpec, queue: list[str] | None) -> list[str]:
 
 
 async def _with_queue(spec: PlatformSpec, name: str, fn: Callable[[BullQueue], Awaitable[T]]) -> T:
-    conn = bullmq_connection_arg(bullmq_connection(RedisSettings()))
-    queue = BullQueue(name, {"connection": conn, "prefix": spec.queue_prefix(name)})
+    conn = bullmq_connection(RedisSettings())
+    queue = BullQueue(
+        name, {"connection": bullmq_connection_arg(conn), "prefix": spec.queue_prefix(name)}
+    )
     try:
         return await fn(queue)
     finally:
         await queue.close()
+
+
+def _guarded_add(
+    spec: PlatformSpec, name: str, payload: Any, opts: dict[str, Any]
+) -> Callable[[BullQueue], Awaitable[Any]]:
+    """Add one job unless Redis is past the producers' memory limit (workers/memory_guard.py)."""
+
+    async def add(queue: BullQueue) -> Any:
+        await ProducerGuard(queue.client, spec.redis.producer_memory_limit_percent).check()
+        return await add_acknowledged(queue, name, payload, opts, spec_wait_policy(spec))
+
+    return add
 
 
 async def _with_dlq(
@@ -234,7 +247,10 @@ def enqueue(
         raise typer.BadParameter(str(exc), param_hint="--data / NAME") from None
     opts = job_options(target, priority=priority, delay_ms=delay_ms, job_id=job_id)
     try:
-        job = asyncio.run(_with_queue(spec, target.name, lambda q: q.add(name, payload, opts)))
+        job = asyncio.run(_with_queue(spec, target.name, _guarded_add(spec, name, payload, opts)))
+    except RedisNearlyFull as exc:
+        typer.echo(f"enqueue refused: {exc}; free memory or raise redis.maxmemory", err=True)
+        raise typer.Exit(3) from None
     except OutOfMemoryError as exc:
         typer.echo(
             f"enqueue refused: Redis is full (maxmemory reached; noeviction refuses new "
@@ -243,6 +259,13 @@ def enqueue(
             err=True,
         )
         raise typer.Exit(3) from None
+    except NotReplicated as exc:
+        typer.echo(
+            f"enqueue not acknowledged by replicas (redis.sentinel.waitReplicas): {exc}. "
+            "The job may be lost on a failover; adding it again with the same --job-id is safe.",
+            err=True,
+        )
+        raise typer.Exit(4) from None
     _emit([{"queue": target.name, "name": name, "id": job.id}], as_json, "Enqueued")
 
 

@@ -15,6 +15,7 @@ from bullmq import Job
 from bullmq import Queue as BullQueue
 
 from platform_spec.job_options import job_options
+from platform_spec.keys import QueueKeys
 from platform_spec.model import Queue
 from workers.connection import bullmq_connection_arg
 
@@ -23,6 +24,15 @@ from workers.connection import bullmq_connection_arg
 # someone ran a worker on it. `dlq list`/`count` and retention-enforce
 # (workers/maintenance/retention.py) all use this one tuple.
 DLQ_STATES = ("wait", "paused", "prioritized", "delayed", "completed", "failed")
+# Trim the DLQ once it holds maxEntries plus this fraction (1/100) more.
+TRIM_SLACK_DIVISOR = 100
+# KEYS[1] the DLQ's wait list, ARGV[1] entries kept, ARGV[2] the job key prefix.
+TRIM_SCRIPT = """
+local ids = redis.call('LRANGE', KEYS[1], ARGV[1], -1)
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+for _, id in ipairs(ids) do redis.call('DEL', ARGV[2] .. id) end
+return #ids
+"""
 
 
 @dataclass(frozen=True)
@@ -98,7 +108,7 @@ class DeadLetterQueue:
             self._source = BullQueue(self.queue.name, opts)
         return self._source
 
-    async def add(
+    def letter(
         self,
         *,
         job_id: str,
@@ -108,7 +118,8 @@ class DeadLetterQueue:
         stacktrace: list[str],
         attempts_made: int,
         tenant_id: str | None,
-    ) -> str:
+    ) -> dict[str, Any]:
+        """One DLQ entry as a BullMQ bulk job (name, data, opts)."""
         entry = {
             "queue": self.queue.name,
             "jobId": job_id,
@@ -120,12 +131,44 @@ class DeadLetterQueue:
             "failedAt": int(time.time() * 1000),
             "tenantId": tenant_id,
         }
-        eid = entry_id(self.queue.name, job_id)
         age = self.queue.dead_letter.retention_seconds
-        job = await self.dlq.add(
-            name, entry, {"jobId": eid, "attempts": 1, "removeOnComplete": {"age": age}}
-        )
-        return str(job.id)
+        opts = {
+            "jobId": entry_id(self.queue.name, job_id),
+            "attempts": 1,
+            "removeOnComplete": {"age": age},
+        }
+        return {"name": name, "data": entry, "opts": opts}
+
+    async def add(self, **letter: Any) -> str:
+        """Add one entry (the keyword arguments of `letter`); its id."""
+        (job_id,) = await self.add_many([self.letter(**letter)])
+        return job_id
+
+    async def add_many(self, letters: list[dict[str, Any]]) -> list[str]:
+        """Add entries built by `letter` in one pipelined bulk, then trim to the cap.
+
+        Not safe to call concurrently on one instance (two trims would remove
+        the same entries twice): the runtime's DeadLetterWriter is its one caller.
+        """
+        jobs = await self.dlq.addBulk(letters)
+        await self.trim()
+        return [str(job.id) for job in jobs]
+
+    async def trim(self) -> int:
+        """Delete the oldest entries past deadLetter.maxEntries; how many.
+
+        Entries wait in the DLQ's `wait` list, newest first (BullMQ LPUSHes), and
+        nobody runs them: an entry is its hash plus its place in that list. One
+        script trims the list and deletes the hashes it cut, atomically, so an
+        entry added meanwhile is never cut without its hash. It runs only past
+        the cap plus a slack of 1 %: one LLEN per batch in a failure storm.
+        """
+        cap = self.queue.dead_letter.max_entries
+        keys = QueueKeys(self.prefix, self.queue.dlq_name)
+        client = self.dlq.client
+        if int(await client.llen(keys.wait)) <= cap + max(1, cap // TRIM_SLACK_DIVISOR):
+            return 0
+        return int(await client.eval(TRIM_SCRIPT, 1, keys.wait, cap, keys.job_prefix))
 
     async def list(self, start: int = 0, end: int = 99) -> list[DeadLetter]:
         jobs = await self.dlq.getJobs(list(DLQ_STATES), start, end, asc=True)

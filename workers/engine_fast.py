@@ -64,6 +64,7 @@ from workers.bullmq_wire import (
     keep_jobs,
     now_ms,
 )
+from workers.connection import bullmq_connection_arg
 
 log = logging.getLogger(__name__)
 
@@ -628,7 +629,11 @@ class FastEngine:
         try:
             if self._scheduler_queue is None:
                 self._scheduler_queue = Queue(
-                    self.queue, {"connection": self._connection, "prefix": self.options.prefix}
+                    self.queue,
+                    {
+                        "connection": bullmq_connection_arg(self._connection),
+                        "prefix": self.options.prefix,
+                    },
                 )
             await JobScheduler(self._scheduler_queue).upsertJobScheduler(
                 job.repeat_job_key,

@@ -83,7 +83,8 @@ class PlatformFastEngine:
         self._run = asyncio.ensure_future(self.engine.run(self._processor))
 
     async def _processor(self, job: FastJob) -> Any:
-        return await self.process(_view(job))
+        view = job.attachment = _view(job)
+        return await self.process(view)
 
     async def stop(self, timeout: float) -> int:
         closing = asyncio.ensure_future(self.engine.close(drain=True))
@@ -121,7 +122,13 @@ class PlatformFastEngine:
         task.add_done_callback(self._events.discard)
 
     def _completed(self, job: FastJob, result: Any) -> None:
-        self.hooks.on_completed(_view(job, finished=True), result)
+        """The view `process` got, now counting this attempt (built once per job)."""
+        view = job.attachment
+        if isinstance(view, JobView):
+            view.attempts_made = job.attempts_made + 1
+        else:
+            view = _view(job, finished=True)
+        self.hooks.on_completed(view, result)
 
     def _failed(self, job: FastJob, err: BaseException, final: bool) -> None:
         if isinstance(err, BadJobData):  # the runtime counts it as a validation failure

@@ -43,6 +43,32 @@ log = get_logger("engine")
 
 class _PlatformWorker(Worker):  # type: ignore[misc]
     progress: float = 0.0
+    run_task: asyncio.Future[None] | None = None  # the task running `run()` (StockEngine.start)
+
+    async def close(self, force: bool = False) -> None:
+        """Close the connections only once no task of this worker can use them.
+
+        bullmq's close() waits for the tasks running when it is called, then closes
+        the connections. A fetch in flight at that moment can still bring a job, and
+        the run loop starts its processing after: the job's finishing command then
+        reopened a connection nobody closed (an open client in Redis, a
+        ResourceWarning at exit). So stop fetching (as close() starts), wait for the
+        run loop to end (it starts no task after) and for every task it started, then
+        close. `force` (after cancelProcessing) closes at once, as bullmq does. Test:
+        tests/workers/test_it_should_close_its_connections_when_stopped_mid_fetch.py
+        """
+        self.closing = True
+        self.paused = False
+        self.resume_event.set()
+        if self.waiting is not None:
+            self.waiting.cancel()
+        if not force:
+            if self.run_task is not None:
+                await asyncio.wait({self.run_task})
+            running = {task for task in self.processing if not task.done()}
+            if running:
+                await asyncio.wait(running)
+        await super().close(force)
 
     async def moveToActive(self, token: str) -> Any:
         job = await super().moveToActive(token)
@@ -177,7 +203,7 @@ class StockEngine:
             # A job hash with invalid UTF-8 must reach check_job_hash, not break the
             # reply's decoding (surrogates keep the bytes; they round-trip on writes).
             "connection": bullmq_connection_arg(
-                {**cfg.connection, "encoding_errors": "surrogateescape"}
+                {**cfg.connection, "encoding_errors": "surrogateescape"}, pooled=True
             ),
             "prefix": cfg.prefix,
             "concurrency": cfg.concurrency,
@@ -198,6 +224,7 @@ class StockEngine:
         worker.on("error", self._error)
         self._worker = worker
         self._run = asyncio.ensure_future(worker.run())
+        worker.run_task = self._run
 
     async def stop(self, timeout: float) -> int:
         worker = self._worker

@@ -18,6 +18,7 @@ from bullmq import FlowProducer as BullFlowProducer
 from platform_spec.job_options import child_failure_options, job_options
 from platform_spec.model import PlatformSpec
 from workers.connection import bullmq_connection_arg
+from workers.memory_guard import ProducerGuard
 
 
 @dataclass
@@ -53,6 +54,7 @@ class FlowProducer:
         self._producer = BullFlowProducer(
             {"connection": bullmq_connection_arg(connection), "prefix": spec.key_prefix}
         )
+        self._guard: ProducerGuard | None = None
 
     def _node(self, job: FlowJob, path: str, root_prefix: str | None = None) -> dict[str, Any]:
         try:
@@ -90,7 +92,13 @@ class FlowProducer:
 
     async def add(self, flow: FlowJob) -> AddedJob:
         """Add the whole tree atomically; bad input fails before anything is written."""
-        tree = await self._producer.add(self._node(flow, "flow"))
+        node = self._node(flow, "flow")
+        if self._guard is None:
+            self._guard = ProducerGuard(
+                self._producer.backend.conn, self.spec.redis.producer_memory_limit_percent
+            )
+        await self._guard.check()  # RedisNearlyFull past the producers' memory limit
+        tree = await self._producer.add(node)
         if tree is None:
             raise RuntimeError("the flow producer is closed")
         return _added(tree)

@@ -32,7 +32,7 @@ READY_TIMEOUT_SECONDS = 2.0
 async def clock_skew_seconds(redis: Any) -> float:
     """This process's clock minus Redis's (INFO server_time_usec), half the round trip
     taken off. A worker running ahead makes BullMQ schedule the next tick of a job
-    scheduler late (issue 25; the scheduler repairs it, scheduler/register.py)."""
+    scheduler late (the scheduler repairs it, scheduler/register.py)."""
     before = time.time()
     info = await redis.info("server")
     after = time.time()

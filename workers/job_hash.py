@@ -5,7 +5,8 @@ BullMQ, a dashboard, or a hand-written HSET. A field neither engine can read
 (an `opts` that is not a JSON object, `attempts: "x"`, a non-numeric `atm`,
 an invalid-UTF-8 `name`, no `data`, a garbage `backoff`) used to break the
 fetch after the job was already in `active`, so its slot stayed pinned and
-nothing reached the dead-letter queue (issue 25, item 1).
+nothing reached the dead-letter queue (drill:
+tests/drills/test_it_should_never_pin_a_slot_with_a_malformed_job.py).
 
 `check_job_hash` returns a cleaned copy that both engines can decode (bad
 fields replaced by neutral defaults, so the failing scripts get sane
@@ -52,6 +53,9 @@ class CheckedHash:
     # Integer fields BullMQ's scripts HINCRBY (atm on failing): the engine writes
     # these back before failing the job, or the failing script itself errors.
     repairs: dict[str, str] = field(default_factory=dict)
+    # `opts` parsed and cleaned (None when the hash has none), so the fast engine
+    # does not parse the same JSON again (workers/bullmq_wire.py).
+    opts: dict[str, Any] | None = None
 
     @property
     def problem(self) -> str | None:
@@ -82,6 +86,8 @@ def _text(value: str | bytes) -> tuple[str, bool]:
 
 
 def _parses_as_int(text: str) -> bool:
+    if text.isascii() and text.isdigit():  # the common case, without an exception frame
+        return True
     try:
         int(text)
     except ValueError:
@@ -145,13 +151,16 @@ def _opts_problems(opts: dict[str, Any]) -> list[str]:
 
 
 def _decoded(raw: Mapping[Any, Any], problems: list[str]) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for key, value in raw.items():
-        name, _ = _text(key)
-        text, valid = _text(value)
-        fields[name] = text
-        if not valid:
-            problems.append(f"{name} is not valid UTF-8")
+    try:  # the fast engine's bytes, all valid UTF-8: one pass, no per-field checks
+        fields = {key.decode(): value.decode() for key, value in raw.items()}
+    except (AttributeError, UnicodeDecodeError):  # str values (stock engine), or bad bytes
+        fields = {}
+        for key, value in raw.items():
+            name, _ = _text(key)
+            text, valid = _text(value)
+            fields[name] = text
+            if not valid:
+                problems.append(f"{name} is not valid UTF-8")
     if "name" not in fields:
         problems.append("name is missing")
         fields["name"] = ""
@@ -176,18 +185,19 @@ def _scalar_repairs(fields: dict[str, str], problems: list[str]) -> dict[str, st
             problems.append(f"{name} is not JSON")
             fields[name] = repairs[name] = "0" if name == "progress" else "null"
     stack = fields.get("stacktrace")
-    if stack and not (_parses_as_json(stack) and isinstance(orjson.loads(stack), list)):
+    if stack and not isinstance(_json_or_not(stack), list):
         problems.append("stacktrace is not a JSON array")
         fields["stacktrace"] = "[]"
     return repairs
 
 
-def _clean_opts(fields: dict[str, str], problems: list[str]) -> None:
+def _clean_opts(fields: dict[str, str], problems: list[str]) -> dict[str, Any] | None:
+    """The job's options parsed once, without the ones the engines cannot act on."""
     raw_opts = fields.get("opts")
     if not raw_opts:
-        return
+        return None
     before = len(problems)
-    opts: Any = orjson.loads(raw_opts) if _parses_as_json(raw_opts) else _NOT_JSON
+    opts: Any = _json_or_not(raw_opts)
     if opts is _NOT_JSON:
         problems.append("opts is not JSON")
         opts = {}
@@ -197,14 +207,20 @@ def _clean_opts(fields: dict[str, str], problems: list[str]) -> None:
     problems += _opts_problems(opts)
     if len(problems) > before:  # re-encode only what was cleaned
         fields["opts"] = orjson.dumps(opts).decode()
+    cleaned: dict[str, Any] = opts
+    return cleaned
+
+
+def _json_or_not(text: str) -> Any:
+    """The parsed JSON value, or _NOT_JSON."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _NOT_JSON
 
 
 def _parses_as_json(text: str) -> bool:
-    try:
-        orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return False
-    return True
+    return _json_or_not(text) is not _NOT_JSON
 
 
 def check_job_hash(raw: Mapping[Any, Any]) -> CheckedHash:
@@ -212,5 +228,5 @@ def check_job_hash(raw: Mapping[Any, Any]) -> CheckedHash:
     problems: list[str] = []
     fields = _decoded(raw, problems)
     repairs = _scalar_repairs(fields, problems)
-    _clean_opts(fields, problems)
-    return CheckedHash(fields, problems, repairs)
+    opts = _clean_opts(fields, problems)
+    return CheckedHash(fields, problems, repairs, opts)

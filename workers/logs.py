@@ -49,5 +49,10 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     logger.propagate = False
 
 
+def set_level(level: str) -> None:
+    """The `workers` loggers' level (a queue's `logLevel`, workers/runtime.py)."""
+    logging.getLogger(LOGGER_NAME).setLevel(level.upper())
+
+
 def get_logger(name: str = "") -> logging.Logger:
     return logging.getLogger(f"{LOGGER_NAME}.{name}" if name else LOGGER_NAME)

@@ -2,7 +2,8 @@
 
 An `async def` handler that blocks the loop (CPU work, `time.sleep`) used to
 stop every timer on it, lock renewal included: the job's lock expired, another
-worker took the job as stalled and it ran twice (issue 25, item 5). This
+worker took the job as stalled and it ran twice (drill:
+tests/drills/test_it_should_run_a_loop_blocking_job_once.py). This
 thread, with its own synchronous Redis connection, renews the locks of every
 active job with bullmq's own `extendLocks` script (the same call the engines
 make on the loop; script from the installed package, workers/bullmq_wire.py),
@@ -106,7 +107,10 @@ class LoopWatch:
     # ------------------------------------------------------------ the thread
 
     def _run(self) -> None:
-        next_renew = time.monotonic()
+        # Every lock was taken after start(), so none needs renewing before half a lock
+        # duration; the thread's Redis connection waits until then (not at start-up,
+        # where its TLS handshake competed with the first jobs).
+        next_renew = time.monotonic() + self._renew_seconds
         blocked_by = ""
         blocked_since: float | None = None  # the last heartbeat before the block
         try:

@@ -9,9 +9,9 @@ per metric. Every series of a known name exists from start-up at zero, so
 
 The runtime counts every job through `JobSeries`: the labelled children of one
 (queue, job name), resolved once. `Counter.labels()` takes a lock and builds a
-key tuple on every call, and a job makes four metric updates: in issue 20's
-profile of no-op jobs, metric updates were about 18 % of the process's busy
-time, labels() most of it (docs/throughput.md).
+key tuple on every call, and a job makes four metric updates: in a profile of
+no-op jobs, metric updates were about 18 % of the process's busy time,
+labels() most of it (docs/throughput.md, "The real worker process").
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ Python bullmq's Worker has no `limiter`, so a worker applies the spec's
 `rateLimit` to the queue's meta hash at start (`max`/`duration`, the fields
 Node's `setGlobalRateLimit` writes; platform_spec/keys.py). A limit an
 operator set from Node or a dashboard used to be erased by every worker start
-when the spec had none (issue 25, item 7). Now the platform records what it
-set in META_PLATFORM_RATE and removes a limit only if it is still exactly the
-one it set itself (the spec's limit was dropped).
+when the spec had none. Now the platform records what it set in
+META_PLATFORM_RATE and removes a limit only if it is still exactly the one it
+set itself (the spec's limit was dropped); see
+tests/workers/test_it_should_leave_a_foreign_rate_limit_alone.py.
 """
 
 from __future__ import annotations

@@ -47,6 +47,7 @@ from workers.connection import (
 from workers.cron import patch_bullmq_cron
 from workers.deadlines import JobDeadlines
 from workers.dlq import DeadLetterQueue
+from workers.dlq_writer import DeadLetterWriter
 from workers.engine import Engine, EngineConfig, JobView
 from workers.engine_factory import create_engine, pick_engine
 from workers.errors import (
@@ -60,13 +61,15 @@ from workers.errors import (
 from workers.health import HealthServer, clock_skew_seconds
 from workers.job import Job, JobServices
 from workers.job_log import CompletionLog
-from workers.logs import get_logger
+from workers.logs import get_logger, set_level
 from workers.loop_watch import LoopWatch
+from workers.memory_guard import ProducerGuard
 from workers.metrics import JobSeries, WorkerMetrics
 from workers.options import retry_delay_ms
 from workers.payloads import tenant_of, validate_job
 from workers.rate_limit import apply_rate_limit
 from workers.registry import JobContext, JobHandler, load_registry
+from workers.replication_ack import add_acknowledged, spec_wait_policy
 from workers.runs import SKIPPED_RESULT, should_skip_overlap
 from workers.settings import WorkerSettings
 
@@ -77,6 +80,8 @@ TENANT_RETRY_MS = 1000
 REDIS_FULL_RETRY_MS = 1000
 # Start-up: attempts to reach Redis before giving up (about 30 s with the backoff).
 STARTUP_ATTEMPTS = 8
+# Dead letters still queued at shutdown get this long to be written (after the drain).
+DLQ_FLUSH_SECONDS = 10.0
 STARTUP_RETRY_FIRST_DELAY_SECONDS = 0.5
 STARTUP_RETRY_MAX_DELAY_SECONDS = 8.0
 
@@ -109,6 +114,7 @@ class WorkerRuntime:
         self.connection = bullmq_connection(redis)
         self.redis = redis_client(redis)
         self.dlq = DeadLetterQueue(self.queue, spec.queue_prefix(queue_name), self.connection)
+        self.dead_letters = DeadLetterWriter(self.dlq, self._dead_lettered)
         self.pool = ThreadPoolExecutor(
             max_workers=self.queue.concurrency, thread_name_prefix=f"job-{self.queue.name}"
         )
@@ -129,6 +135,7 @@ class WorkerRuntime:
         self.deadlines = JobDeadlines()
         self._tenant_limit = self.queue.tenancy.max_active_per_tenant
         self._producers: dict[str, BullQueue] = {}
+        self._guards: dict[str, ProducerGuard] = {}
         self._job_services: JobServices | None = None
         self._stop = asyncio.Event()
         # Only queues that receive schedules patch bullmq's cron strategy (cron ticks need
@@ -140,14 +147,13 @@ class WorkerRuntime:
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        """Reach Redis, set the queue's rate limit, serve the probes, start fetching; then
+        what the first jobs do not need (loop watch, clock skew), so they start sooner."""
         if self._has_cron_ticks:
             # A worker computes a scheduler's next tick when it fetches the current one:
             # it must use the same DST-correct cron computation as the scheduler.
             patch_bullmq_cron()
         await self.wait_for_redis()
-        # Known from the start, then refreshed by every /readyz (workers/health.py).
-        skew = await clock_skew_seconds(self.redis)
-        self.metrics.clock_skew.labels(self.queue.name).set(skew)
         await self.apply_queue_limits()
         q = self.queue
         config = EngineConfig(
@@ -168,6 +174,11 @@ class WorkerRuntime:
             self.spec.queue_keys(q.name), own.backend, self.redis, self.enqueue
         )
         self.engine = create_engine(self.engine_kind, config, self.process, self)
+        self.health = HealthServer(self)
+        await self.health.start(self.runtime_settings.http_host, self.runtime_settings.http_port)
+        self.completions.start()
+        self.dead_letters.start()
+        await self.engine.start()
         self.loop_watch = LoopWatch(
             connection=self.connection,
             prefix=self.spec.queue_prefix(q.name),
@@ -179,10 +190,11 @@ class WorkerRuntime:
             report_after_seconds=self.settings.loop_block_report_seconds,
         )
         await self.loop_watch.start()
-        self.health = HealthServer(self)
-        await self.health.start(self.runtime_settings.http_host, self.runtime_settings.http_port)
-        await self.engine.start()
-        self.completions.start()
+        # Known from the start, then refreshed by every /readyz (workers/health.py); a
+        # gauge, never a reason to stop a worker that is already fetching.
+        with contextlib.suppress(Exception):
+            skew = await clock_skew_seconds(self.redis)
+            self.metrics.clock_skew.labels(self.queue.name).set(skew)
         log.info(
             "worker started",
             extra={
@@ -248,6 +260,7 @@ class WorkerRuntime:
         log.info("draining", extra={"queue": self.queue.name, "active": active, "budget": budget})
         handed_back = await self.engine.stop(budget) if self.engine else 0
         log.info("drained", extra={"queue": self.queue.name, "handedBack": handed_back})
+        await self.dead_letters.stop(DLQ_FLUSH_SECONDS)
         await self.completions.stop()
         await self.deadlines.close()
         if self.loop_watch:
@@ -374,8 +387,19 @@ class WorkerRuntime:
         opts = job_options(target, job_id=job_id)
         if extra_opts:
             opts.update(extra_opts)
-        job = await self._producer(queue_name).add(name, data, opts)
+        producer = self._producer(queue_name)
+        # Past the producers' memory limit this raises RedisNearlyFull (an OutOfMemoryError):
+        # the calling job is deferred, not failed, while the workers drain (memory_guard.py).
+        await self._guard(queue_name, producer).check()
+        job = await add_acknowledged(producer, name, data, opts, spec_wait_policy(self.spec))
         return str(job.id)
+
+    def _guard(self, queue_name: str, producer: BullQueue) -> ProducerGuard:
+        guard = self._guards.get(queue_name)
+        if guard is None:
+            limit = self.spec.redis.producer_memory_limit_percent
+            guard = self._guards[queue_name] = ProducerGuard(producer.client, limit)
+        return guard
 
     def _producer(self, queue_name: str) -> BullQueue:
         producer = self._producers.get(queue_name)
@@ -435,19 +459,18 @@ class WorkerRuntime:
         log.error("job failed", extra=fields)
         if not self.queue.dead_letter.enabled:
             return
-        try:
-            await self.dlq.add(
-                job_id=job.id,
-                name=job.name,
-                data=job.data if isinstance(job.data, dict | list | str | int | float) else None,
-                error=str(error),
-                stacktrace=job.stacktrace,
-                attempts_made=job.attempts_made,
-                tenant_id=tenant_of(job.data),
-            )
-            series.dead_lettered.inc()
-        except Exception as exc:  # the job stays in `failed`; retry-failed still works
-            log.error("dead-lettering failed", extra={**fields, "dlqError": repr(exc)})
+        self.dead_letters.put(
+            job_id=job.id,
+            name=job.name,
+            data=job.data if isinstance(job.data, dict | list | str | int | float) else None,
+            error=str(error),
+            stacktrace=job.stacktrace,
+            attempts_made=job.attempts_made,
+            tenant_id=tenant_of(job.data),
+        )
+
+    def _dead_lettered(self, job_name: str) -> None:
+        self.metrics.series(job_name).dead_lettered.inc()
 
     def _fields(self, job: JobView, outcome: str, seconds: float = 0.0) -> dict[str, Any]:
         return {
@@ -470,6 +493,9 @@ async def run_worker(queue_name: str, engine: str | None = None) -> None:
     except ValueError as exc:
         log.error("worker cannot start", extra={"queue": queue_name, "reason": str(exc)})
         raise SystemExit(2) from None
+    # The spec's level for this queue; BULLMQ_PLATFORM_LOG_LEVEL (the chart sets it from
+    # the same field) wins when set, so one pod can be switched with `kubectl set env`.
+    set_level(runtime_settings.log_level or runtime.queue.log_level)
     try:
         with contextlib.suppress(asyncio.CancelledError):
             await runtime.run_until_signal()

@@ -16,7 +16,16 @@ class Alerts(SpecModel):
     """Default PrometheusRule alerts, each switchable."""
 
     redis_down: bool = Field(True, description="Alert: Redis unreachable.")
-    redis_memory_high: bool = Field(True, description="Alert: memory above 90% of maxmemory.")
+    redis_memory_high: bool = Field(
+        True,
+        description="Alert (warning): memory 10 points of maxmemory below "
+        "redis.producerMemoryLimitPercent (75% by default).",
+    )
+    redis_nearly_full: bool = Field(
+        True,
+        description="Alert (critical): memory at redis.producerMemoryLimitPercent of maxmemory; "
+        "producers are refused, workers drain in the reserve.",
+    )
     aof_write_errors: bool = Field(True, description="Alert: AOF write failing.")
     rdb_snapshot_failing: bool = Field(
         True, description="Alert: RDB snapshots failing (writes go on: the AOF holds them)."

@@ -26,6 +26,9 @@ DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
 ImportPath = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][\w.]*(:[A-Za-z_]\w*)?$")]
 CpuQuantity = Annotated[str, StringConstraints(pattern=K8S_CPU_PATTERN)]
 MemoryQuantity = Annotated[str, StringConstraints(pattern=K8S_MEMORY_PATTERN)]
+# Log levels of the worker and scheduler processes (spec, chart values and the
+# BULLMQ_PLATFORM_LOG_LEVEL setting alike); logging's names, lower case.
+LogLevel = Literal["debug", "info", "warning", "error"]
 
 # Seed 000's priority levels (lower runs first). BullMQ accepts 0..2^21.
 PRIORITY_LEVELS = {"critical": 1, "high": 2, "normal": 3, "low": 4, "background": 5}

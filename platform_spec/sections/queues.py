@@ -13,6 +13,7 @@ from pydantic import (
 )
 
 from platform_spec.base import SpecModel
+from platform_spec.keys import DLQ_QUEUE_SUFFIX
 from platform_spec.pod_facts import GRACE_MARGIN_SECONDS
 from platform_spec.sections.common import (
     DNS_LABEL,
@@ -20,6 +21,7 @@ from platform_spec.sections.common import (
     PRIORITY_LEVELS,
     QUEUE_NAME_MAX,
     ImportPath,
+    LogLevel,
     Resources,
     duplicates,
 )
@@ -59,6 +61,13 @@ class DeadLetter(SpecModel):
     )
     retention_seconds: int = Field(
         14 * 86400, ge=60, description="Age after which DLQ entries are deleted by retention."
+    )
+    max_entries: int = Field(
+        1000,
+        ge=1,
+        description="Most DLQ entries kept; the oldest are deleted past it (a failure storm "
+        "cannot fill Redis). Each holds a copy of the payload: counted against "
+        "redis.maxmemory with typicalPayloadBytes (docs/memory.md).",
     )
 
 
@@ -217,16 +226,31 @@ class Queue(SpecModel):
     )
     remove_on_complete: Retention = Field(
         default_factory=lambda: Retention(age_seconds=86400, count=1000),
-        description="Completed jobs kept (seed: 24 h, 1000 jobs).",
+        description="Completed jobs kept (seed: 24 h, 1000 jobs). count is required.",
     )
     remove_on_fail: Retention = Field(
-        default_factory=lambda: Retention(age_seconds=7 * 86400),
-        description="Failed jobs kept (seed: 7 days).",
+        default_factory=lambda: Retention(age_seconds=7 * 86400, count=1000),
+        description="Failed jobs kept (seed: 7 days; and at most 1000, so a failure storm "
+        "cannot fill Redis). count is required.",
+    )
+    typical_payload_bytes: int = Field(
+        1024,
+        ge=0,
+        description="Usual payload size: the spec checks that the retained completed, failed "
+        "and DLQ jobs fit in half of redis.maxmemory at this size (docs/memory.md).",
     )
     dead_letter: DeadLetter = Field(default_factory=DeadLetter, description="Dead-letter queue.")
     tenancy: Tenancy = Field(default_factory=Tenancy, description="Tenant isolation.")
     autoscaling: Autoscaling = Field(default_factory=Autoscaling, description="KEDA scaling.")
     resources: Resources = Field(default_factory=Resources, description="Worker resources.")
+    log_level: LogLevel = Field(
+        "info",
+        description="Log level of the queue's workers. `info`: every failure, retry, "
+        "dead-lettering, timeout and slow job gets one line with the job id, completed jobs "
+        "are summed into one `jobs completed` line per interval; `debug` adds one line per "
+        "completed job (on no-op jobs, a third to a half of the worker's CPU); `warning` and "
+        "`error` keep only those. The metrics count every outcome at any level.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -248,7 +272,7 @@ class Queue(SpecModel):
     @property
     def dlq_name(self) -> str:
         """The BullMQ queue that receives this queue's finally-failed jobs."""
-        return f"{self.name}-dlq"
+        return f"{self.name}{DLQ_QUEUE_SUFFIX}"
 
     @model_validator(mode="after")
     def _timeout_within_grace(self) -> Queue:

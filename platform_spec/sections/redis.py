@@ -22,6 +22,7 @@ from platform_spec.sections.common import (
     Resources,
 )
 from platform_spec.sections.redis_cluster import ClusterMode
+from platform_spec.sections.redis_sentinel import ExternalSentinel, Sentinel
 
 # Share of the memory limit kept free above maxmemory for the fork of an RDB snapshot
 # or AOF rewrite (copy-on-write pages, rewrite buffer) and the allocator's overhead.
@@ -88,6 +89,15 @@ class Persistence(SpecModel):
         "everysec",
         description="AOF fsync policy. `everysec` may lose about one second of acknowledged "
         "enqueues on a crash; `always` loses none at a throughput cost.",
+    )
+    disk_reserve_percent: int = Field(
+        10,
+        ge=1,
+        le=50,
+        description="With appendfsync `always`, Redis exits at the first AOF write that finds "
+        "the disk full. While less than this share of the PVC is free, the reloader beside "
+        "Redis switches to `everysec`, so a full disk refuses writes (MISCONF, alert "
+        "BullmqRedisAofWriteErrors) and Redis stays up; `always` again at twice the share.",
     )
     rdb_snapshots: list[RdbRule] = Field(
         default_factory=lambda: [
@@ -158,6 +168,16 @@ class PasswordKeys(SpecModel):
         "dashboard-password",
         description="Key of the dashboard user's password (dashboard.enabled).",
     )
+    replication: str = Field(
+        "replication-password",
+        description="Key of the replication user's password (redis.mode sentinel): "
+        "replicas log in to the primary with it.",
+    )
+    sentinel: str = Field(
+        "sentinel-password",
+        description="Key of the sentinel user's password (redis.mode sentinel): Sentinels "
+        "log in to the data nodes and to each other with it.",
+    )
     scaling_token: str = Field(
         "scaling-token",
         description="Key of the bearer token KEDA presents to the scheduler's scaling endpoint "
@@ -224,17 +244,23 @@ class ExternalRedis(SpecModel):
         "discover the shards from it and every queue's keys carry a hash tag "
         "(see redis.cluster.tagGroups).",
     )
+    sentinel: ExternalSentinel = Field(
+        default_factory=ExternalSentinel,
+        description="Follow the primary of an existing Sentinel deployment instead of one "
+        "`host` (clients re-resolve it at every reconnect).",
+    )
 
 
 class Redis(SpecModel):
     """The Redis that holds every queue."""
 
-    mode: Literal["in-cluster", "external", "cluster"] = Field(
+    mode: Literal["in-cluster", "sentinel", "external", "cluster"] = Field(
         "in-cluster",
-        description="`in-cluster`: the chart runs a TLS Redis StatefulSet; `external`: "
-        "connect to a managed Redis (nothing may depend on CONFIG, which they refuse); "
-        "`cluster`: the chart runs a Redis Cluster of redis.cluster.shards primaries "
-        "(docs/redis-cluster.md).",
+        description="`in-cluster`: the chart runs a TLS Redis StatefulSet; `sentinel`: the "
+        "chart runs a primary, replicas and a Sentinel beside each (failover without a "
+        "restart); `external`: connect to a managed Redis or an existing Sentinel "
+        "deployment (nothing may depend on CONFIG, which they refuse); `cluster`: the chart "
+        "runs a Redis Cluster of redis.cluster.shards primaries (docs/redis-cluster.md).",
     )
     image: RedisImage = Field(default_factory=RedisImage, description="Redis server image.")
     port: int = Field(6379, ge=1, le=65535, description="TLS port of the in-cluster Redis.")
@@ -267,6 +293,9 @@ class Redis(SpecModel):
     )
     tls: Tls = Field(default_factory=Tls, description="TLS certificates.")
     auth: Auth = Field(default_factory=Auth, description="ACL users and passwords.")
+    sentinel: Sentinel = Field(
+        default_factory=Sentinel, description="Replication and Sentinel (mode sentinel)."
+    )
     external: ExternalRedis = Field(
         default_factory=ExternalRedis, description="Managed Redis settings (mode external)."
     )
@@ -280,6 +309,17 @@ class Redis(SpecModel):
         description="Extra annotations on the Redis pod template; a changed value rolls the "
         "pod. Not needed for renewals: the reloader beside Redis applies renewed certificate "
         "files and rotated passwords without a restart.",
+    )
+
+    producer_memory_limit_percent: int = Field(
+        85,
+        ge=50,
+        le=95,
+        description="Producers (`ops enqueue`, handlers' enqueues, flows, samples) are refused "
+        "once used memory reaches this share of maxmemory; the rest is a reserve in which "
+        "workers keep fetching, finishing and dead-lettering, so a full Redis drains instead "
+        "of deadlocking (noeviction refuses a worker's fetch too). The memory alerts fire "
+        "before it (docs/memory.md).",
     )
 
     @property
@@ -297,8 +337,19 @@ class Redis(SpecModel):
 
     @model_validator(mode="after")
     def _mode_and_memory(self) -> Redis:
-        if self.mode == "external" and not self.external.host:
-            raise ValueError("external.host is required when mode is external")
+        if (
+            self.mode == "external"
+            and not self.external.host
+            and not self.external.sentinel.enabled
+        ):
+            raise ValueError(
+                "external.host (or external.sentinel.addresses) is required when mode is external"
+            )
+        if self.external.cluster and self.external.sentinel.enabled:
+            raise ValueError(
+                "external.cluster and external.sentinel exclude each other: a Redis Cluster "
+                "fails over by itself, without Sentinels"
+            )
         limit = k8s_memory_bytes(self.resources.memory_limit)
         if self.mode != "external" and redis_memory_bytes(self.maxmemory) > limit * (
             1 - FORK_HEADROOM

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from chart_rendering import STACKS, stack_values
 
 from platform_spec import chart
 from platform_spec.chart import CHART_DIR
@@ -14,12 +17,13 @@ from platform_spec.values import chart_values
 
 pytestmark = pytest.mark.helm
 HELMS = [pytest.param(4, id="helm4"), pytest.param(3, id="helm3")]
-STACKS = ["dev", "staging", "prod", "prod-cluster"]
 
 
 @pytest.mark.parametrize("major", HELMS)
 @pytest.mark.parametrize("stack", STACKS)
-def test_it_should_lint_strictly_with_every_example(major: int, stack: str) -> None:
+def test_it_should_lint_strictly_with_every_example(major: int, stack: str, tmp_path: Path) -> None:
+    values_file = tmp_path / f"{stack}-values.yaml"
+    values_file.write_text(yaml.safe_dump(stack_values(stack)))
     result = subprocess.run(
         [
             chart.helm_binary(major),
@@ -27,7 +31,7 @@ def test_it_should_lint_strictly_with_every_example(major: int, stack: str) -> N
             "--strict",
             str(CHART_DIR),
             "--values",
-            str(CHART_DIR / "ci" / f"{stack}-values.yaml"),
+            str(values_file),
         ],
         capture_output=True,
         text=True,
@@ -52,6 +56,7 @@ BAD_VALUES = [
     ("evicting policy", {"redis.maxmemoryPolicy": "allkeys-lru"}, "maxmemoryPolicy"),
     ("wrong type", {"redis.port": "six"}, "port"),
     ("bad enum", {"redis.persistence.appendfsync": "never"}, "appendfsync"),
+    ("sentinel quorum", {"redis.sentinel.quorum": 0}, "quorum"),
 ]
 
 

@@ -1,7 +1,7 @@
 """keda.scaler metricsApi (the default): KEDA asks the scheduler's scaling endpoint.
 
 Per queue one `metrics-api` trigger reads `desiredReplicas` from
-`https://<fullname>-scheduler.<ns>.svc:8443/scaling/<queue>` over TLS (our CA)
+`https://<fullname>-scheduler.<ns>.svc.<clusterDomain>:8443/scaling/<queue>` over TLS (our CA)
 with a bearer token; the scheduler serves it on its `scaling` port with the
 token and certificate mounted from the auth and TLS Secrets; only KEDA's
 namespace reaches that port. KEDA's parameter names are those of its
@@ -66,7 +66,7 @@ def test_it_should_ask_the_scheduler_for_each_queues_desired_pods(stack: str) ->
         assert trigger["type"] == "metrics-api"
         assert trigger["metricType"] == "AverageValue"
         assert trigger["metadata"] == {
-            "url": f"https://{SCHEDULER}.{ns}.svc:8443/scaling/{queue.name}",
+            "url": f"https://{SCHEDULER}.{ns}.svc.cluster.local:8443/scaling/{queue.name}",
             "format": "json",
             "valueLocation": "desiredReplicas",
             "targetValue": "1",

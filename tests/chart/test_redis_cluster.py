@@ -15,7 +15,7 @@ REDIS = "bullmq-platform-redis"
 
 
 def _values(**redis: Any) -> dict[str, Any]:
-    values = copy.deepcopy(stack_values("prod-cluster"))
+    values = copy.deepcopy(stack_values("prod+cluster"))
     values["redis"].setdefault("cluster", {}).update(redis)
     return values
 
@@ -37,7 +37,7 @@ def test_it_should_run_shards_times_one_plus_replicas_nodes_in_parallel() -> Non
 
 
 def test_it_should_form_the_cluster_without_hooks_or_jobs() -> None:
-    docs = objects(stack_values("prod-cluster"))
+    docs = objects(stack_values("prod+cluster"))
     assert not of_kind(docs, "Job")
     for doc in docs:
         annotations = doc["metadata"].get("annotations") or {}
@@ -45,7 +45,7 @@ def test_it_should_form_the_cluster_without_hooks_or_jobs() -> None:
 
 
 def test_it_should_enable_cluster_mode_over_tls_with_a_cluster_user() -> None:
-    data = named(objects(stack_values("prod-cluster")), "ConfigMap", f"{REDIS}-config")["data"]
+    data = named(objects(stack_values("prod+cluster")), "ConfigMap", f"{REDIS}-config")["data"]
     lines = data["redis.conf"].splitlines()
     for line in ("cluster-enabled yes", "tls-cluster yes", "tls-replication yes", "port 0"):
         assert line in lines
@@ -58,7 +58,7 @@ def test_it_should_enable_cluster_mode_over_tls_with_a_cluster_user() -> None:
 
 
 def test_it_should_mount_the_cluster_password_and_keep_a_pdb() -> None:
-    docs = objects(stack_values("prod-cluster"))
+    docs = objects(stack_values("prod+cluster"))
     sts = named(docs, "StatefulSet", REDIS)
     (passwords,) = [v for v in pod_spec(sts)["volumes"] if v["name"] == "passwords"]
     paths = {i["path"] for i in passwords["secret"]["items"]}
@@ -82,7 +82,7 @@ def test_it_should_scale_on_hash_tagged_keys_with_redis_cluster_triggers() -> No
 
 
 def test_it_should_tell_every_runtime_it_talks_to_a_cluster() -> None:
-    docs = objects(stack_values("prod-cluster"))
+    docs = objects(stack_values("prod+cluster"))
     for deployment in of_kind(docs, "Deployment"):
         for container in containers(deployment):
             env = {e["name"]: e.get("value") for e in container.get("env", [])}

@@ -44,11 +44,12 @@ def test_it_should_run_the_worker_to_the_runtime_contract() -> None:
     assert container["image"] == "ghcr.io/example/bullmq-platform@sha256:" + "b" * 64
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env == {
-        "BULLMQ_PLATFORM_REDIS_HOST": "bullmq-platform-redis.bullmq.svc",
+        "BULLMQ_PLATFORM_REDIS_HOST": "bullmq-platform-redis.bullmq.svc.cluster.local",
         "BULLMQ_PLATFORM_REDIS_PORT": "6379",
         "BULLMQ_PLATFORM_REDIS_USERNAME": "worker",
         "BULLMQ_PLATFORM_REDIS_TLS": "true",
         "BULLMQ_PLATFORM_SPEC_FILE": "/etc/bullmq-platform/spec.json",
+        "BULLMQ_PLATFORM_LOG_LEVEL": "info",
     }
     assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
@@ -82,3 +83,14 @@ def test_it_should_keep_workers_from_being_evicted_mid_job() -> None:
 def test_it_should_honour_an_explicit_grace_period() -> None:
     docs = objects(default_values(**{"queues.0.terminationGracePeriodSeconds": 900}))
     assert pod_spec(_worker(docs, "agent-execution"))["terminationGracePeriodSeconds"] == 900
+
+
+def test_it_should_give_each_worker_its_queues_log_level() -> None:
+    """queues[].logLevel reaches that queue's pods only (workers/runtime.py reads it)."""
+    names = [q.name for q in PlatformSpec().queues]
+    docs = objects(default_values(**{f"queues.{names.index('notifications')}.logLevel": "debug"}))
+    for name in names:
+        (container,) = pod_spec(_worker(docs, name))["containers"]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        want = "debug" if name == "notifications" else "info"
+        assert env["BULLMQ_PLATFORM_LOG_LEVEL"] == want, name

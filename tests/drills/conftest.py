@@ -10,6 +10,15 @@ import pytest
 
 from local_stack.redis_server import RedisServer, local_spec
 
+DRILL_QUEUE = {
+    "name": "drill",
+    "handler": "workers.handlers.background_tasks",
+    "jobs": [{"name": "run"}],
+    "removeOnComplete": {"count": 100},
+    "removeOnFail": {"count": 100},
+    "deadLetter": {"maxEntries": 100},
+}
+
 
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
@@ -17,7 +26,14 @@ def private_redis(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
     started: list[RedisServer] = []
 
     def start(**redis: Any) -> RedisServer:
-        spec = local_spec(redis={"auth": {"adminEnabled": True}, **redis})
+        # One small queue: the default catalog's retention does not fit a drill's tiny
+        # maxmemory (the spec refuses it); Redis's config does not depend on the queues.
+        spec = local_spec(
+            redis={"auth": {"adminEnabled": True}, **redis},
+            queues=[DRILL_QUEUE],
+            schedules=[],
+            maintenanceQueue=DRILL_QUEUE["name"],
+        )
         server = RedisServer(tmp_path / f"redis-{len(started)}", spec=spec)
         started.append(server)
         server.start()

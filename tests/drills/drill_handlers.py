@@ -24,6 +24,8 @@ registry = Registry()
 
 class Work(Payload):
     seconds: float = Field(0.0, ge=0, le=30)
+    # Ballast that makes a job cost memory (the full-Redis drills); the handler ignores it.
+    pad: str = Field("", max_length=64 * 1024)
 
 
 class Tick(Payload):
@@ -71,3 +73,9 @@ async def block(payload: Work, ctx: JobContext) -> dict[str, Any]:
     await ctx.redis.hset(k["owner"], ctx.job_id, str(os.getpid()))
     time.sleep(payload.seconds)  # blocking the loop is the point of this handler
     return {"runs": await _record(ctx), "pid": os.getpid()}
+
+
+@registry.job("boom", Work)
+async def boom(payload: Work, ctx: JobContext) -> dict[str, Any]:
+    """Always fails (the failure-storm drill): the job goes to failed and to the DLQ."""
+    raise ValueError("boom: this job always fails")

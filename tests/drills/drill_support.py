@@ -96,11 +96,17 @@ def workers(
 
 
 def schedulers(
-    server: RedisServer, spec: PlatformSpec, tmp: Path, count: int
+    server: RedisServer,
+    spec: PlatformSpec,
+    tmp: Path,
+    count: int,
+    extra_env: dict[str, str] | None = None,
 ) -> list[PlatformProcess]:
     spec_file = write_spec_file(tmp / "spec.json", spec)
     return [
-        scheduler_process(server, spec_file, tmp / "logs", name=f"scheduler-{i}").start()
+        scheduler_process(
+            server, spec_file, tmp / "logs", name=f"scheduler-{i}", extra_env=extra_env
+        ).start()
         for i in range(count)
     ]
 

@@ -15,7 +15,7 @@ def test_it_should_export_host_port_secrets_and_queues(stack_name: str) -> None:
     deployment = deploy_stack(stack_raw(stack_name), stack_name)
     config = load_stack(stack_name)
     out = deployment.exports
-    assert out["redisHost"] == f"bullmq-platform-redis.{config.spec.namespace}.svc"
+    assert out["redisHost"] == f"bullmq-platform-redis.{config.spec.namespace}.svc.cluster.local"
     assert out["redisPort"] == config.spec.redis.port
     assert out["authSecretName"] == "bullmq-platform-redis-auth"
     assert out["tlsSecretName"] == "bullmq-platform-redis-tls"
@@ -76,3 +76,30 @@ def test_it_should_run_the_entry_point_and_export() -> None:
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_it_should_validate_every_checked_in_stack(stack: str) -> None:
     assert load_stack(stack).spec.environment == stack
+
+
+def test_it_should_name_the_sentinels_in_sentinel_mode() -> None:
+    raw = stack_raw("prod")
+    raw["spec"]["redis"]["mode"] = "sentinel"
+    deployment = deploy_stack(raw, "prod")
+    out = deployment.exports
+    ns = load_stack("prod").spec.namespace
+    pod = "bullmq-platform-redis-{}.bullmq-platform-redis-headless." + ns + ".svc"
+    assert out["redisSentinelService"] == f"bullmq-platform-redis-sentinel.{ns}.svc"
+    assert out["redisSentinelAddresses"] == [pod.format(i) + ":26379" for i in range(3)]
+    assert out["redisSentinelMaster"] == "bullmq"
+    assert out["redisHost"] == pod.format(0)  # the first primary, never a replica's Service
+    csr = deployment.resources.one(
+        "tls:index/certRequest:CertRequest", "bullmq-platform-redis-tls-server-csr"
+    )
+    sans = set(csr.inputs["dnsNames"])
+    assert {pod.format(i) for i in range(3)} | {out["redisSentinelService"]} <= sans
+    assert deployment.secret_exports == {"redisUrl"}
+
+
+def test_it_should_refuse_two_sentinels_outside_dev_at_preview() -> None:
+    raw = stack_raw("prod")
+    raw["spec"]["redis"]["mode"] = "sentinel"
+    raw["spec"]["redis"]["sentinel"] = {"replicas": 1, "quorum": 1, "minReplicasToWrite": 1}
+    with pytest.raises(Exception, match=r"spec\.redis\.sentinel\.replicas"):
+        deploy_stack(raw, "prod")

@@ -8,9 +8,21 @@ from infra.credentials import RedisCredentials, RedisCredentialsArgs
 from platform_spec.model import PasswordKeys
 
 # every key of the auth Secret: the ACL users (worker, scheduler, keda, exporter,
-# admin, dashboard, cluster) and whatever else the spec lists there
+# admin, dashboard; replication and sentinel for redis.mode sentinel; cluster for
+# redis.mode cluster) and whatever
+# else the spec lists there
 USERS = list(PasswordKeys().model_dump())
-ACL_USERS = {"worker", "scheduler", "keda", "exporter", "admin", "dashboard", "cluster"}
+ACL_USERS = {
+    "worker",
+    "scheduler",
+    "keda",
+    "exporter",
+    "admin",
+    "dashboard",
+    "replication",
+    "sentinel",
+    "cluster",
+}
 
 
 def test_it_should_create_one_password_per_acl_user_in_one_secret(stack_name: str) -> None:

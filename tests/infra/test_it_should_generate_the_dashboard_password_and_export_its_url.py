@@ -34,7 +34,7 @@ def test_it_should_export_the_service_url_without_an_ingress() -> None:
     deployment = deploy_stack(stack_raw("dev"), "dev")
     assert (
         deployment.exports["dashboardUrl"]
-        == "http://bullmq-platform-dashboard.bullmq-dev.svc:3000/"
+        == "http://bullmq-platform-dashboard.bullmq-dev.svc.cluster.local:3000/"
     )
 
 
@@ -47,7 +47,7 @@ def test_it_should_create_no_password_behind_an_auth_proxy() -> None:
     assert deployment.exports["dashboardSecretName"] is None
     assert (
         deployment.exports["dashboardUrl"]
-        == "http://bullmq-platform-dashboard.bullmq.svc:3000/ops/queues"
+        == "http://bullmq-platform-dashboard.bullmq.svc.cluster.local:3000/ops/queues"
     )
 
 

@@ -18,7 +18,7 @@ from infra.platform import drop_none
 from platform_spec import chart
 from platform_spec.chart import CHART_DIR
 from platform_spec.stack import load_stack
-from platform_spec.values import chart_values, generated_secret_names
+from platform_spec.values import chart_values, generated_secret_args
 
 pytestmark = pytest.mark.helm
 
@@ -27,18 +27,12 @@ def test_it_should_deploy_the_local_chart_with_the_spec_as_values(stack_name: st
     deployment = deploy_stack(stack_raw(stack_name), stack_name)
     inputs = deployment.chart.inputs
     config = load_stack(stack_name)
-    names = generated_secret_names(config.infra.release_name)
     assert inputs["chart"] == str(CHART_DIR)
     assert inputs["name"] == config.infra.release_name
     assert inputs["namespace"] == config.spec.namespace
     values = copy.deepcopy(inputs["values"])
     expected = drop_none(
-        chart_values(
-            config.spec,
-            auth_secret=names["auth"],
-            tls_secret=names["tls"],
-            dashboard_secret=names["dashboard"],
-        )
+        chart_values(config.spec, **generated_secret_args(config.infra.release_name))
     )
     # No certificate checksum annotation: it was unknown at preview (see
     # test_it_should_preview_every_chart_object_on_a_fresh_stack.py); the reloader applies renewals.
@@ -99,13 +93,7 @@ def coalesce(defaults: Any, user: Any) -> Any:
 
 def test_it_should_mean_the_same_without_the_nulls_pulumi_drops(stack_name: str) -> None:
     config = load_stack(stack_name)
-    names = generated_secret_names(config.infra.release_name)
-    values = chart_values(
-        config.spec,
-        auth_secret=names["auth"],
-        tls_secret=names["tls"],
-        dashboard_secret=names["dashboard"],
-    )
+    values = chart_values(config.spec, **generated_secret_args(config.infra.release_name))
     defaults = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
     # in a template a null and a missing key read the same; a default that comes back
     # where the spec said null does not

@@ -54,14 +54,6 @@ def test_it_should_name_every_service_and_pod_form_in_the_sans() -> None:
     assert deployment.exports["redisHost"] in sans
 
 
-def test_it_should_follow_the_configured_cluster_domain() -> None:
-    raw = stack_raw("dev")
-    raw["infra"]["clusterDomain"] = "corp.internal"
-    csr = deploy_stack(raw).resources.one(f"{TLS}certRequest:CertRequest", SERVER_CSR)
-    assert "bullmq-platform-redis.bullmq-dev.svc.corp.internal" in csr.inputs["dnsNames"]
-    assert not any(n.endswith("cluster.local") for n in csr.inputs["dnsNames"])
-
-
 def test_it_should_take_validity_and_renewal_from_the_stack() -> None:
     deployment = deploy_stack(stack_raw("prod"), "prod")
     server = deployment.resources.one(f"{TLS}locallySignedCert:LocallySignedCert", SERVER)

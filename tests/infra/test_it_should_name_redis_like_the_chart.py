@@ -7,9 +7,12 @@ import pytest
 from infra.naming import fullname, redis_names, server_dns_names
 from platform_spec import chart
 from platform_spec.model import PlatformSpec
+from platform_spec.pod_facts import CLUSTER_DOMAIN
 from platform_spec.values import chart_values
 
 pytestmark = pytest.mark.helm
+# The default cluster domain and another one: every name follows spec.clusterDomain.
+DOMAINS = [CLUSTER_DOMAIN, "corp.internal"]
 
 CASES = [
     ("bullmq-platform", None),  # release is the chart name
@@ -44,8 +47,9 @@ def test_it_should_truncate_like_helm() -> None:
     assert fullname("b" * 49 + "-", None).endswith("b")
 
 
-def test_it_should_give_the_client_host_the_chart_gives_its_clients() -> None:
-    spec = PlatformSpec(namespace="ns1")
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_it_should_give_the_client_host_the_chart_gives_its_clients(domain: str) -> None:
+    spec = PlatformSpec(namespace="ns1", cluster_domain=domain)
     docs = chart.objects(chart.template(chart_values(spec, auth_secret="a", tls_secret="t")))
     names = redis_names(spec, "bullmq-platform")
     hosts = {
@@ -60,11 +64,12 @@ def test_it_should_give_the_client_host_the_chart_gives_its_clients() -> None:
     assert names.client_host in server_dns_names(names)
 
 
-def test_it_should_cover_the_scaling_endpoint_keda_calls() -> None:
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_it_should_cover_the_scaling_endpoint_keda_calls(domain: str) -> None:
     """KEDA's metrics-api trigger verifies the scheduler's certificate against its URL host."""
     from urllib.parse import urlparse
 
-    spec = PlatformSpec(namespace="ns1")
+    spec = PlatformSpec(namespace="ns1", cluster_domain=domain)
     docs = chart.objects(chart.template(chart_values(spec, auth_secret="a", tls_secret="t")))
     names = redis_names(spec, "bullmq-platform")
     assert chart.find(docs, "Service", names.scheduler_service)
@@ -79,13 +84,25 @@ def test_it_should_cover_the_scaling_endpoint_keda_calls() -> None:
     assert hosts <= set(server_dns_names(names))
 
 
-def test_it_should_give_a_cert_manager_certificate_the_sans_pulumi_generates() -> None:
+@pytest.mark.parametrize("mode", ["in-cluster", "sentinel"])
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_it_should_give_a_cert_manager_certificate_the_sans_pulumi_generates(
+    domain: str, mode: str
+) -> None:
     """One rule, two builders: the chart's cert-manager Certificate (GitOps, no Python)
-    and the certificate Pulumi generates name the same hosts."""
-    spec = PlatformSpec(namespace="ns1")
+    and the certificate Pulumi generates name the same hosts (in Sentinel mode every
+    pod, whose Redis and Sentinel announce that name, and the Sentinel Service)."""
+    spec = PlatformSpec.model_validate(
+        {"namespace": "ns1", "clusterDomain": domain, "redis": {"mode": mode}}
+    )
     values = chart_values(spec, auth_secret="a", tls_secret=None)
     values["redis"]["tls"].update(source="certManager", certManagerIssuer="platform-ca")
     docs = chart.objects(chart.template(values, release="team-a"))
     # the server's certificate; KEDA's client certificate (no dnsNames) is the other one
     (cert,) = [doc for doc in docs if doc["kind"] == "Certificate" and "dnsNames" in doc["spec"]]
     assert cert["spec"]["dnsNames"] == server_dns_names(redis_names(spec, "team-a"))
+    if mode == "sentinel":
+        names = redis_names(spec, "team-a")
+        for address in names.sentinel_addresses(spec.redis.sentinel.port):
+            assert address.rsplit(":", 1)[0] in cert["spec"]["dnsNames"]
+        assert f"{names.sentinel_service}.ns1.svc" in cert["spec"]["dnsNames"]

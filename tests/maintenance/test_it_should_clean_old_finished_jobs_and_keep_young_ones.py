@@ -23,7 +23,7 @@ def test_it_should_clean_old_finished_jobs_and_keep_young_ones(
         [],
         queue_overrides={
             "removeOnComplete": {"ageSeconds": 3600, "count": 1000},
-            "removeOnFail": {"ageSeconds": 7200},
+            "removeOnFail": {"ageSeconds": 7200, "count": 1000},
         },
     )
     now = int(time.time() * 1000)

@@ -135,9 +135,11 @@ def redis_down(rule: dict[str, Any], ns: str, keys: QueueKeys | None) -> list[Ca
 
 
 def memory_high(rule: dict[str, Any], ns: str, keys: QueueKeys | None) -> list[Case]:
+    """Both memory alerts: `ratio >= threshold`, the threshold read from the expression."""
     e = rule["expr"]
+    percent = round(float(e.rsplit(">=", 1)[1]) * 100)
     used, cap = selector(e, "redis_memory_used_bytes"), selector(e, "redis_memory_max_bytes")
-    cases = _three(rule, {used: "91", cap: "100"}, {used: "90", cap: "100"})
+    cases = _three(rule, {used: str(percent), cap: "100"}, {used: str(percent - 1), cap: "100"})
     # maxmemory 0 (unlimited) must not page however much is used.
     cases.append(
         Case(
@@ -257,6 +259,7 @@ def schedule_missed(rule: dict[str, Any], ns: str, keys: QueueKeys | None) -> li
 BUILDERS: dict[str, Builder] = {
     "BullmqRedisDown": redis_down,
     "BullmqRedisMemoryHigh": memory_high,
+    "BullmqRedisNearlyFull": memory_high,
     "BullmqRedisAofWriteErrors": aof_write_errors,
     "BullmqRedisPvcNearlyFull": pvc_nearly_full,
     "BullmqQueueBacklog": queue_backlog,

@@ -84,10 +84,15 @@ def test_it_should_link_every_alert_to_its_runbook_section(stack: str) -> None:
         assert anchor == "#" + rule["alert"].lower()
 
 
-def test_it_should_record_jobs_per_queue_and_state(tmp_path: Path) -> None:
+@pytest.mark.parametrize("key_prefix", [None, "my.app"])
+def test_it_should_record_jobs_per_queue_and_state(tmp_path: Path, key_prefix: str | None) -> None:
     """The dashboard's `bullmq:queue_jobs` splits the exporter's key sizes by queue and state,
-    a DLQ (`<queue>-dlq`) being a queue of its own."""
-    values, groups = _groups("staging")
+    a DLQ (`<queue>-dlq`) being a queue of its own. A `.` in keyPrefix is a literal dot:
+    `my.app` does not count the keys of `myXapp`."""
+    values = stack_values_with_rules("staging")
+    if key_prefix is not None:
+        values["keyPrefix"] = key_prefix
+    groups = rule_groups(values)
     ns, prefix = values["namespace"], values["keyPrefix"]
     write_rules_file(tmp_path / "rules.yaml", groups)
     size = 'redis_key_size{{namespace="{ns}", db="db0", key="{key}"}}'
@@ -97,6 +102,7 @@ def test_it_should_record_jobs_per_queue_and_state(tmp_path: Path) -> None:
         f"{prefix}:email-dlq:wait": 2,
         f"{prefix}:my-queue:failed": 1,
     }
+    others = {key.replace(".", "X"): 50 for key in series if "." in key}
     tests = {
         "rule_files": ["rules.yaml"],
         "evaluation_interval": "1m",
@@ -105,7 +111,7 @@ def test_it_should_record_jobs_per_queue_and_state(tmp_path: Path) -> None:
                 "interval": "1m",
                 "input_series": [
                     {"series": size.format(ns=ns, key=k), "values": f"{v}x5"}
-                    for k, v in series.items()
+                    for k, v in {**series, **others}.items()
                 ],
                 "promql_expr_test": [
                     {

@@ -14,9 +14,11 @@ import pytest
 import redis
 from typer.testing import CliRunner
 
+from local_stack import __main__ as local_main
 from local_stack import samples
 from local_stack.__main__ import app
 from platform_spec.stack import REPO_ROOT, STACKS, load_stack
+from workers.connection import connect_sync
 from workers.payloads import validate_job
 from workers.registry import load_registry
 
@@ -49,7 +51,7 @@ def test_it_should_start_everything_show_depths_and_stop(tmp_path: Path) -> None
 
 def test_it_should_have_help_on_every_command() -> None:
     runner = CliRunner()
-    for args in (["--help"], ["up", "--help"], ["enqueue", "--help"]):
+    for args in (["--help"], ["up", "--help"], ["enqueue", "--help"], ["kill-primary", "--help"]):
         result = runner.invoke(app, args)
         assert result.exit_code == 0 and "Usage" in result.output, args
 
@@ -219,3 +221,77 @@ def test_it_should_kill_platform_processes_when_their_parent_is_killed(tmp_path:
         for pid in _processes_naming(marker):
             os.kill(pid, signal.SIGKILL)
     assert not orphaned, "the child outlived its killed parent"
+
+
+@pytest.mark.slow
+def test_it_should_run_on_sentinels_and_fail_over_when_the_primary_is_killed(
+    tmp_path: Path,
+) -> None:
+    """`up --redis sentinel`: jobs run; `kill-primary` makes a replica primary; jobs sent
+    after the kill complete on the same processes; the killed node is started again."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BULLMQ_PLATFORM_")}
+    state_dir = tmp_path / "s"
+    log = (tmp_path / "up.log").open("wb")
+    up = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "local_stack",
+            "up",
+            "--redis",
+            "sentinel",
+            "--state-dir",
+            str(state_dir),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    runner = CliRunner()
+    try:
+        state = state_dir / "platform.json"
+        deadline = time.monotonic() + 120
+        while not state.exists() and time.monotonic() < deadline and up.poll() is None:
+            time.sleep(0.2)
+        assert state.exists(), (tmp_path / "up.log").read_text()
+        doc = json.loads(state.read_text())
+        spec = load_stack("dev").spec
+        admin = local_main._settings(doc, "admin")
+
+        def completed() -> int:
+            client = connect_sync(admin.redis_kwargs(), decode_responses=True, socket_timeout=5)
+            try:
+                return sum(int(client.zcard(f"bull:{q.name}:completed")) for q in spec.queues)
+            except redis.RedisError:
+                return -1
+            finally:
+                client.close()
+
+        def wait_completed(count: int) -> int:
+            deadline = time.monotonic() + 120
+            while completed() < count and time.monotonic() < deadline:
+                time.sleep(0.25)
+            return completed()
+
+        enqueue = ["enqueue", "--state-dir", str(state_dir), "--count", "2"]
+        assert runner.invoke(app, enqueue).exit_code == 0
+        first = wait_completed(2 * len(spec.queues))
+        killed = runner.invoke(app, ["kill-primary", "--state-dir", str(state_dir)])
+        assert killed.exit_code == 0, killed.output
+        again = runner.invoke(app, enqueue)  # retried by the producer's client until promoted
+        after = wait_completed(first + 2 * len(spec.queues))
+        up.send_signal(signal.SIGTERM)
+        code = up.wait(120)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait(10)
+        log.close()
+    output = (tmp_path / "up.log").read_text()
+    print(f"[local] sentinel: completed before the kill {first}, after {after}")
+    assert first >= 2 * len(spec.queues), output[-2000:]
+    assert again.exit_code == 0, again.output
+    assert after >= first + 2 * len(spec.queues), output[-3000:]
+    assert "restarted; it rejoins" in " ".join(output.split()), output[-3000:]
+    assert code == 0 and output.count(": exit 0") == len(spec.queues) + 2, output[-2000:]

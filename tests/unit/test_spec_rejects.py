@@ -199,6 +199,70 @@ REJECTED = [
         "redis.auth.enabled",
         "must be true with keda.scaler metricsApi",
     ),
+    (
+        "failed jobs kept by age only (issue 25, 3b)",
+        {"queues.0.removeOnFail": {"ageSeconds": 3600}},
+        "queues[0].removeOnFail.count",
+        "an age alone does not bound memory",
+    ),
+    (
+        "retention that cannot fit in maxmemory (issue 25, 3b)",
+        {"queues.0.deadLetter": {"maxEntries": 1_000_000}, "redis.maxmemory": "256mb"},
+        "queues[0].deadLetter.maxEntries",
+        "over 50% of redis.maxmemory 256mb",
+    ),
+    (
+        "large payloads kept by the thousand (issue 25, 3b)",
+        {"queues.0.typicalPayloadBytes": 200_000},
+        "queues[0].removeOnFail.count",
+        "retained jobs need about",
+    ),
+    (
+        "two Sentinels in prod",
+        {"environment": "prod", "redis.mode": "sentinel", "redis.sentinel.replicas": 1},
+        "redis.sentinel.replicas",
+        "needs at least 3 (replicas >= 2)",
+    ),
+    (
+        "two external Sentinels in staging",
+        {
+            "environment": "staging",
+            "redis.mode": "external",
+            "redis.external.sentinel": {"addresses": ["s1:26379", "s2:26379"], "masterName": "m"},
+        },
+        "redis.external.sentinel.addresses",
+        "2 Sentinels; environment 'staging' needs at least 3",
+    ),
+    (
+        "quorum above the Sentinels",
+        {"redis.mode": "sentinel", "redis.sentinel.quorum": 4},
+        "redis.sentinel",
+        "quorum 4 exceeds the 3 Sentinels",
+    ),
+    (
+        "waitReplicas above the replicas",
+        {"redis.mode": "sentinel", "redis.sentinel.waitReplicas": 3},
+        "redis.sentinel",
+        "waitReplicas 3 exceeds replicas 2",
+    ),
+    (
+        "minReplicasToWrite above the replicas",
+        {"redis.sentinel.minReplicasToWrite": 3},
+        "redis.sentinel",
+        "minReplicasToWrite 3 exceeds replicas 2",
+    ),
+    (
+        "external Sentinels without a master name",
+        {"redis.mode": "external", "redis.external.sentinel": {"addresses": ["s1:26379"]}},
+        "redis.external.sentinel",
+        "masterName is required",
+    ),
+    (
+        "a Sentinel address without a port",
+        {"redis.mode": "external", "redis.external.sentinel": {"addresses": ["s1"]}},
+        "redis.external.sentinel.addresses[0]",
+        "should match pattern",
+    ),
 ]
 
 

@@ -1,6 +1,7 @@
 """health-check: Redis and every queue, stored in Redis, exported as metrics, alerts logged.
 
-Redis: PING round trip; used memory against maxmemory; the eviction policy
+Redis: PING round trip; used memory against maxmemory (full, nearly full at
+redis.producerMemoryLimitPercent, high some points before); the eviction policy
 must be `noeviction`; AOF on and its last write ok. All read from `INFO`
 (managed Redis and least-privilege ACL users refuse CONFIG GET).
 
@@ -22,13 +23,15 @@ import time
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import OutOfMemoryError
 
 from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec, Queue
+from platform_spec.pod_facts import MEMORY_WARNING_MARGIN_PERCENT
 from workers.maintenance.cleanup import bull_queue
+from workers.memory_guard import over_limit
 
 log = logging.getLogger("workers.maintenance.health")
-MEMORY_HIGH_RATIO = 0.9
 ACTIVE_SCAN = 1000  # active jobs inspected per queue
 HEALTH_TTL_SECONDS = 86400
 
@@ -37,7 +40,24 @@ def finding(check: str, message: str, queue: str = "", **extra: Any) -> dict[str
     return {"check": check, "queue": queue, "detail": message, **extra}
 
 
-async def check_redis(redis: aioredis.Redis) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def memory_findings(used: int, maxmemory: int, limit_percent: int) -> list[dict[str, Any]]:
+    """Full (every write refused), nearly full (producers refused), high (a warning)."""
+    if not maxmemory:
+        return []
+    share = f"used memory {used} is {100 * used / maxmemory:.0f}% of maxmemory {maxmemory}"
+    if used >= maxmemory:
+        return [finding("redis_full", f"Redis is full: {share}; noeviction refuses writes")]
+    if over_limit(used, maxmemory, limit_percent):
+        detail = f"Redis is nearly full: {share}; producers refused at {limit_percent}%"
+        return [finding("redis_nearly_full", detail)]
+    if used * 100 >= maxmemory * (limit_percent - MEMORY_WARNING_MARGIN_PERCENT):
+        return [finding("memory_high", f"{share}; producers refused at {limit_percent}%")]
+    return []
+
+
+async def check_redis(
+    redis: aioredis.Redis, limit_percent: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     started = time.perf_counter()
     await redis.ping()
     rtt = time.perf_counter() - started
@@ -58,10 +78,7 @@ async def check_redis(redis: aioredis.Redis) -> tuple[dict[str, Any], list[dict[
         findings.append(
             finding("eviction_policy", f"maxmemory-policy is {policy!r}: BullMQ needs noeviction")
         )
-    if maxmemory and used >= MEMORY_HIGH_RATIO * maxmemory:
-        findings.append(
-            finding("memory_high", f"used memory {used} is >= 90% of maxmemory {maxmemory}")
-        )
+    findings += memory_findings(used, maxmemory, limit_percent)
     if not facts["aofEnabled"]:
         findings.append(finding("aof_disabled", "AOF persistence is off"))
     elif facts["aofLastWriteStatus"] not in (None, "ok"):
@@ -156,7 +173,7 @@ async def health_check(
     redis: aioredis.Redis, spec: PlatformSpec, payload: dict[str, Any]
 ) -> dict[str, Any]:
     now = time.time()
-    redis_facts, findings = await check_redis(redis)
+    redis_facts, findings = await check_redis(redis, spec.redis.producer_memory_limit_percent)
     workers = await worker_counts(redis, spec)
     queues: dict[str, Any] = {}
     for queue in spec.queues:
@@ -174,7 +191,11 @@ async def health_check(
     }
     for item in findings:
         log.error("platform unhealthy", extra={"alert": True, **item})
-    await redis.set(spec.platform_keys().health, json.dumps(report), ex=HEALTH_TTL_SECONDS)
+    try:
+        await redis.set(spec.platform_keys().health, json.dumps(report), ex=HEALTH_TTL_SECONDS)
+    except OutOfMemoryError:
+        # Full to the brim: the findings above are logged; the report cannot be stored.
+        log.error("health report not stored: Redis is full", extra={"alert": True})
     return report
 
 

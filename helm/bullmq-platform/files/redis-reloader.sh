@@ -12,11 +12,20 @@
 #   to the same paths, which makes Redis 7 read the files again. Until that
 #   worked it verifies the server with the old and the new CA, so a renewal
 #   that also replaced the CA can still be applied.
+# - disk guard, every second (issue 25): with `appendfsync always` Redis 7 exits at
+#   the first AOF write that finds the disk full ("Can't recover from AOF write
+#   error when the AOF fsync policy is 'always'"), and no setting changes that.
+#   While the data volume has less than DISK_RESERVE_PERCENT free it sets
+#   appendfsync everysec: on a full disk Redis then stays up, refuses writes
+#   (MISCONF), reports aof_last_write_status:err (alert BullmqRedisAofWriteErrors)
+#   and resumes by itself once space is freed. Back to `always` at twice the
+#   reserve. Re-applied every second, so a restarted Redis is guarded too.
 # It logs in as the `reloader` ACL user with a pod-local password (see
 # local-passwords.sh); it never prints a password.
 # usage: redis-reloader.sh CONF_DIR PASSWORD_DIR LOCAL_DIR ACL_FILE
 # env: REDIS_PORT, REDIS_TLS, REDIS_TLS_AUTH_CLIENTS, REDIS_TLS_CERT_FILE,
-#      REDIS_TLS_KEY_FILE, REDIS_TLS_CA_FILE, RELOAD_INTERVAL_SECONDS
+#      REDIS_TLS_KEY_FILE, REDIS_TLS_CA_FILE, RELOAD_INTERVAL_SECONDS,
+#      DATA_DIR, APPENDFSYNC, DISK_RESERVE_PERCENT (disk guard; off without DATA_DIR)
 set -eu
 set -f # the rules hold globs (~bull:*): never expand them
 conf=$1
@@ -77,6 +86,33 @@ apply_certificates() {
   echo "redis-reloader: Redis reloaded its TLS certificate files" >&2
 }
 
+# Percent of the data volume still free (df -P: 1K blocks, "Available" of "Size").
+free_percent() {
+  df -P "$1" 2>/dev/null | awk 'NR == 2 && $2 > 0 { print int($4 * 100 / $2) }'
+}
+
+disk_guarded=false
+guard_disk() {
+  [ -n "${DATA_DIR:-}" ] && [ "${APPENDFSYNC:-everysec}" = "always" ] || return 0
+  free=$(free_percent "$DATA_DIR")
+  [ -n "$free" ] || return 0
+  reserve=${DISK_RESERVE_PERCENT:-10}
+  if [ "$free" -lt "$reserve" ]; then
+    reply=$(cli CONFIG SET appendfsync everysec)
+    if [ "$reply" = "OK" ] && [ "$disk_guarded" = false ]; then
+      disk_guarded=true
+      echo "redis-reloader: data volume ${free}% free (< ${reserve}%): appendfsync everysec," \
+        "so a full disk refuses writes instead of stopping Redis" >&2
+    fi
+  elif [ "$disk_guarded" = true ] && [ "$free" -ge $((reserve * 2)) ]; then
+    reply=$(cli CONFIG SET appendfsync always)
+    if [ "$reply" = "OK" ]; then
+      disk_guarded=false
+      echo "redis-reloader: data volume ${free}% free: appendfsync always again" >&2
+    fi
+  fi
+}
+
 passwords_seen=""
 tls_seen=""
 if [ "$tls" = "true" ]; then
@@ -85,7 +121,15 @@ if [ "$tls" = "true" ]; then
   tls_seen=$(fingerprint "$REDIS_TLS_CERT_FILE" "$REDIS_TLS_KEY_FILE" "$REDIS_TLS_CA_FILE")
 fi
 echo "redis-reloader: watching $pwdir every ${interval}s" >&2
+tick=$interval # the Secrets are checked at once, then every $interval seconds
 while :; do
+  guard_disk
+  if [ "$tick" -lt "$interval" ]; then
+    tick=$((tick + 1))
+    sleep 1
+    continue
+  fi
+  tick=1
   now=$(fingerprint "$pwdir")
   if [ "$now" != "$passwords_seen" ] && apply_passwords; then
     passwords_seen=$now
@@ -102,5 +146,5 @@ while :; do
       fi
     fi
   fi
-  sleep "$interval"
+  sleep 1
 done

@@ -67,11 +67,19 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "bullmq-platform.httpPort" -}}{{ (include "bullmq-platform.facts" . | fromJson).httpPort }}{{- end -}}
 
 {{/*
-The DNS names of a Service: `name`, `name.ns`, `name.ns.svc`, `name.ns.svc.<domain>`,
+The DNS names of a Service: `name`, `name.ns`, `name.ns.svc`, `name.ns.svc.<clusterDomain>`,
 as a JSON list; (dict "ctx" $ "name" NAME). infra/naming.py's `_forms` is the same rule.
 */}}
 {{- define "bullmq-platform.dnsForms" -}}
 {{- $ns := .ctx.Release.Namespace -}}
-{{- $domain := (include "bullmq-platform.facts" .ctx | fromJson).clusterDomain -}}
+{{- $domain := .ctx.Values.clusterDomain -}}
 {{- list .name (printf "%s.%s" .name $ns) (printf "%s.%s.svc" .name $ns) (printf "%s.%s.svc.%s" .name $ns $domain) | toJson -}}
+{{- end -}}
+
+{{/*
+The name clients use for a Service: `name.ns.svc.<clusterDomain>` (the last of its
+dnsForms); (dict "ctx" $ "name" NAME). infra/naming.py's `service_host` is the same rule.
+*/}}
+{{- define "bullmq-platform.serviceHost" -}}
+{{- include "bullmq-platform.dnsForms" . | fromJsonArray | last -}}
 {{- end -}}

@@ -7,7 +7,7 @@
 
 {{/* Name of the Secret holding tls.crt, tls.key and ca.crt. */}}
 {{- define "bullmq-platform.tlsSecret" -}}
-{{- if and (eq .Values.redis.tls.source "certManager") (eq .Values.redis.mode "in-cluster") -}}
+{{- if and (eq .Values.redis.tls.source "certManager") (has .Values.redis.mode (list "in-cluster" "sentinel")) -}}
 {{- printf "%s-tls" (include "bullmq-platform.redisName" .) -}}
 {{- else -}}
 {{- required "redis.tls.existingSecret is required: name the Secret holding tls.crt, tls.key and ca.crt (Pulumi fills it for source generated; GitOps users create it first)" .Values.redis.tls.existingSecret -}}
@@ -17,9 +17,13 @@
 {{/* Host the workers, scheduler and KEDA connect to: the client Service, or the managed Redis. */}}
 {{- define "bullmq-platform.redisHost" -}}
 {{- if eq .Values.redis.mode "external" -}}
-{{- .Values.redis.external.host -}}
+{{- .Values.redis.external.host | default "" -}}
+{{- else if eq .Values.redis.mode "sentinel" -}}
+{{- /* The first primary; clients follow the Sentinels (BULLMQ_PLATFORM_REDIS_SENTINEL_*). */ -}}
+{{- $name := include "bullmq-platform.redisName" . -}}
+{{- printf "%s-0.%s-headless.%s.svc" $name $name .Release.Namespace -}}
 {{- else -}}
-{{- printf "%s.%s.svc" (include "bullmq-platform.redisName" .) .Release.Namespace -}}
+{{- include "bullmq-platform.serviceHost" (dict "ctx" . "name" (include "bullmq-platform.redisName" .)) -}}
 {{- end -}}
 {{- end -}}
 
@@ -65,20 +69,31 @@ a DLQ passes its queue's name. PlatformSpec.queue_prefix is the Python side.
 {{- if or (eq $r.mode "cluster") (and (eq $r.mode "external") $r.external.cluster) -}}true{{- end -}}
 {{- end -}}
 
-{{/* Keys whose sizes redis_exporter reports: each queue's backlog, busy, delayed and failed sets. */}}
+{{/*
+Keys whose sizes redis_exporter reports: each queue's backlog, busy, delayed and
+failed keys, and its DLQ's waiting jobs (suffixes: platform_spec/keys.py via _facts.tpl).
+*/}}
 {{- define "bullmq-platform.exporterKeys" -}}
+{{- $k := include "bullmq-platform.keys" . | fromJson -}}
 {{- $keys := list -}}
 {{- range $q := .Values.queues -}}
-{{- range $suffix := list "wait" "prioritized" "active" "delayed" "failed" -}}
 {{- $prefix := include "bullmq-platform.queuePrefix" (dict "ctx" $ "queue" $q.name) -}}
+{{- range $suffix := $k.exported -}}
 {{- $keys = append $keys (printf "db0=%s:%s:%s" $prefix $q.name $suffix) -}}
 {{- end -}}
-{{- if $q.deadLetter.enabled -}}{{/* the DLQ's waiting jobs: PlatformSpec Queue.dlq_name */}}
-{{- $prefix := include "bullmq-platform.queuePrefix" (dict "ctx" $ "queue" $q.name) -}}
-{{- $keys = append $keys (printf "db0=%s:%s-dlq:wait" $prefix $q.name) -}}
+{{- if $q.deadLetter.enabled -}}
+{{- $keys = append $keys (printf "db0=%s:%s%s:%s" $prefix $q.name $k.dlqQueueSuffix $k.dlqBacklog) -}}
 {{- end -}}
 {{- end -}}
 {{- join "," $keys -}}
+{{- end -}}
+
+{{/*
+keyPrefix as a PromQL regex: a literal `.` (the only regex character the spec's
+keyPrefix pattern admits) as `[.]`, so `my.app` does not match `myXapp`.
+*/}}
+{{- define "bullmq-platform.keyPrefixRegex" -}}
+{{- .Values.keyPrefix | replace "." "[.]" -}}
 {{- end -}}
 
 {{/*
@@ -94,13 +109,20 @@ Pulumi generates.
 {{- $name := include "bullmq-platform.redisName" . -}}
 {{- $headless := printf "%s-headless" $name -}}
 {{- $ns := .Release.Namespace -}}
-{{- $domain := (include "bullmq-platform.facts" . | fromJson).clusterDomain -}}
+{{- $domain := .Values.clusterDomain -}}
 {{- $sans := list -}}
 {{- $hosts := list $name $headless -}}
 {{- if include "bullmq-platform.metricsApi" . -}}
 {{- $hosts = append $hosts (include "bullmq-platform.schedulerName" .) -}}
 {{- end -}}
-{{- range $host := append $hosts (printf "%s-0.%s" $name $headless) -}}
+{{- $sentinel := eq .Values.redis.mode "sentinel" -}}
+{{- if $sentinel -}}
+{{- $hosts = append $hosts (printf "%s-sentinel" $name) -}}
+{{- end -}}
+{{- range $i := until (ternary (int (add1 .Values.redis.sentinel.replicas)) 1 $sentinel) -}}
+{{- $hosts = append $hosts (printf "%s-%d.%s" $name $i $headless) -}}
+{{- end -}}
+{{- range $host := $hosts -}}
 {{- $sans = concat $sans (include "bullmq-platform.dnsForms" (dict "ctx" $ "name" $host) | fromJsonArray) -}}
 {{- end -}}
 {{- $sans = append $sans (printf "*.%s.%s.svc" $headless $ns) -}}

@@ -61,6 +61,19 @@ Env and secret volume of a runtime process (worker or scheduler): call with
 - name: BULLMQ_PLATFORM_REDIS_CLUSTER
   value: "true"
 {{- end }}
+{{- with include "bullmq-platform.sentinelAddresses" .ctx }}
+# Ask these Sentinels for the primary at every (re)connect; they take the same
+# user and password file as the data nodes.
+- name: BULLMQ_PLATFORM_REDIS_SENTINEL_HOSTS
+  value: {{ . | quote }}
+- name: BULLMQ_PLATFORM_REDIS_SENTINEL_MASTER
+  value: {{ include "bullmq-platform.sentinelMaster" $.ctx | quote }}
+{{- $sentinelUser := ternary ($.ctx.Values.redis.external.sentinel.username | default "") $user (eq $.ctx.Values.redis.mode "external") }}
+{{- if and $.ctx.Values.redis.auth.enabled $sentinelUser }}
+- name: BULLMQ_PLATFORM_REDIS_SENTINEL_USERNAME
+  value: {{ $sentinelUser | quote }}
+{{- end }}
+{{- end }}
 - name: BULLMQ_PLATFORM_SPEC_FILE
   value: {{ (include "bullmq-platform.facts" .ctx | fromJson).specFile | quote }}
 {{- end -}}

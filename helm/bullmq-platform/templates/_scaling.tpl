@@ -35,5 +35,6 @@ Secret carries it under keda.clientCertKey / keda.clientKeyKey (Pulumi writes th
 
 {{/* URL KEDA's metrics-api scaler polls for one queue: (dict "ctx" $ "queue" $queue). */}}
 {{- define "bullmq-platform.scalingUrl" -}}
-{{- printf "https://%s.%s.svc:%s/scaling/%s" (include "bullmq-platform.schedulerName" .ctx) .ctx.Release.Namespace (include "bullmq-platform.scalingPort" .ctx) .queue.name -}}
+{{- $host := include "bullmq-platform.serviceHost" (dict "ctx" .ctx "name" (include "bullmq-platform.schedulerName" .ctx)) -}}
+{{- printf "https://%s:%s/scaling/%s" $host (include "bullmq-platform.scalingPort" .ctx) .queue.name -}}
 {{- end -}}

@@ -6,7 +6,7 @@ it, and the tests and the local stack run redis-server on this very text
 
 {{/* Where the pod mounts things. */}}
 {{- define "bullmq-platform.redisPaths" -}}
-{{- dict "tls" "/etc/redis/tls" "acl" "/etc/redis/acl/users.acl" "data" "/data" "conf" "/etc/redis/conf" "passwords" "/etc/redis/passwords" "local" "/etc/redis/acl/local" | toJson -}}
+{{- dict "tls" "/etc/redis/tls" "acl" "/etc/redis/acl/users.acl" "data" "/data" "conf" "/etc/redis/conf" "passwords" "/etc/redis/passwords" "local" "/etc/redis/acl/local" "node" "/etc/redis/node" | toJson -}}
 {{- end -}}
 
 {{- define "bullmq-platform.redisConf" -}}
@@ -82,6 +82,9 @@ tls-replication yes
 masteruser cluster
 {{- end }}
 {{- end }}
+{{- if eq $r.mode "sentinel" }}
+{{- include "bullmq-platform.redisReplicationConf" . }}
+{{- end }}
 {{- if $r.auth.enabled }}
 # ACL users (default user off), assembled at start from mounted Secret files and
 # kept in step with them by the redis-reloader container (ACL SETUSER, no restart).
@@ -111,10 +114,10 @@ took Redis to 225 MB against a 20 MB maxmemory), or copy whole keys: neither Bul
 scripts nor the platform call them (issue 25; docs/security.md). */ -}}
 {{- $noBigWrites := "-setrange -append -setbit -bitfield -bitop -sort -copy -sunionstore -sinterstore -sdiffstore -zunionstore -zinterstore -zdiffstore -zrangestore -georadius -georadiusbymember -geosearchstore" }}
 # BullMQ workers: data and scripting commands on the platform's key prefix only.
-worker {{ $keys }} -@all +@read +@write +@scripting +@transaction +@blocking +@keyspace {{ $deny }} {{ $noBigWrites }} {{ $conn }} +info +client|list
+worker {{ $keys }} -@all +@read +@write +@scripting +@transaction +@blocking +@keyspace {{ $deny }} {{ $noBigWrites }} {{ $conn }} +info +client|list +wait
 # The scheduler: job schedulers are BullMQ scripts too. Its watchdog may SCRIPT KILL a
 # runaway script (scheduler/watchdog.py): the one role allowed to.
-scheduler {{ $keys }} -@all +@read +@write +@scripting +@transaction +@keyspace {{ $deny }} {{ $noBigWrites }} {{ $conn }} +info +script|kill
+scheduler {{ $keys }} -@all +@read +@write +@scripting +@transaction +@keyspace {{ $deny }} {{ $noBigWrites }} {{ $conn }} +info +script|kill +wait
 {{- if eq .Values.keda.scaler "redis" }}
 # KEDA: the redis scaler's Lua script (TYPE, then LLEN/ZCARD/SCARD/HLEN). Read-only by its
 # commands: Redis 7 flags EVAL's keys read-write, so a %R key pattern would refuse it.
@@ -136,6 +139,9 @@ reloader -@all +acl|setuser +config|set {{ $conn }}
 # the in-pod bootstrap forms the cluster (CLUSTER MEET / ADDSLOTSRANGE / REPLICATE)
 # and a reshard moves keys (MIGRATE, RESTORE-ASKING on the target).
 cluster ~* -@all +@read +psync +replconf +sync +cluster +migrate +restore-asking +info {{ $conn }}
+{{- end }}
+{{- if eq .Values.redis.mode "sentinel" }}
+{{- include "bullmq-platform.sentinelAclRules" (dict "conn" $conn) }}
 {{- end }}
 {{- if .Values.redis.auth.adminEnabled }}
 # admin: people only, everything.

@@ -1,0 +1,238 @@
+"""Sentinel drills: kill -9 the primary while 5,000 jobs stream in and out.
+
+Three redis-servers and three Sentinels run the chart's config (redis.mode
+sentinel; local_stack/sentinel_cluster.py) on 127.0.0.1, TLS and ACL. Two
+workers (fast engine and stock engine) follow the primary through the Sentinels.
+A producer streams 5,000 jobs with known ids, retrying an add that failed under
+the same id (BullMQ deduplicates ids). Once the stream is under way the primary
+gets SIGKILL. Printed: seconds without a writable primary, enqueues/s,
+completed, duplicated, lost (acknowledged but never run), stuck in `active`.
+
+With `waitReplicas` 1 every acknowledged add was on a replica before it counted,
+so none may be lost. Without WAIT, asynchronous replication may lose the last
+adds the old primary acknowledged: the count is printed, not asserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from bullmq import Queue as BullQueue
+from drill_support import (
+    Figures,
+    assert_one_job_per_tick,
+    counts,
+    drill_spec,
+    runs,
+    schedulers,
+    stop,
+    tick_times,
+    wait_until,
+    work_runs,
+    workers,
+)
+
+from local_stack.redis_server import RedisServer
+from local_stack.sentinel_cluster import SentinelCluster, sentinel_spec
+from platform_spec.settings import RedisSettings
+from workers.connection import connect
+from workers.replication_ack import NotReplicated, wait_replicas
+
+pytestmark = [pytest.mark.redis, pytest.mark.drill, pytest.mark.slow]
+JOBS = 5000
+KILL_AFTER_ACKS = 1000
+WAIT_TIMEOUT_MS = 1000
+# Goal: writable again within 10 s of the kill; the assert is generous (a loaded CI).
+UNWRITABLE_BOUND_SECONDS = 60.0
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[SentinelCluster]:
+    sentinels = SentinelCluster(tmp_path / "redis", spec=sentinel_spec())
+    sentinels.start()
+    try:
+        yield sentinels
+    finally:
+        sentinels.stop()
+
+
+def admin_of(node: RedisServer) -> redis.Redis:
+    return redis.Redis(**node.connection_kwargs("admin"), decode_responses=True, socket_timeout=5)
+
+
+def settings(cluster: SentinelCluster) -> RedisSettings:
+    env = cluster.env("worker")
+    return RedisSettings(
+        password_file=Path(env["BULLMQ_PLATFORM_REDIS_PASSWORD_FILE"]),
+        username="worker",
+        ca_file=Path(env["BULLMQ_PLATFORM_REDIS_CA_FILE"]),
+        sentinel_hosts=env["BULLMQ_PLATFORM_REDIS_SENTINEL_HOSTS"],
+        sentinel_master=cluster.master_name,
+        sentinel_username="worker",
+        sentinel_password_file=Path(env["BULLMQ_PLATFORM_REDIS_SENTINEL_PASSWORD_FILE"]),
+        connect_timeout_seconds=2,
+    )
+
+
+class Stream:
+    """Producer state: acknowledged ids, failed attempts, and the unwritable window."""
+
+    def __init__(self) -> None:
+        self.acked: list[str] = []
+        self.failures = 0
+        self.killed_at = 0.0
+        self.writable_again_at = 0.0
+        self.started = time.monotonic()
+        self.finished = 0.0
+
+
+async def produce(
+    cluster: SentinelCluster, queue: str, wait: int, stream: Stream, kill: bool = True
+) -> None:
+    """Add JOBS jobs one by one (WAIT after each when `wait`); kill the primary midway."""
+    kwargs = settings(cluster).redis_kwargs()
+    client = connect(kwargs, decode_responses=True, single_connection_client=True)
+    producer = BullQueue(queue, {"connection": client, "prefix": "bull"})
+    try:
+        for n in range(JOBS):
+            while True:
+                try:
+                    await asyncio.wait_for(
+                        producer.add("work", {"seconds": 0}, {"jobId": f"j{n}"}), 10
+                    )
+                    await wait_replicas(client, wait, WAIT_TIMEOUT_MS)
+                    break
+                except (redis.RedisError, OSError, TimeoutError, NotReplicated):
+                    stream.failures += 1
+                    with contextlib.suppress(Exception):
+                        await client.connection_pool.disconnect()
+                    await asyncio.sleep(0.05)  # a producer's retry pause, not a test wait
+            stream.acked.append(f"j{n}")
+            if stream.killed_at and not stream.writable_again_at:
+                stream.writable_again_at = time.monotonic()
+            if kill and len(stream.acked) == KILL_AFTER_ACKS:
+                await asyncio.to_thread(cluster.kill_primary)
+                stream.killed_at = time.monotonic()
+        stream.finished = time.monotonic()
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(producer.close(), 10)
+
+
+@pytest.mark.parametrize("wait", [1, 0], ids=["waitReplicas=1", "no-WAIT"])
+def test_it_should_fail_over_when_the_primary_is_killed_while_jobs_stream(
+    cluster: SentinelCluster, queue_name: str, tmp_path: Path, wait: int
+) -> None:
+    first_primary = cluster.primary()
+    spec = drill_spec(queue_name)
+    extra = cluster.sentinel_env()
+    procs = workers(first_primary, spec, tmp_path, 1, extra_env=extra, engine="fast")
+    procs += workers(first_primary, spec, tmp_path / "stock", 1, extra_env=extra, engine="stock")
+    pids = [p.pid for p in procs]
+    stream = Stream()
+    try:
+        asyncio.run(produce(cluster, queue_name, wait, stream))
+        new_primary = cluster.primary()
+        client = admin_of(new_primary)
+        acked = set(stream.acked)
+        done = wait_until(lambda: acked <= runs(client, queue_name).done, timeout=300)
+        settled = wait_until(lambda: counts(client, queue_name)["active"] == 0, timeout=60)
+        seen = work_runs(runs(client, queue_name))
+        left = counts(client, queue_name)
+        same_processes = [p.pid for p in procs] == pids and all(p.running for p in procs)
+        client.close()
+    finally:
+        stop(procs)
+    unwritable = stream.writable_again_at - stream.killed_at
+    rate = len(stream.acked) / max(stream.finished - stream.started - unwritable, 1e-6)
+    lost = len(acked - seen.done)
+    figures = Figures(
+        f"Sentinel failover, kill -9 primary, waitReplicas={wait}",
+        sent=JOBS,
+        completed=len(acked & seen.done),
+        duplicated=seen.duplicated,
+        lost=lost,
+        extra={
+            "stuck_active": left["active"],
+            "seconds_unwritable": round(unwritable, 2),
+            "enqueues_per_second": round(rate),
+            "failed_attempts": stream.failures,
+            "old_primary_port": first_primary.port,
+            "new_primary_port": new_primary.port,
+            "processes_kept": same_processes,
+        },
+    )
+    print(figures.report())
+    assert new_primary.port != first_primary.port, "Sentinel did not promote a replica"
+    assert stream.writable_again_at > 0, "the producer never wrote again after the kill"
+    assert unwritable < UNWRITABLE_BOUND_SECONDS, figures.report()
+    assert settled and left["active"] == 0, f"jobs stuck in active: {figures.report()}"
+    assert same_processes, "a worker exited instead of following the new primary"
+    if wait:
+        assert done and lost == 0, figures.report()
+
+
+def test_it_should_run_one_job_per_tick_across_a_failover(
+    cluster: SentinelCluster, queue_name: str, tmp_path: Path
+) -> None:
+    """Three schedulers and a worker follow the primary; an every-second schedule
+    runs each tick once across the kill (a tick whose job the old primary took
+    down with it is a gap, counted; a duplicate fails)."""
+    cron = {"name": "drill-tick", "queue": queue_name, "jobName": "tick", "cron": "* * * * * *"}
+    spec = drill_spec(queue_name, schedules=[cron])
+    primary = cluster.primary()
+    env = cluster.sentinel_env()
+    procs = workers(primary, spec, tmp_path, 1, extra_env=env)
+    procs += schedulers(primary, spec, tmp_path, 3, extra_env=env)
+    started = time.monotonic()
+    try:
+        client = admin_of(primary)
+        assert wait_until(lambda: len(tick_times(client, queue_name, "drill-tick")[0]) >= 3, 60)
+        client.close()
+        cluster.kill_primary()
+        killed_ms = int(time.time() * 1000)
+        client = admin_of(wait_for_new_primary(cluster, primary))
+
+        def after() -> int:
+            ticks = tick_times(client, queue_name, "drill-tick")[0]
+            return sum(1 for t in ticks if t >= killed_ms)
+
+        ticking = wait_until(lambda: after() >= 6, timeout=90)
+        kept = all(p.running for p in procs)
+        ticks, ran_at = tick_times(client, queue_name, "drill-tick")
+        registered = int(client.zcard(f"bull:{queue_name}:repeat"))
+        client.close()
+    finally:
+        stop(procs)
+    recovered_ms = min((t for t in ticks if t >= killed_ms), default=killed_ms)
+    shape = assert_one_job_per_tick(ticks, ran_at=ran_at, since_ms=recovered_ms)
+    before = sorted(t for t in set(ticks) if t < killed_ms)
+    missed = (recovered_ms - before[-1]) // 1000 - 1 if before else 0
+    figures = Figures(
+        "Sentinel failover under 3 schedulers, every-second schedule",
+        sent=len(set(ticks)),
+        completed=len(set(ticks)),
+        duplicated=shape["duplicates"],
+        lost=shape["gaps"],
+        extra={
+            "ticks_skipped_during_failover": missed,
+            "late_worker_gaps": shape["late_worker_gaps"],
+            "schedulers_in_redis": registered,
+            "kept": kept,
+            "seconds": round(time.monotonic() - started, 1),
+        },
+    )
+    figures.check()
+    assert ticking and kept, figures.report()
+    assert registered == 1, "one job scheduler per schedule across the failover"
+
+
+def wait_for_new_primary(cluster: SentinelCluster, old: RedisServer) -> RedisServer:
+    assert wait_until(lambda: cluster.primary_port() not in (None, old.port), timeout=60)
+    return cluster.primary()

@@ -1,0 +1,206 @@
+"""Sentinel drills without a kill of the primary process: a frozen primary, a lost
+replica and Sentinel, and what `WAIT` costs.
+
+- SIGSTOP the primary past the failover (a partitioned old primary), then SIGCONT.
+  A client still connected to it must not get a write acknowledged that the
+  failover then discards (min-replicas-to-write refuses it: NOREPLICAS), and the
+  old primary rejoins as a replica of the new one, holding its writes.
+- SIGKILL a replica and a Sentinel while jobs stream: no failover, nothing lost.
+- Enqueues per second with and without `WAIT 1`, alternating in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from bullmq import Queue as BullQueue
+from drill_support import Figures, counts, drill_spec, runs, stop, wait_until, work_runs, workers
+from test_it_should_fail_over_to_a_replica_without_losing_jobs import admin_of, settings
+
+from local_stack.sentinel_cluster import SentinelCluster, sentinel_spec
+from workers.connection import connect
+from workers.replication_ack import wait_replicas
+
+pytestmark = [pytest.mark.redis, pytest.mark.drill, pytest.mark.slow]
+# The freeze: a replica silent for more than this no longer counts for min-replicas-to-write.
+MAX_LAG_SECONDS = 1
+STREAM_JOBS = 2000
+COST_JOBS = 1000
+
+
+def _cluster(tmp_path: Path, **sentinel: int) -> Iterator[SentinelCluster]:
+    sentinels = SentinelCluster(tmp_path / "redis", spec=sentinel_spec(sentinel=sentinel))
+    sentinels.start()
+    try:
+        yield sentinels
+    finally:
+        sentinels.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[SentinelCluster]:
+    yield from _cluster(tmp_path)
+
+
+@pytest.fixture
+def short_lag_cluster(tmp_path: Path) -> Iterator[SentinelCluster]:
+    """A replica silent over 1 s stops counting: the frozen primary's replicas drop out
+    at its first replication tick after SIGCONT. (On a loaded machine so short a lag
+    can refuse writes now and then: the other drills keep the chart's default.)"""
+    yield from _cluster(tmp_path, minReplicasMaxLagSeconds=MAX_LAG_SECONDS)
+
+
+def test_it_should_refuse_writes_on_a_frozen_old_primary_and_rejoin_it_as_a_replica(
+    short_lag_cluster: SentinelCluster,
+) -> None:
+    cluster = short_lag_cluster
+    old = cluster.primary()
+    stale = admin_of(old)  # a client cut off with the old primary: it never asks Sentinel
+    stale.ping()
+    started = time.monotonic()
+    cluster.kill_primary(signal.SIGSTOP)
+    promoted = wait_until(lambda: cluster.primary_port() not in (None, old.port), timeout=60)
+    new = cluster.primary()
+    fresh = admin_of(new)
+    # The new primary takes writes once a replica follows it (min-replicas-to-write 1).
+    writable = wait_until(lambda: _set(fresh, "drill:after-failover", "new") is True, timeout=60)
+    failover_seconds = round(time.monotonic() - started, 2)
+    assert old.process is not None
+    old.process.send_signal(signal.SIGCONT)
+    accepted = refused = 0
+    errors: set[str] = set()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and cluster.role(old) != "slave":
+        result = _set(stale, f"drill:stale:{accepted + refused}", "old")
+        if result is True:
+            accepted += 1
+        else:
+            refused += 1
+            errors.add(str(result).split(" ")[0])
+    rejoined = wait_until(lambda: cluster.role(old) == "slave", timeout=60)
+    synced = wait_until(lambda: _get(admin_of(old), "drill:after-failover") == "new", timeout=60)
+    kept = sum(1 for n in range(accepted + refused) if fresh.exists(f"drill:stale:{n}"))
+    stale.close()
+    fresh.close()
+    print(
+        f"[drill] Sentinel, SIGSTOP primary past failover then SIGCONT: failover_seconds="
+        f"{failover_seconds}, stale_writes_accepted={accepted}, stale_writes_refused={refused}"
+        f" ({', '.join(sorted(errors))}), rejoined_as_replica={rejoined}, synced={synced}, "
+        f"stale_writes_on_new_primary={kept}"
+    )
+    assert promoted and writable, "no replica was promoted while the primary was frozen"
+    assert accepted == 0, "the partitioned old primary acknowledged writes the failover discards"
+    assert rejoined and synced, "the old primary did not rejoin as a replica of the new one"
+
+
+def _set(client: redis.Redis, key: str, value: str) -> bool | str:
+    try:
+        return bool(client.set(key, value))
+    except redis.RedisError as err:
+        return str(err) or type(err).__name__
+
+
+def _get(client: redis.Redis, key: str) -> str | None:
+    try:
+        value = client.get(key)
+        return None if value is None else str(value)
+    except redis.RedisError:
+        return None
+    finally:
+        client.close()
+
+
+def test_it_should_carry_on_when_a_replica_and_a_sentinel_die(
+    cluster: SentinelCluster, queue_name: str, tmp_path: Path
+) -> None:
+    primary = cluster.primary()
+    spec = drill_spec(queue_name)
+    extra = cluster.sentinel_env()
+    procs = workers(primary, spec, tmp_path, 2, extra_env=extra)
+    replica = next(n for n in cluster.nodes if n.port != primary.port)
+    sentinel = cluster.sentinels[-1]
+    client = admin_of(primary)
+    try:
+        kwargs = settings(cluster).redis_kwargs()
+
+        async def stream() -> None:
+            producer = BullQueue(queue_name, {"connection": connect(kwargs), "prefix": "bull"})
+            try:
+                for start in range(0, STREAM_JOBS, 100):
+                    batch = [
+                        {"name": "work", "data": {"seconds": 0}, "opts": {"jobId": f"j{n}"}}
+                        for n in range(start, start + 100)
+                    ]
+                    await producer.addBulk(batch)
+                    if start == STREAM_JOBS // 2:
+                        assert replica.process is not None
+                        replica.process.kill()
+                        sentinel.stop(kill=True)
+            finally:
+                await producer.close()
+
+        asyncio.run(stream())
+        expected = {f"j{n}" for n in range(STREAM_JOBS)}
+        done = wait_until(lambda: expected <= runs(client, queue_name).done, timeout=300)
+        seen = work_runs(runs(client, queue_name))
+        left = counts(client, queue_name)
+        still_primary = cluster.primary_port() == primary.port
+        kept = all(p.running for p in procs)
+    finally:
+        stop(procs)
+        client.close()
+    figures = Figures(
+        "Sentinel, kill -9 a replica and a Sentinel while jobs stream",
+        sent=STREAM_JOBS,
+        completed=len(seen.done),
+        duplicated=seen.duplicated,
+        lost=len(expected - seen.done),
+        extra={"stuck_active": left["active"], "no_failover": still_primary, "kept": kept},
+    )
+    figures.check()
+    assert done and seen.duplicated == 0 and left["active"] == 0, figures.report()
+    assert still_primary, "losing a replica and a Sentinel must not move the primary"
+    assert kept
+
+
+def test_it_should_report_what_waiting_for_a_replica_costs(
+    cluster: SentinelCluster, queue_name: str
+) -> None:
+    kwargs = settings(cluster).redis_kwargs()
+    rates: dict[int, list[float]] = {0: [], 1: []}
+
+    async def measure() -> None:
+        client = connect(kwargs, decode_responses=True, single_connection_client=True)
+        producer = BullQueue(queue_name, {"connection": client, "prefix": "bull"})
+        try:
+            for round_ in range(2):
+                for wait in (0, 1):
+                    started = time.perf_counter()
+                    for n in range(COST_JOBS):
+                        job_id = f"r{round_}-w{wait}-{n}"
+                        await producer.add("work", {"seconds": 0}, {"jobId": job_id})
+                        await wait_replicas(client, wait, 1000)
+                    rates[wait].append(COST_JOBS / (time.perf_counter() - started))
+        finally:
+            with contextlib.suppress(Exception):
+                await producer.close()
+
+    asyncio.run(measure())
+    without, with_wait = (round(sum(r) / len(r)) for r in (rates[0], rates[1]))
+    print(
+        f"[drill] Sentinel, enqueue cost of WAIT 1 (one producer, sequential adds, same run): "
+        f"without={without}/s, with={with_wait}/s, "
+        f"rounds={ {k: [round(x) for x in v] for k, v in rates.items()} }"
+    )
+    client = admin_of(cluster.primary())
+    try:
+        assert int(client.llen(f"bull:{queue_name}:wait")) == 4 * COST_JOBS
+    finally:
+        client.close()

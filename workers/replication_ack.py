@@ -1,0 +1,54 @@
+"""Acknowledged enqueues that survive a failover: `WAIT n timeout` after each add.
+
+Redis replicates asynchronously: an add the primary acknowledged just before it
+died may never reach the replica that Sentinel promotes. A producer that sends
+`WAIT n` on the same connection right after the add learns whether n replicas
+hold it; fewer means the add is reported failed (and may be retried with the
+same job id, which BullMQ deduplicates). `redis.sentinel.waitReplicas` sets n.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bullmq import Job
+from bullmq import Queue as BullQueue
+
+from platform_spec.model import PlatformSpec
+from platform_spec.sections.redis_sentinel import wait_policy
+
+
+class NotReplicated(RuntimeError):
+    """Fewer replicas than asked for acknowledged a write in time."""
+
+
+async def wait_replicas(client: Any, replicas: int, timeout_ms: int) -> int:
+    """WAIT on `client`'s connection (it must be a single-connection client: WAIT
+    counts the writes of the connection it runs on); NotReplicated when short."""
+    if replicas <= 0:
+        return 0
+    acked = int(await client.execute_command("WAIT", replicas, timeout_ms))
+    if acked < replicas:
+        raise NotReplicated(
+            f"{acked} of {replicas} replica(s) acknowledged the write within {timeout_ms} ms"
+        )
+    return acked
+
+
+def spec_wait_policy(spec: PlatformSpec) -> tuple[int, int]:
+    """(replicas, timeout ms) of `redis.sentinel.waitReplicas` for this deployment."""
+    redis = spec.redis
+    return wait_policy(spec.environment, redis.mode, redis.sentinel, redis.external.sentinel)
+
+
+async def add_acknowledged(
+    queue: BullQueue, name: str, data: Any, opts: dict[str, Any], policy: tuple[int, int]
+) -> Job:
+    """`queue.add`, then WAIT for `policy` replicas on the queue's own connection.
+
+    The queue's client must be single-connection (bullmq's own from a kwargs dict,
+    or `bullmq_connection_arg`'s default), so WAIT counts this add."""
+    job = await queue.add(name, data, opts)
+    replicas, timeout_ms = policy
+    await wait_replicas(queue.client, replicas, timeout_ms)
+    return job

@@ -1,0 +1,61 @@
+"""`python -m workers --queue Q [--engine E]`: the worker's own command line, without typer.
+
+What a pod runs is parsed here with argparse, so the worker process does not
+import typer, click and the `ops` commands before its first job (start-up is
+import time: docs/throughput.md, "Start-up"). Everything else (`ops ...`,
+`--help`, no arguments) goes to workers/cli.py, whose `--queue` option runs
+the same `run` below. workers/__main__.py picks one of the two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Sequence
+
+from platform_spec.settings import RuntimeSettings
+from workers.engine_factory import DEFAULT_ENGINE, ENGINES
+from workers.logs import configure_logging
+from workers.runtime import run_worker
+
+# The worker's options; anything else (a subcommand, --help) is workers.cli's.
+QUEUE_FLAGS = ("--queue", "-q")
+ENGINE_FLAG = "--engine"
+HELP_FLAGS = ("--help", "-h")
+
+
+def is_worker_command(argv: Sequence[str]) -> bool:
+    """True when `argv` runs the worker: a queue given, no subcommand, no --help."""
+    if not argv or argv[0] == "ops" or any(a in HELP_FLAGS for a in argv):
+        return False
+    return any(a in QUEUE_FLAGS or a.startswith(f"{QUEUE_FLAGS[0]}=") for a in argv)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m workers",
+        description="Run the worker of one queue until SIGTERM (then drain and exit 0). "
+        "`python -m workers --help` lists the ops commands too.",
+    )
+    p.add_argument(*QUEUE_FLAGS, dest="queue", required=True, help="Queue to work on.")
+    p.add_argument(
+        ENGINE_FLAG,
+        default=None,
+        choices=ENGINES,
+        help=f"Fetch/finish loop: {', '.join(ENGINES)} (default {DEFAULT_ENGINE}; stock on a "
+        "Redis Cluster, which the fast engine refuses).",
+    )
+    return p
+
+
+def run(queue: str, engine: str | None) -> None:
+    """Configure logging from the settings, then run the worker until SIGTERM (its level
+    becomes the queue's `logLevel` once the spec is read, unless the settings set one)."""
+    settings = RuntimeSettings()
+    configure_logging(settings.log_format, settings.log_level or "info")
+    asyncio.run(run_worker(queue, engine))
+
+
+def main() -> None:
+    args = parser().parse_args()
+    run(args.queue, args.engine)
