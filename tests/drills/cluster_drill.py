@@ -42,11 +42,13 @@ def cluster_drill_spec(queues: list[str], **cluster: Any) -> PlatformSpec:
                 "handler": HANDLERS,
                 "jobs": [{"name": "work"}, {"name": "tick"}],
                 "concurrency": 8,
-                "attempts": 1,
-                "backoff": {"type": "fixed", "delayMs": 0},
+                # A handler's own Redis call can meet a slot in migration (ASK/TRYAGAIN
+                # inside its MULTI) during a reshard: retried, as production's attempts do.
+                "attempts": 5,
+                "backoff": {"type": "fixed", "delayMs": 200},
                 "jobTimeoutSeconds": 20,
                 "terminationGracePeriodSeconds": 30,
-                "removeOnComplete": {"count": 100_000},
+                "removeOnComplete": {"count": 10_000},
             }
             for name in queues
         ],
@@ -140,6 +142,29 @@ def pending(stack: RedisClusterStack, spec: PlatformSpec, queue: str) -> int:
         pipe.zcard(qk.prioritized)
         pipe.zcard(qk.delayed)
         return sum(int(n) for n in pipe.execute())
+
+
+def describe(stack: RedisClusterStack, spec: PlatformSpec, producer: DurableProducer) -> str:
+    """Each queue's sent / done / per-key pending counts, for a failure message."""
+    parts = []
+    for queue, feed in producer.feeds.items():
+        qk = spec.queue_keys(queue)
+        try:
+            ids, _ = done(stack, spec, queue)
+            with stack.queue_primary(queue).admin(socket_timeout=5) as client:
+                counts = {
+                    "wait": client.llen(qk.wait),
+                    "active": client.llen(qk.active),
+                    "prioritized": client.zcard(qk.prioritized),
+                    "delayed": client.zcard(qk.delayed),
+                    "failed": client.zcard(qk.failed),
+                }
+                failed = client.zrange(qk.failed, 0, 2)
+                reasons = [client.hget(qk.job(i), "failedReason") for i in failed]
+            parts.append(f"{queue}: sent={feed.sent} done={len(ids)} {counts} {reasons}")
+        except (redis.RedisError, OSError, KeyError) as exc:
+            parts.append(f"{queue}: unreadable ({exc})")
+    return "; ".join(parts)
 
 
 def settled(stack: RedisClusterStack, spec: PlatformSpec, producer: DurableProducer) -> bool:

@@ -21,6 +21,7 @@ from cluster_drill import (
     FAST_WORKER_ENV,
     DurableProducer,
     cluster_drill_spec,
+    describe,
     done,
     pending,
     settled,
@@ -109,7 +110,9 @@ def test_it_should_fail_over_a_killed_shard_primary_and_lose_nothing(
         # The new primary has a replica again: the unconfirmed batch is sent once more.
         for q in names:
             assert wait_until(lambda q=q: producer.feed(q), 60), f"cannot feed {q}"
-        assert wait_until(lambda: settled(cluster, spec, producer), 180), "jobs did not settle"
+        assert wait_until(lambda: settled(cluster, spec, producer), 180), describe(
+            cluster, spec, producer
+        )
     finally:
         stop(workers)
 

@@ -22,6 +22,7 @@ from cluster_drill import (
     FAST_WORKER_ENV,
     DurableProducer,
     cluster_drill_spec,
+    describe,
     done,
     pending,
     settled,
@@ -126,7 +127,9 @@ def test_it_should_reshard_slots_while_jobs_flow(
         for q in names:  # and after
             assert wait_until(lambda q=q: producer.feed(q), 60), f"cannot feed {q}"
         assert cluster.queue_primary(moving).port == target.port, "the slot did not move"
-        assert wait_until(lambda: settled(cluster, spec, producer), 180), "jobs did not settle"
+        assert wait_until(lambda: settled(cluster, spec, producer), 180), describe(
+            cluster, spec, producer
+        )
     finally:
         stop(workers)
 
