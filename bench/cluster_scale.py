@@ -121,10 +121,15 @@ async def _enqueue(stack: RedisClusterStack, spec: PlatformSpec, queues: list[st
             await producer.close()
 
 
-async def _completed(stack: RedisClusterStack, spec: PlatformSpec, queues: list[str]) -> int:
+async def _finished(
+    stack: RedisClusterStack, spec: PlatformSpec, queues: list[str]
+) -> tuple[int, int]:
+    """(completed, failed) over all queues."""
     client = connect(stack.connection_kwargs("worker"), decode_responses=True)
     try:
-        return sum([int(await client.zcard(spec.queue_keys(q).completed)) for q in queues])
+        completed = [int(await client.zcard(spec.queue_keys(q).completed)) for q in queues]
+        failed = [int(await client.zcard(spec.queue_keys(q).failed)) for q in queues]
+        return sum(completed), sum(failed)
     finally:
         await client.aclose()
 
@@ -150,17 +155,20 @@ def measure(shards: int, queues: list[str], per_queue: int, concurrency: int, tm
             return time.monotonic(), nodes, sum(cpu_seconds(w.pid) for w in workers)
 
         start: tuple[float, list[float], float] | None = None
-        done = 0
+        done = failed = 0
         deadline = time.monotonic() + 1800  # bounded
         while done < total and time.monotonic() < deadline:
             time.sleep(0.2)
-            done = asyncio.run(_completed(stack, spec, queues))
+            completed, failed = asyncio.run(_finished(stack, spec, queues))
+            done = completed + failed
             if start is None and done >= total // 10:
                 start, first = sample(), done
         end = sample()
         if start is None or done < total:
             raise RuntimeError(f"shards={shards}: only {done} of {total} jobs finished")
         node_cpu = [b - a for a, b in zip(start[1], end[1], strict=True)]
+        if failed:
+            print(f"[bench] shards={shards}: {failed} job(s) failed (see the workers' logs)")
         return Figures(
             shards=shards,
             jobs=done - first,
