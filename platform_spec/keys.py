@@ -192,6 +192,17 @@ class QueueKeys:
         return f"{self.prefix}:{self.queue}:{job_id}:{kind}"
 
 
+def hash_tagged_prefix(prefix: str, tag: str) -> str:
+    """`P:{T}`: a queue's prefix in Redis Cluster mode.
+
+    Redis hashes only the text between the first `{` and the next `}`, so every
+    key of a queue under this prefix shares one slot (BullMQ's scripts need
+    that), queues with different tags spread over the shards, and the ACL
+    pattern `P:*` still covers them.
+    """
+    return f"{prefix}:{{{tag}}}"
+
+
 def prefix_pattern(prefix: str) -> str:
     """Glob of every key under a BullMQ prefix (the ACL key pattern of the platform)."""
     return f"{prefix}:*"
@@ -208,12 +219,19 @@ PLATFORM_NAMESPACE = "_platform"
 
 @dataclass(frozen=True)
 class PlatformKeys:
-    """Key names of the platform's own records under one BullMQ prefix."""
+    """Key names of the platform's own records under one BullMQ prefix.
+
+    `tagged` (Redis Cluster): the namespace is a hash tag, so all these records
+    share one slot and the multi-key writes (a rollup and its index in one
+    MULTI) stay legal.
+    """
 
     prefix: str
+    tagged: bool = False
 
     def _key(self, *parts: str) -> str:
-        return ":".join((self.prefix, PLATFORM_NAMESPACE, *parts))
+        namespace = f"{{{PLATFORM_NAMESPACE}}}" if self.tagged else PLATFORM_NAMESPACE
+        return ":".join((self.prefix, namespace, *parts))
 
     @property
     def scheduler_lock(self) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import OutOfMemoryError
 
-from platform_spec.keys import PlatformKeys, QueueKeys
+from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.pod_facts import MEMORY_WARNING_MARGIN_PERCENT
 from workers.maintenance.cleanup import bull_queue
@@ -100,7 +100,7 @@ async def check_queue(
     redis: aioredis.Redis, spec: PlatformSpec, queue: Queue, workers: int, now_ms: int
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     alerts = spec.monitoring.alerts
-    keys = QueueKeys(spec.key_prefix, queue.name)
+    keys = spec.queue_keys(queue.name)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.llen(keys.wait)
         pipe.zcard(keys.prioritized)
@@ -192,9 +192,7 @@ async def health_check(
     for item in findings:
         log.error("platform unhealthy", extra={"alert": True, **item})
     try:
-        await redis.set(
-            PlatformKeys(spec.key_prefix).health, json.dumps(report), ex=HEALTH_TTL_SECONDS
-        )
+        await redis.set(spec.platform_keys().health, json.dumps(report), ex=HEALTH_TTL_SECONDS)
     except OutOfMemoryError:
         # Full to the brim: the findings above are logged; the report cannot be stored.
         log.error("health report not stored: Redis is full", extra={"alert": True})
@@ -203,5 +201,5 @@ async def health_check(
 
 async def last_health(redis: aioredis.Redis, spec: PlatformSpec) -> dict[str, Any] | None:
     """The stored report of the last health check, or None."""
-    raw = await redis.get(PlatformKeys(spec.key_prefix).health)
+    raw = await redis.get(spec.platform_keys().health)
     return json.loads(raw) if raw else None
