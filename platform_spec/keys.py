@@ -260,6 +260,11 @@ class PlatformKeys:
         """Sorted set: rollup hours of a queue, scored by the hour's epoch seconds."""
         return self._key("rollup-index", queue)
 
+    def dlq_checkpoint(self, queue: str) -> str:
+        """String: `failed` score (ms) below which every job of `queue` has its DLQ entry
+        (workers/dlq_reconcile.py)."""
+        return self._key("dlq-checkpoint", queue)
+
     @property
     def maintenance_reports(self) -> str:
         """Hash `<job name>` -> JSON of its last report."""
