@@ -15,7 +15,9 @@ the checkpoint on. Entry ids derive from the job id (workers/dlq.py
 hot path writes meanwhile, a pass run by two workers at once, or a pass
 repeated after a crash still leaves exactly one entry per job. Every worker
 runs a pass at start and then every `dlq_reconcile_interval_seconds`. Jobs
-failed by BullMQ itself (stalled too often) get their entry the same way.
+failed by BullMQ itself (stalled too often) get their entry the same way. An
+entry an operator retried or purged (`ops dlq retry|purge`) marks its failed
+job first (JOB_DLQ_HANDLED), so a pass never brings it back.
 
 Every call touches one slot (the `failed` zset and job hashes, then the DLQ's
 keys, then the checkpoint), so it is correct in Redis Cluster mode as well.
@@ -35,7 +37,7 @@ from typing import Any, cast
 import orjson
 from redis.asyncio import Redis
 
-from platform_spec.keys import QueueKeys
+from platform_spec.keys import JOB_DLQ_HANDLED, QueueKeys
 from workers.dlq import DeadLetterQueue, entry_id
 from workers.payloads import tenant_of
 
@@ -45,7 +47,8 @@ PAGE = 500
 # Pages per pass at most, so one pass after a storm stays bounded.
 MAX_PAGES = 20
 # Fields of a failed job's hash a DLQ entry is built from.
-FIELDS = (b"name", b"data", b"failedReason", b"stacktrace", b"atm", b"attemptsMade")
+HANDLED = JOB_DLQ_HANDLED.encode()
+FIELDS = (b"name", b"data", b"failedReason", b"stacktrace", b"atm", b"attemptsMade", HANDLED)
 # Only move the checkpoint if it is still below the new value (two workers may race).
 ADVANCE_SCRIPT = """
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
@@ -134,6 +137,8 @@ class DeadLetterReconciler:
         for job_id, values in zip(missing, hashes, strict=True):
             fields = dict(zip(FIELDS, values, strict=True))
             if fields[b"name"] is None:  # removed meanwhile (retention): nothing to keep
+                continue
+            if fields[HANDLED] is not None:  # an operator retried or purged its entry
                 continue
             data = _json(fields[b"data"], None)
             stack = _json(fields[b"stacktrace"], [])
