@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bench.report import goal_lines, plot, summarize, table, write_results
 from bench.run import RESULTS_DIR, Config, run
+from bench.runtime_venv import PYTHONS
 from bench.subjects import DEFAULT_SUBJECTS, KINDS, SUBJECTS
 
 
@@ -59,6 +60,14 @@ def parse(argv: list[str]) -> Config:
         help="also run the real worker from this source tree (e.g. `git archive <commit> | "
         "tar -x -C DIR`) as worker[baseline]: a change measured against what it replaces",
     )
+    parser.add_argument(
+        "--python",
+        choices=PYTHONS,
+        default="runtime",
+        help="the Python workers run with: runtime (default) = a venv with exactly "
+        "requirements/runtime.lock, as in the image (.venv-runtime, built once); "
+        "current = this interpreter (the dev venv, with Pulumi's opentelemetry)",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument(
         "--plot",
@@ -83,6 +92,7 @@ def parse(argv: list[str]) -> Config:
         levers=args.levers,
         pin=not args.no_pin,
         baseline=args.baseline,
+        python=args.python,
         results_dir=args.results_dir,
         plot=None if args.no_plot else args.plot,
     )

@@ -127,6 +127,9 @@ def goal_lines(summary: list[dict[str, Any]]) -> list[str]:
             continue
         rate, cpu = mine["ratio_to_node"], mine["cpu_ratio_to_node"]
         start, node_start = mine["startup_s"], node["startup_s"]
+        # CPU to the first job: what start-up costs, whatever share of a contended core
+        # each process got (the wall-clock figure depends on that share).
+        start_cpu, node_cpu = mine.get("startup_cpu_s", nan), node.get("startup_cpu_s", nan)
         lines += [
             f"goal c={c} jobs/s: worker {rate:.2f}x Node (>= {RATE_GOAL}x; repeats "
             f"{mine['ratio_min']:.2f}-{mine['ratio_max']:.2f}x) {_met(rate >= RATE_GOAL)}",
@@ -134,7 +137,7 @@ def goal_lines(summary: list[dict[str, Any]]) -> list[str]:
             f"{node['cpu_us_per_job']:.1f} (<= {CPU_GOAL_RATIO}x) {_met(cpu <= CPU_GOAL_RATIO)}",
             f"goal c={c} start-up: worker {start:.2f} s, Node {node_start:.2f} s "
             f"(<= Node) {_met(start <= node_start)}; CPU to the first job: worker "
-            f"{mine.get('startup_cpu_s', nan):.2f} s, Node {node.get('startup_cpu_s', nan):.2f} s",
+            f"{start_cpu:.2f} s, Node {node_cpu:.2f} s {_met(start_cpu <= node_cpu)}",
             f"goal c={c} peak RSS: worker {mine['max_rss_mb']:.1f} MB (<= {RSS_GOAL_MB}) "
             f"{_met(mine['max_rss_mb'] <= RSS_GOAL_MB)}",
         ]

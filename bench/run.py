@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -36,6 +35,7 @@ from bench.measure import StalledRun, drain
 from bench.probe import core_plan, pin
 from bench.pyproducer import enqueue
 from bench.pyworker import CLOSE_SECONDS
+from bench.runtime_venv import python_for
 from bench.subjects import (
     BASELINE,
     BENCH_DIR,
@@ -68,6 +68,8 @@ class Config:
     levers: bool = False
     pin: bool = True
     baseline: Path | None = None
+    # Which Python runs the Python workers (bench/runtime_venv.py).
+    python: str = "runtime"
     results_dir: Path = RESULTS_DIR
     plot: Path | None = REPO / "docs" / "bench.png"
 
@@ -94,14 +96,12 @@ def ensure_node() -> str:
     return node
 
 
-def precompile(roots: list[Path]) -> None:
+def precompile(python: str, roots: list[Path]) -> None:
     """Write the bytecode of each tree's packages, as the image does (`compileall` in
     images/platform/Containerfile): otherwise, with PYTHONDONTWRITEBYTECODE set, every
     worker would compile its sources at start-up, which no pod does."""
     dirs = [str(root / pkg) for root in roots for pkg in PYTHON_PACKAGES if (root / pkg).is_dir()]
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", *dirs], check=True, stdout=subprocess.DEVNULL
-    )
+    subprocess.run([python, "-m", "compileall", "-q", *dirs], check=True, stdout=subprocess.DEVNULL)
 
 
 # ------------------------------------------------------------ processes
@@ -157,7 +157,9 @@ def run_drain(
     queue = f"bench-{kind}-c{c}-{base_of(subject)}-{uuid.uuid4().hex[:8]}"
     keys = QueueKeys(DEFAULT_PREFIX, queue)
     asyncio.run(enqueue(queue, n, CHUNK, server.connection_kwargs("worker"), kind))
-    how = launch(subject, node, server, queue, n, c, kind, workdir, cfg.baseline)
+    how = launch(
+        subject, node, server, queue, n, c, kind, workdir, cfg.baseline, python_for(cfg.python)
+    )
     assert server.process is not None
     row: dict[str, Any] = {
         "case": "drain",
@@ -212,7 +214,7 @@ def run_enqueue(
     if who == "node":
         cmd = [node, str(NODE_DIR / "producer.mjs"), queue, str(cfg.jobs), str(CHUNK)]
     else:
-        cmd = [sys.executable, "-m", "bench.pyproducer", queue, str(cfg.jobs), str(CHUNK)]
+        cmd = [python_for(cfg.python), "-m", "bench.pyproducer", queue, str(cfg.jobs), str(CHUNK)]
     problems = []
     try:
         report = _spawn(cmd, env, 60 + cfg.jobs / 100)
@@ -244,14 +246,18 @@ def run_enqueue(
 
 def run(cfg: Config) -> list[dict[str, Any]]:
     node = ensure_node()
-    precompile([REPO] if cfg.baseline is None else [REPO, cfg.baseline.resolve()])
+    python = python_for(cfg.python)
+    print(f"Python workers run with {python}", flush=True)
+    precompile(python, [REPO] if cfg.baseline is None else [REPO, cfg.baseline.resolve()])
     rows: list[dict[str, Any]] = []
     plan = core_plan() if cfg.pin else None
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         server = RedisServer(Path(tmp) / "redis")
         server.start()
         assert server.process is not None
-        client = redis.Redis(**server.connection_kwargs("worker"), decode_responses=True)
+        # The bench's own checks and clean-up list a queue's keys with SCAN, which only
+        # admin may run (docs/security.md); the workers and producers run as `worker`.
+        client = redis.Redis(**server.connection_kwargs("admin"), decode_responses=True)
         try:
             where = "not pinned (one core)" if plan is None else "not pinned (--no-pin)"
             if plan is not None:

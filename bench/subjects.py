@@ -92,13 +92,18 @@ def launch(
     kind: str,
     workdir: Path,
     baseline: Path | None = None,
+    python: str = sys.executable,
 ) -> Launch:
-    """The command line and environment of `subject` draining `queue`."""
+    """The command line and environment of `subject` draining `queue` (Python subjects
+    run with `python`: bench/runtime_venv.py)."""
     base = base_of(subject)
     lever = LEVER_ENV.get(subject, {})
     if base == "worker":
         spec_file = workdir / f"{queue}.json"
-        spec_file.write_text(bench_spec(queue, concurrency).model_dump_json(by_alias=True))
+        # Only what bench_spec sets: a baseline tree older than a new spec field (with its
+        # default) still reads the file, and applies its own defaults to the rest.
+        spec = bench_spec(queue, concurrency)
+        spec_file.write_text(spec.model_dump_json(by_alias=True, exclude_unset=True))
         port = free_port()
         root = REPO
         if subject == BASELINE:
@@ -110,7 +115,7 @@ def launch(
             (root / "bench" / "handler.py").write_text((BENCH_DIR / "handler.py").read_text())
         env = process_env(server, "worker", spec_file, port, extra=lever, pythonpath=[root])
         return Launch(
-            argv=[sys.executable, "-m", "workers", "--queue", queue],
+            argv=[python, "-m", "workers", "--queue", queue],
             env=env,
             metrics_url=f"http://127.0.0.1:{port}/metrics",
             exits_by_itself=False,
@@ -120,5 +125,5 @@ def launch(
     if base == "node":
         script = str(NODE_DIR / "worker.mjs")
         return Launch([node, script, queue, str(n), str(concurrency), kind], env)
-    argv = [sys.executable, "-m", "bench.pyworker", base, queue, str(n), str(concurrency), kind]
+    argv = [python, "-m", "bench.pyworker", base, queue, str(n), str(concurrency), kind]
     return Launch(argv, env)

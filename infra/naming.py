@@ -71,12 +71,22 @@ class RedisNames:
         return _forms(self.service, self.namespace, self.cluster_domain)[2]
 
     def pod_host(self, ordinal: int) -> str:
-        """A StatefulSet pod's stable name under the headless Service (no domain)."""
+        """A StatefulSet pod's stable name under the headless Service (no namespace)."""
         return f"{self.statefulset}-{ordinal}.{self.headless_service}"
+
+    def pod_address(self, ordinal: int) -> str:
+        """The name clients and the pod's own Redis and Sentinel use for a pod
+        (`<pod>.<headless>.<ns>.svc.<domain>`, the chart's `redisPodHost`)."""
+        return service_host(self.pod_host(ordinal), self.namespace, self.cluster_domain)
+
+    @property
+    def sentinel_host(self) -> str:
+        """The Service in front of the Sentinels (Sentinel mode)."""
+        return service_host(self.sentinel_service, self.namespace, self.cluster_domain)
 
     def sentinel_addresses(self, port: int) -> list[str]:
         """`host:port` of every pod's Sentinel, as the chart's clients list them."""
-        return [f"{self.pod_host(i)}.{self.namespace}.svc:{port}" for i in range(self.nodes)]
+        return [f"{self.pod_address(i)}:{port}" for i in range(self.nodes)]
 
 
 def redis_names(spec: PlatformSpec, release: str) -> RedisNames:

@@ -39,7 +39,7 @@ def redis_endpoint(spec: PlatformSpec, release: str) -> tuple[str, int]:
     names = redis_names(spec, release)
     if spec.redis.mode == "sentinel":
         # The first primary; clients ask the Sentinels (output redisSentinelAddresses).
-        return f"{names.pod_host(0)}.{names.namespace}.svc", spec.redis.port
+        return names.pod_address(0), spec.redis.port
     return names.client_host, spec.redis.port
 
 

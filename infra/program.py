@@ -222,7 +222,7 @@ def exports(
         out["caCertPem"] = certificates.ca_cert_pem  # public: clients need it to verify
     if redis.mode == "sentinel":
         names = redis_names(spec, stack.infra.release_name)
-        out["redisSentinelService"] = f"{names.sentinel_service}.{names.namespace}.svc"
+        out["redisSentinelService"] = names.sentinel_host
         out["redisSentinelAddresses"] = names.sentinel_addresses(redis.sentinel.port)
         out["redisSentinelMaster"] = redis.sentinel.master_name
     elif redis.mode == "external" and redis.external.sentinel.enabled:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from platform_spec.env_settings import EnvSettings
 from platform_spec.model import PlatformSpec
 from platform_spec.password_file import PasswordFile, read_password
 from platform_spec.pod_facts import HTTP_PORT, SECRETS_DIR, SPEC_FILE
@@ -57,10 +57,10 @@ def parse_addresses(text: str) -> tuple[tuple[str, int], ...]:
     return tuple(pairs)
 
 
-class RedisSettings(BaseSettings):
+class RedisSettings(EnvSettings):
     """How to reach Redis: TLS and ACL user by default."""
 
-    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}REDIS_", extra="ignore")
+    env_prefix = f"{ENV_PREFIX}REDIS_"
 
     host: str = "127.0.0.1"
     port: int = Field(6379, ge=1, le=65535)
@@ -178,10 +178,14 @@ class RedisSettings(BaseSettings):
         return f"{where} (cluster)" if self.cluster else where
 
 
-class RuntimeSettings(BaseSettings):
+# logging's level names that the spec's LogLevel spells otherwise.
+LOG_LEVEL_ALIASES = {"warn": "warning", "critical": "error", "fatal": "error"}
+
+
+class RuntimeSettings(EnvSettings):
     """Settings shared by the worker and the scheduler processes."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    env_prefix = ENV_PREFIX
 
     spec_file: Path = DEFAULT_SPEC_FILE
     # One HTTP port per process serves /healthz, /readyz and /metrics. In pods it
@@ -196,15 +200,20 @@ class RuntimeSettings(BaseSettings):
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower_case(cls, value: object) -> object:
-        """`DEBUG` and `debug` alike (logging's names are upper case)."""
-        return value.lower() if isinstance(value, str) else value
+        """`DEBUG` and `debug` alike (logging's names are upper case); logging's other
+        spellings (`WARN`, `CRITICAL`, `FATAL`) as the nearest level, so a pod set up for
+        the earlier free-form variable does not crash-loop."""
+        if not isinstance(value, str):
+            return value
+        lowered = value.lower()
+        return LOG_LEVEL_ALIASES.get(lowered, lowered)
 
     def load_spec(self) -> PlatformSpec:
         """The deployment spec the chart mounted (the rendered chart values)."""
         return PlatformSpec.model_validate_json(self.spec_file.read_text())
 
 
-class ScalingSettings(BaseSettings):
+class ScalingSettings(EnvSettings):
     """The scheduler's HTTPS endpoint that KEDA's metrics-api scaler reads.
 
     Off unless a port is set (the chart sets it in `keda.scaler: metricsApi`
@@ -213,7 +222,7 @@ class ScalingSettings(BaseSettings):
     (scheduler/certificates.py re-reads them on renewal).
     """
 
-    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}SCALING_", extra="ignore")
+    env_prefix = f"{ENV_PREFIX}SCALING_"
 
     host: str = "0.0.0.0"  # pods: the port is fenced by a NetworkPolicy admitting only KEDA
     port: int | None = Field(None, ge=0, le=65535)

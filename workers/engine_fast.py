@@ -52,7 +52,7 @@ import msgpack
 import orjson
 
 from platform_spec.keys import DEFAULT_PREFIX
-from workers._fast_redis import PipelinedRedis
+from workers._fast_redis import PipelinedRedis, ReplyError
 from workers.bullmq_wire import (
     SCRIPT_FILES,
     SCRIPTS_DIR,
@@ -454,10 +454,40 @@ class FastEngine:
         ]
         if fields is not None:
             args.append(fields)
-        reply = await self._redis.evalsha("moveToFinished", keys, args)
+        reply, retried = await self._finish_through_reconnects(keys, args)
         if isinstance(reply, int) and reply < 0:
+            if retried:
+                # The first call may have been applied before its reply was lost, or the
+                # lock expired meanwhile: either way the job is no longer ours.
+                log.info("job %s finished before a reconnect (code %s)", job.id, reply)
+                return None
             raise RuntimeError(f"moveToFinished of job {job.id} refused: code {reply}")
         return reply
+
+    async def _finish_through_reconnects(self, keys: Any, args: list[Any]) -> tuple[Any, bool]:
+        """moveToFinished, sent again after a reconnect or a NOREPLICAS refusal while
+        the job's lock lasts.
+
+        Why: a failover drops connections (Sentinel kills the clients of a node it
+        reconfigures), and a new primary refuses writes (min-replicas-to-write) until a
+        replica follows it; a finish lost either way left the job in `active` until its
+        lock expired and the stalled check ran it a second time. (reply, retried).
+        """
+        deadline = time.monotonic() + self.options.lock_duration_ms / 1000
+        retried = False
+        while True:
+            try:
+                return await self._redis.evalsha("moveToFinished", keys, args), retried
+            except ConnectionError:  # RedisConnectionLost, refused, reset
+                if self._closing or time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(RETRY_DELAY_SECONDS)
+                await self._reconnect()
+            except ReplyError as err:
+                if not str(err).startswith("NOREPLICAS") or time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(RETRY_DELAY_SECONDS)
+            retried = True
 
     async def _fail(self, job: FastJob, token: str, err: Exception) -> FastJob | None:
         reason = str(err) or type(err).__name__

@@ -20,7 +20,7 @@ from workers.errors import InvalidJob
 from workers.payloads import MalformedData
 
 
-def _view(job: FastJob, finished: bool = False) -> JobView:
+def job_view(job: FastJob, finished: bool = False) -> JobView:
     stack: list[str] = []
     if job.raw_stacktrace:
         with contextlib.suppress(ValueError):
@@ -67,7 +67,7 @@ class PlatformFastEngine:
             remove_on_fail=config.remove_on_fail,
             default_attempts=config.default_attempts,
             retry_delay_ms=lambda job, backoff: int(
-                hooks.retry_delay_ms(_view(job), backoff, job.attempts_made + 1)
+                hooks.retry_delay_ms(job_view(job), backoff, job.attempts_made + 1)
             ),
             on_bad_data=lambda raw, err: MalformedData(raw.decode(errors="replace"), str(err)),
         )
@@ -83,7 +83,7 @@ class PlatformFastEngine:
         self._run = asyncio.ensure_future(self.engine.run(self._processor))
 
     async def _processor(self, job: FastJob) -> Any:
-        view = job.attachment = _view(job)
+        view = job.attachment = job_view(job)
         return await self.process(view)
 
     async def stop(self, timeout: float) -> int:
@@ -127,10 +127,10 @@ class PlatformFastEngine:
         if isinstance(view, JobView):
             view.attempts_made = job.attempts_made + 1
         else:
-            view = _view(job, finished=True)
+            view = job_view(job, finished=True)
         self.hooks.on_completed(view, result)
 
     def _failed(self, job: FastJob, err: BaseException, final: bool) -> None:
         if isinstance(err, BadJobData):  # the runtime counts it as a validation failure
             err = InvalidJob(str(err))
-        self._spawn(self.hooks.on_failed(_view(job, finished=True), err, final))
+        self._spawn(self.hooks.on_failed(job_view(job, finished=True), err, final))

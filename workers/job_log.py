@@ -2,8 +2,8 @@
 
 Every failure, retry, dead-lettering and timeout gets its own line with the
 job id (workers/runtime.py). A completed job gets its own line only when it is
-worth reading: at DEBUG level (`BULLMQ_PLATFORM_LOG_LEVEL=DEBUG`, one line per
-job as before), or when it ran longer than `slow_job_seconds`. Otherwise
+worth reading: at DEBUG level (the queue's `logLevel: debug` in the spec, one
+line per job as before), or when it ran longer than `slow_job_seconds`. Otherwise
 completions are summed per job name into one `jobs completed` line per
 `job_log_interval_seconds`. Writing one JSON line per completed job was a
 third to a half of the process's CPU on no-op jobs (docs/throughput.md); the

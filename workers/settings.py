@@ -7,15 +7,15 @@ tests shorten the lock and stall intervals to see recovery in seconds.
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from platform_spec.env_settings import EnvSettings
 from platform_spec.settings import ENV_PREFIX
 
 
-class WorkerSettings(BaseSettings):
+class WorkerSettings(EnvSettings):
     """Lock, stall and liveness tuning of one worker process."""
 
-    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}WORKER_", extra="ignore")
+    env_prefix = f"{ENV_PREFIX}WORKER_"
 
     # A job's lock lives this long unless renewed (renewed every half of it).
     # A job whose worker died is taken back after at most lock + stalled interval.

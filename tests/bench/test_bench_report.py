@@ -50,7 +50,7 @@ def test_it_should_print_each_goal_met_or_not() -> None:
         "goal c=10 jobs/s: worker 1.30x Node (>= 1.25x; repeats 1.10-1.50x) met",
         "goal c=10 CPU/job: worker 65.0 us = 0.65x Node's 100.0 (<= 0.7x) met",
         "goal c=10 start-up: worker 0.45 s, Node 0.60 s (<= Node) met; CPU to the first job: "
-        "worker 0.30 s, Node 0.40 s",
+        "worker 0.30 s, Node 0.40 s met",
         "goal c=10 peak RSS: worker 50.0 MB (<= 60) met",
     ]
     slow = [*ROWS[:2], *(_row("worker", r, 900 * (r + 1), 90, rss=70, startup=0.9) for r in (0, 1))]

@@ -34,6 +34,8 @@ def test_it_should_run_the_real_worker_process_and_verify_every_job(tmp_path: Pa
             "node",
             "worker",
             "--no-enqueue",
+            "--python",
+            "current",
             "--results-dir",
             str(tmp_path),
             "--plot",

@@ -33,7 +33,7 @@ def test_it_should_run_a_sentinel_beside_each_of_three_redis_pods() -> None:
     assert (
         f'sentinel-node.sh /etc/redis/conf /etc/redis/passwords "$(hostname).{HEADLESS}' in script
     )
-    assert f"{REDIS}-0.{HEADLESS}.bullmq.svc 6379" in script
+    assert f"{REDIS}-0.{HEADLESS}.bullmq.svc.cluster.local 6379" in script
     items = {
         i["path"]
         for i in next(v for v in spec["volumes"] if v["name"] == "passwords")["secret"]["items"]
@@ -91,7 +91,7 @@ def test_it_should_point_clients_at_every_sentinel() -> None:
     )
     env = {e["name"]: e.get("value") for e in pod_spec(scheduler)["containers"][0]["env"]}
     hosts = env["BULLMQ_PLATFORM_REDIS_SENTINEL_HOSTS"].split(",")
-    assert hosts == [f"{REDIS}-{i}.{HEADLESS}.bullmq.svc:26379" for i in range(3)]
+    assert hosts == [f"{REDIS}-{i}.{HEADLESS}.bullmq.svc.cluster.local:26379" for i in range(3)]
     assert env["BULLMQ_PLATFORM_REDIS_SENTINEL_MASTER"] == "bullmq"
     assert env["BULLMQ_PLATFORM_REDIS_SENTINEL_USERNAME"] == "scheduler"
 

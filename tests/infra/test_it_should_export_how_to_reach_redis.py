@@ -84,8 +84,8 @@ def test_it_should_name_the_sentinels_in_sentinel_mode() -> None:
     deployment = deploy_stack(raw, "prod")
     out = deployment.exports
     ns = load_stack("prod").spec.namespace
-    pod = "bullmq-platform-redis-{}.bullmq-platform-redis-headless." + ns + ".svc"
-    assert out["redisSentinelService"] == f"bullmq-platform-redis-sentinel.{ns}.svc"
+    pod = "bullmq-platform-redis-{}.bullmq-platform-redis-headless." + ns + ".svc.cluster.local"
+    assert out["redisSentinelService"] == f"bullmq-platform-redis-sentinel.{ns}.svc.cluster.local"
     assert out["redisSentinelAddresses"] == [pod.format(i) + ":26379" for i in range(3)]
     assert out["redisSentinelMaster"] == "bullmq"
     assert out["redisHost"] == pod.format(0)  # the first primary, never a replica's Service

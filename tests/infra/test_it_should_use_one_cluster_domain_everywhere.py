@@ -1,6 +1,7 @@
 """spec.clusterDomain is the one value every in-cluster DNS name uses: the certificate
 Pulumi generates, the stack's exports, and (rendered by helm 4 and 3 from the values the
-mocks captured) the pods' Redis host, KEDA's addresses and scaling URLs, and NOTES
+mocks captured) the pods' Redis and Sentinel hosts, KEDA's addresses and scaling URLs,
+and NOTES
 (helm 4).
 A stack still setting the old infra.clusterDomain is refused, naming the field."""
 
@@ -25,8 +26,12 @@ DOMAIN = "corp.internal"
 SERVER_CSR = "bullmq-platform-redis-tls-server-csr"
 
 
+def _without_port(addresses: str) -> set[str]:
+    return {address.rsplit(":", 1)[0] for address in addresses.split(",")}
+
+
 def _hosts(docs: list[dict[str, Any]]) -> set[str]:
-    """Every in-cluster host the rendered objects connect to."""
+    """Every in-cluster host the rendered objects connect to (Redis, Sentinels, scheduler)."""
     hosts = set()
     for doc in docs:
         spec = doc.get("spec", {})
@@ -34,12 +39,15 @@ def _hosts(docs: list[dict[str, Any]]) -> set[str]:
             for env in container.get("env", []):
                 if env["name"].endswith("REDIS_HOST"):
                     hosts.add(env["value"])
+                if env["name"].endswith("REDIS_SENTINEL_HOSTS"):
+                    hosts |= _without_port(env["value"])
         for trigger in spec.get("triggers", []) if doc["kind"] == "ScaledObject" else []:
             meta = trigger["metadata"]
             if "url" in meta:
                 hosts.add(str(urlparse(meta["url"]).hostname))
-            if "address" in meta:
-                hosts.add(meta["address"].rsplit(":", 1)[0])
+            for key in ("address", "addresses"):
+                if key in meta:
+                    hosts |= _without_port(meta[key])
     return hosts
 
 
@@ -58,14 +66,18 @@ def _notes(values: dict[str, Any], release: str, namespace: str) -> str:
     return result.stdout.partition("NOTES:")[2]
 
 
-@pytest.mark.parametrize("scaler", ["metricsApi", "redis"])
+@pytest.mark.parametrize(
+    ("scaler", "mode"),
+    [("metricsApi", "in-cluster"), ("redis", "in-cluster"), ("redis", "sentinel")],
+)
 @pytest.mark.parametrize("major", [4, 3])
 def test_it_should_name_every_in_cluster_host_under_the_spec_cluster_domain(
-    scaler: str, major: int
+    scaler: str, mode: str, major: int
 ) -> None:
     raw = stack_raw("prod")
     raw["spec"]["clusterDomain"] = DOMAIN
     raw["spec"].setdefault("keda", {})["scaler"] = scaler
+    raw["spec"].setdefault("redis", {})["mode"] = mode
     deployment = deploy_stack(raw, "prod")
     sans = set(
         deployment.resources.one("tls:index/certRequest:CertRequest", SERVER_CSR).inputs["dnsNames"]
@@ -82,7 +94,7 @@ def test_it_should_name_every_in_cluster_host_under_the_spec_cluster_domain(
     exports = deployment.exports
     hosts = _hosts(chart.objects(rendered)) | {exports["redisHost"]}
     hosts.add(str(urlparse(exports["dashboardUrl"]).hostname))
-    print(f"helm {major}, {scaler}: hosts {sorted(hosts)}")
+    print(f"helm {major}, {scaler}, {mode}: hosts {sorted(hosts)}")
     assert hosts and all(host.endswith(f".svc.{DOMAIN}") for host in hosts), hosts
     # Pods and KEDA reach Redis (and the scaling endpoint) by names the certificate holds.
     assert hosts - {str(urlparse(exports["dashboardUrl"]).hostname)} <= sans

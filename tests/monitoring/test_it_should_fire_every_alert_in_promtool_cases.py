@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from chart_rendering import STACKS
+from chart_rendering import SENTINEL_SUFFIX, STACKS
 from promtool_cases import cases_for
 
 from monitoring.binaries import binary
@@ -21,7 +21,10 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _groups(stack: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    values = stack_values_with_rules(stack)
+    """Values and rule groups of a stack; `<stack>+sentinel` is it in redis.mode sentinel."""
+    values = stack_values_with_rules(stack.removesuffix(SENTINEL_SUFFIX))
+    if stack.endswith(SENTINEL_SUFFIX):
+        values["redis"]["mode"] = "sentinel"
     return values, rule_groups(values)
 
 

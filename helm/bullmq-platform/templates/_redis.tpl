@@ -20,11 +20,20 @@
 {{- .Values.redis.external.host | default "" -}}
 {{- else if eq .Values.redis.mode "sentinel" -}}
 {{- /* The first primary; clients follow the Sentinels (BULLMQ_PLATFORM_REDIS_SENTINEL_*). */ -}}
-{{- $name := include "bullmq-platform.redisName" . -}}
-{{- printf "%s-0.%s-headless.%s.svc" $name $name .Release.Namespace -}}
+{{- include "bullmq-platform.redisPodHost" (dict "ctx" . "ordinal" 0) -}}
 {{- else -}}
 {{- include "bullmq-platform.serviceHost" (dict "ctx" . "name" (include "bullmq-platform.redisName" .)) -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+The name of one Redis pod under the headless Service, `<pod>.<headless>.<ns>.svc.<clusterDomain>`:
+what clients, Sentinels and the pod itself (announce) use; (dict "ctx" $ "ordinal" N).
+infra/naming.py's RedisNames.pod_address is the same rule.
+*/}}
+{{- define "bullmq-platform.redisPodHost" -}}
+{{- $name := include "bullmq-platform.redisName" .ctx -}}
+{{- include "bullmq-platform.serviceHost" (dict "ctx" .ctx "name" (printf "%s-%d.%s-headless" $name (int .ordinal) $name)) -}}
 {{- end -}}
 
 {{- define "bullmq-platform.redisPort" -}}

@@ -107,8 +107,10 @@ script adds "#<sha256>" of each user's mounted password file.
 {{- /* Cluster clients discover the slot map (and the key positions of every command: COMMAND), follow ASK redirections, and may WAIT for a replica to hold their writes (replication is asynchronous: an add is kept through a failover once a replica has it). */}}
 {{- $conn = printf "%s +cluster|slots +cluster|shards +cluster|nodes +cluster|info +cluster|myid +asking +readonly +readwrite +command +wait" $conn }}
 {{- end }}
-# Refused to every role but admin, whatever its categories allow.
-{{- $deny := "-@dangerous -script|flush -script|kill -function -flushall -flushdb -debug -config -keys -shutdown -monitor -swapdb -migrate" }}
+# Refused to every role but admin, whatever its categories allow. SCAN lists the key
+# names of every prefix (ACL key patterns do not filter it); BullMQ and the platform
+# only scan inside their own keys (SSCAN, HSCAN, ZSCAN), which stay allowed.
+{{- $deny := "-@dangerous -script|flush -script|kill -function -flushall -flushdb -debug -config -keys -scan -shutdown -monitor -swapdb -migrate" }}
 {{- /* Writes that grow one value in place, past any request size (SETRANGE at offset 200 MB
 took Redis to 225 MB against a 20 MB maxmemory), or copy whole keys: neither BullMQ's
 scripts nor the platform call them (issue 25; docs/security.md). */ -}}

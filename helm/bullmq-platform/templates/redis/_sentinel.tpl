@@ -74,10 +74,9 @@ its stable name (each is in the server certificate); external: as configured.
 {{- define "bullmq-platform.sentinelAddresses" -}}
 {{- $r := .Values.redis -}}
 {{- if eq $r.mode "sentinel" -}}
-{{- $name := include "bullmq-platform.redisName" . -}}
 {{- $addresses := list -}}
 {{- range $i := until (int (add1 $r.sentinel.replicas)) -}}
-{{- $addresses = append $addresses (printf "%s-%d.%s-headless.%s.svc:%v" $name $i $name $.Release.Namespace $r.sentinel.port) -}}
+{{- $addresses = append $addresses (printf "%s:%v" (include "bullmq-platform.redisPodHost" (dict "ctx" $ "ordinal" $i)) $r.sentinel.port) -}}
 {{- end -}}
 {{- join "," $addresses -}}
 {{- else if and (eq $r.mode "external") $r.external.sentinel.addresses -}}
