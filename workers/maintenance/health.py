@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import OutOfMemoryError
 
 from platform_spec.keys import QueueKeys
@@ -55,16 +56,47 @@ def memory_findings(used: int, maxmemory: int, limit_percent: int) -> list[dict[
     return []
 
 
+async def node_infos(redis: aioredis.Redis, section: str) -> list[dict[str, Any]]:
+    """INFO <section> of every primary of a Redis Cluster (of the one Redis otherwise):
+    a cluster client sends INFO to one node unless told to ask them all."""
+    if isinstance(redis, RedisCluster):
+        replies = await redis.info(section, target_nodes=RedisCluster.PRIMARIES)
+        # Several nodes answer as {node name: INFO}; a one-node cluster as INFO itself.
+        per_node = all(isinstance(v, dict) for v in replies.values())
+        return list(replies.values()) if per_node else [replies]
+    return [await redis.info(section)]
+
+
+def _fullest(memories: list[dict[str, Any]]) -> dict[str, Any]:
+    """The node with the highest used/maxmemory share (the one a full Redis is about)."""
+
+    def share(m: dict[str, Any]) -> float:
+        return int(m.get("used_memory", 0)) / max(int(m.get("maxmemory", 0)), 1)
+
+    return max(memories, key=share)
+
+
+def _worst_persistence(persistences: list[dict[str, Any]]) -> dict[str, Any]:
+    """A node with AOF off, else one whose last AOF write failed, else the first."""
+    off = [p for p in persistences if int(p.get("aof_enabled", 0)) != 1]
+    failing = [p for p in persistences if p.get("aof_last_write_status") not in (None, "ok")]
+    return (off or failing or persistences)[0]
+
+
 async def check_redis(
     redis: aioredis.Redis, limit_percent: int
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     started = time.perf_counter()
     await redis.ping()
     rtt = time.perf_counter() - started
-    memory = await redis.info("memory")
-    persistence = await redis.info("persistence")
+    memories = await node_infos(redis, "memory")
+    persistences = await node_infos(redis, "persistence")
+    memory = _fullest(memories)
+    # On a cluster: the first node whose policy is not noeviction, else any (all alike).
+    policies = [str(m.get("maxmemory_policy", "")) for m in memories]
+    policy = next((p for p in policies if p != "noeviction"), policies[0])
+    persistence = _worst_persistence(persistences)
     used, maxmemory = int(memory.get("used_memory", 0)), int(memory.get("maxmemory", 0))
-    policy = str(memory.get("maxmemory_policy", ""))
     facts = {
         "pingSeconds": rtt,
         "usedMemory": used,
@@ -72,6 +104,7 @@ async def check_redis(
         "maxmemoryPolicy": policy,
         "aofEnabled": int(persistence.get("aof_enabled", 0)) == 1,
         "aofLastWriteStatus": persistence.get("aof_last_write_status"),
+        "nodes": len(memories),
     }
     findings = []
     if policy != "noeviction":
