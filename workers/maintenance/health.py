@@ -23,14 +23,13 @@ import time
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import OutOfMemoryError
 
 from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.pod_facts import MEMORY_WARNING_MARGIN_PERCENT
 from workers.maintenance.cleanup import bull_queue
-from workers.memory_guard import over_limit
+from workers.memory_guard import fullest, node_infos, over_limit
 
 log = logging.getLogger("workers.maintenance.health")
 ACTIVE_SCAN = 1000  # active jobs inspected per queue
@@ -56,26 +55,6 @@ def memory_findings(used: int, maxmemory: int, limit_percent: int) -> list[dict[
     return []
 
 
-async def node_infos(redis: aioredis.Redis, section: str) -> list[dict[str, Any]]:
-    """INFO <section> of every primary of a Redis Cluster (of the one Redis otherwise):
-    a cluster client sends INFO to one node unless told to ask them all."""
-    if isinstance(redis, RedisCluster):
-        replies = await redis.info(section, target_nodes=RedisCluster.PRIMARIES)
-        # Several nodes answer as {node name: INFO}; a one-node cluster as INFO itself.
-        per_node = all(isinstance(v, dict) for v in replies.values())
-        return list(replies.values()) if per_node else [replies]
-    return [await redis.info(section)]
-
-
-def _fullest(memories: list[dict[str, Any]]) -> dict[str, Any]:
-    """The node with the highest used/maxmemory share (the one a full Redis is about)."""
-
-    def share(m: dict[str, Any]) -> float:
-        return int(m.get("used_memory", 0)) / max(int(m.get("maxmemory", 0)), 1)
-
-    return max(memories, key=share)
-
-
 def _worst_persistence(persistences: list[dict[str, Any]]) -> dict[str, Any]:
     """A node with AOF off, else one whose last AOF write failed, else the first."""
     off = [p for p in persistences if int(p.get("aof_enabled", 0)) != 1]
@@ -91,7 +70,7 @@ async def check_redis(
     rtt = time.perf_counter() - started
     memories = await node_infos(redis, "memory")
     persistences = await node_infos(redis, "persistence")
-    memory = _fullest(memories)
+    memory = fullest(memories)
     # On a cluster: the first node whose policy is not noeviction, else any (all alike).
     policies = [str(m.get("maxmemory_policy", "")) for m in memories]
     policy = next((p for p in policies if p != "noeviction"), policies[0])
