@@ -319,13 +319,13 @@ async def scaling_payload(
     policy = ScalingPolicy.from_queue(queue)
     state = await read_state(
         redis,
-        QueueKeys(spec.key_prefix, queue.name),
+        spec.queue_keys(queue.name),
         wake_ahead_seconds=policy.wake_ahead_seconds,
         now_ms=now_ms,
     )
     if not state.found:
         raise QueueNotFound(
-            f"no {spec.key_prefix}:{queue.name}:meta in Redis: wrong keyPrefix, or the queue "
+            f"no {spec.queue_keys(queue.name).meta} in Redis: wrong keyPrefix, or the queue "
             "was never used (the scheduler registers every queue at start)"
         )
     decision = desired_replicas(state, policy)

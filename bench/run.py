@@ -255,7 +255,9 @@ def run(cfg: Config) -> list[dict[str, Any]]:
         server = RedisServer(Path(tmp) / "redis")
         server.start()
         assert server.process is not None
-        client = redis.Redis(**server.connection_kwargs("worker"), decode_responses=True)
+        # The bench's own checks and clean-up list a queue's keys with SCAN, which only
+        # admin may run (docs/security.md); the workers and producers run as `worker`.
+        client = redis.Redis(**server.connection_kwargs("admin"), decode_responses=True)
         try:
             where = "not pinned (one core)" if plan is None else "not pinned (--no-pin)"
             if plan is not None:

@@ -23,7 +23,10 @@ from platform_spec.stack import Certificates
 KEY_ALGORITHM = "ECDSA"
 KEY_CURVE = "P256"
 CA_USES = ["cert_signing", "crl_signing", "digital_signature"]
-SERVER_USES = ["digital_signature", "key_encipherment", "server_auth"]
+# client_auth too: Redis Cluster nodes present this certificate to each other on the
+# cluster bus and to their primary (tls-cluster, tls-replication), and the bus always
+# asks for it (as the chart's cert-manager Certificate allows).
+SERVER_USES = ["digital_signature", "key_encipherment", "server_auth", "client_auth"]
 CLIENT_USES = ["digital_signature", "key_encipherment", "client_auth"]
 KEDA_CLIENT_NAME = "keda"
 ORGANIZATION = "bullmq-platform"

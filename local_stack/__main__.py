@@ -30,10 +30,10 @@ from rich.table import Table
 from local_stack import samples
 from local_stack import sizing as sizing_table
 from local_stack.processes import Platform, PlatformProcess
+from local_stack.redis_cluster import RedisClusterStack
 from local_stack.redis_server import RedisServer, local_spec
 from local_stack.sentinel_cluster import SentinelCluster
 from monitoring.stack import MonitoringStack
-from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings
 from platform_spec.stack import REPO_ROOT, STACKS, load_stack
@@ -63,6 +63,11 @@ def main() -> None:
 class RedisMode(StrEnum):
     standalone = "standalone"
     sentinel = "sentinel"
+    cluster = "cluster"
+
+
+# A local Redis Cluster (local_stack/redis_cluster.py) or Sentinel deployment, if any.
+Cluster = SentinelCluster | RedisClusterStack
 
 
 # Sentinel timings for a laptop: fail over about 2 s after the primary dies.
@@ -77,6 +82,8 @@ def _local_variant(spec: PlatformSpec, mode: RedisMode = RedisMode.standalone) -
     if mode is RedisMode.sentinel:
         data["redis"]["mode"] = "sentinel"
         data["redis"]["sentinel"].update(LOCAL_SENTINEL)
+    if mode is RedisMode.cluster:
+        data["redis"]["mode"] = "cluster"
     return local_spec(**{k: v for k, v in data.items() if k != "environment"})
 
 
@@ -97,14 +104,14 @@ def depth_table(client: redis.Redis, spec: PlatformSpec) -> Table:
         table.add_column(column, justify="right")
     pipe = client.pipeline(transaction=False)
     for queue in spec.queues:
-        keys = QueueKeys(spec.key_prefix, queue.name)
+        keys = spec.queue_keys(queue.name)
         pipe.llen(keys.wait)
         pipe.zcard(keys.prioritized)
         pipe.llen(keys.active)
         pipe.zcard(keys.delayed)
         pipe.zcard(keys.completed)
         pipe.zcard(keys.failed)
-        pipe.llen(QueueKeys(spec.key_prefix, queue.dlq_name).wait)
+        pipe.llen(spec.queue_keys(queue.dlq_name).wait)
     counts = pipe.execute()
     n = len(columns)
     for i, queue in enumerate(spec.queues):
@@ -132,19 +139,21 @@ def process_table(processes: list[PlatformProcess]) -> Table:
     return table
 
 
-def _endpoints(
-    server: RedisServer, platform: Platform, cluster: SentinelCluster | None = None
-) -> str:
+def _endpoints(server: RedisServer, platform: Platform, cluster: Cluster | None = None) -> str:
     assert server.tls is not None
     pw = server.state_dir / "passwords"
     first = "Redis" if cluster is None else "Redis node-0 (first primary)"
+    cli = ""
+    if isinstance(cluster, RedisClusterStack):
+        first = f"Redis Cluster ({cluster.shards} shards x {1 + cluster.replicas} nodes), seed"
+        cli = "-c "
     lines = [f"{first}: rediss://127.0.0.1:{server.port} (TLS, CA {server.tls.ca_cert})"]
-    if cluster is not None:
+    if isinstance(cluster, SentinelCluster):
         hosts = cluster.sentinel_env()["BULLMQ_PLATFORM_REDIS_SENTINEL_HOSTS"]
         lines.append(f"Sentinels: {hosts} (master {cluster.master_name}, TLS, same users)")
     lines += [
         f"Passwords: {pw}/<user> (users: worker, scheduler, keda, exporter, admin, dashboard)",
-        f"Connect: REDISCLI_AUTH=$(cat {pw / 'admin'}) redis-cli "
+        f"Connect: REDISCLI_AUTH=$(cat {pw / 'admin'}) redis-cli {cli}"
         f"--tls --cacert {server.tls.ca_cert} -p {server.port} --user admin",
         f"Logs: {platform.log_dir}/<process>.log (JSON lines)",
     ]
@@ -167,13 +176,16 @@ def _write_state(
     stack: str,
     server: RedisServer,
     platform: Platform,
-    cluster: SentinelCluster | None = None,
+    cluster: Cluster | None = None,
 ) -> None:
+    rc = cluster if isinstance(cluster, RedisClusterStack) else None
     doc: dict[str, Any] = {
         "stack": stack,
         "redisPort": server.port,
-        "redisDir": str(server.state_dir),
-        "sentinel": cluster.state() if cluster is not None else None,
+        # a cluster keeps the shared passwords/ and tls/ in its own folder
+        "redisDir": str(rc.state_dir if rc else server.state_dir),
+        "redisCluster": rc is not None,
+        "sentinel": cluster.state() if isinstance(cluster, SentinelCluster) else None,
         "specFile": str(platform.spec_file),
         "processes": [
             {"name": p.name, "pid": p.pid, "httpPort": p.http_port} for p in platform.processes
@@ -206,8 +218,11 @@ def node_table(cluster: SentinelCluster) -> Table:
     return table
 
 
-def _admin_client(server: RedisServer, cluster: SentinelCluster | None) -> redis.Redis:
-    """The admin's client: the one Redis, or whichever node the Sentinels call primary."""
+def _admin_client(server: RedisServer, cluster: Cluster | None) -> redis.Redis:
+    """The admin's client: the one Redis, a cluster client, or whichever node the
+    Sentinels call primary."""
+    if isinstance(cluster, RedisClusterStack):
+        return connect_sync(cluster.connection_kwargs("admin"), socket_timeout=5)
     if cluster is None:
         return redis.Redis(**server.connection_kwargs("admin"), socket_timeout=5)
     assert server.tls is not None
@@ -223,10 +238,10 @@ def _admin_client(server: RedisServer, cluster: SentinelCluster | None) -> redis
 
 
 def _view(
-    client: redis.Redis, spec: PlatformSpec, platform: Platform, cluster: SentinelCluster | None
+    client: redis.Redis, spec: PlatformSpec, platform: Platform, cluster: Cluster | None
 ) -> Group:
     tables = [process_table(platform.processes)]
-    if cluster is not None:
+    if isinstance(cluster, SentinelCluster):
         tables.append(node_table(cluster))
     try:
         tables.insert(0, depth_table(client, spec))
@@ -240,7 +255,7 @@ def _watch(
     spec: PlatformSpec,
     platform: Platform,
     once: bool,
-    cluster: SentinelCluster | None = None,
+    cluster: Cluster | None = None,
     on_restart: Callable[[], None] | None = None,
 ) -> None:
     stop = False
@@ -332,7 +347,10 @@ def up(
             "--redis",
             help="`standalone`: one Redis; `sentinel`: a primary, 2 replicas and 3 Sentinels "
             "(redis.mode sentinel, the chart's config); the status shows the primary and "
-            "`python -m local_stack kill-primary` makes it fail over.",
+            "`python -m local_stack kill-primary` makes it fail over; `cluster`: a Redis "
+            "Cluster of the stack's redis.cluster shards x (1 + replicasPerShard) nodes "
+            "(default 3 x 2, redis.mode cluster, the chart's config; workers run the stock "
+            "engine), killed nodes restarted.",
         ),
     ] = RedisMode.standalone,
 ) -> None:
@@ -345,26 +363,35 @@ def up(
     """
     state = _state_dir(stack, state_dir)
     spec = _local_variant(load_stack(stack).spec, redis_mode)
-    cluster: SentinelCluster | None = None
+    cluster: Cluster | None = None
+    if redis_mode is not RedisMode.standalone and monitoring:
+        raise typer.BadParameter("--monitoring runs with --redis standalone only")
     if redis_mode is RedisMode.sentinel:
-        if monitoring:
-            raise typer.BadParameter("--monitoring runs with --redis standalone only")
         cluster = SentinelCluster(state / "redis-sentinel", spec=spec)
+        cluster.prepare()
+        server = cluster.nodes[0]
+    elif redis_mode is RedisMode.cluster:
+        c = spec.redis.cluster
+        cluster = RedisClusterStack(
+            state / "redis-cluster", spec=spec, shards=c.shards, replicas=c.replicas_per_shard
+        )
         cluster.prepare()
         server = cluster.nodes[0]
     else:
         server = RedisServer(state / "redis", spec=spec, port=port)
-    platform = Platform(server, spec, state, redis_env=cluster.sentinel_env() if cluster else {})
+    platform = Platform(server, spec, state, redis_env=_redis_env(cluster))
     watchers: MonitoringStack | None = None
     # SIGTERM during start-up stops what already runs and exits 0, like one later
     # (_watch turns it into a flag); before, it killed us with children orphaned.
     signal.signal(signal.SIGTERM, _stop_starting)
     try:
         console.print(f"[bold]bullmq-platform local stack[/] ({stack}): preparing {state}")
-        if cluster is not None:
+        if isinstance(cluster, SentinelCluster):
             console.print("starting 3 Redis nodes and 3 Sentinels ...")
             cluster.start()
             platform.redis_env = cluster.sentinel_env()
+        elif isinstance(cluster, RedisClusterStack):
+            cluster.start(progress=console.print)
         else:
             server.prepare()
             server.start()
@@ -452,6 +479,15 @@ def _load_state(state: Path) -> dict[str, Any]:
         raise typer.Exit(1) from None
 
 
+def _redis_env(cluster: Cluster | None) -> dict[str, str]:
+    """What the platform's processes add to the Redis env of node-0 (server.env)."""
+    if isinstance(cluster, SentinelCluster):
+        return cluster.sentinel_env()
+    if isinstance(cluster, RedisClusterStack):
+        return {"BULLMQ_PLATFORM_REDIS_CLUSTER": "true"}
+    return {}
+
+
 def _settings(doc: dict[str, Any], role: str) -> RedisSettings:
     """How `role` reaches the running local stack's Redis (through its Sentinels if any)."""
     redis_dir = Path(doc.get("redisDir") or "")
@@ -466,6 +502,7 @@ def _settings(doc: dict[str, Any], role: str) -> RedisSettings:
         secrets_dir=redis_dir / "no-secrets-dir",
         sentinel_hosts=hosts,
         sentinel_master=sentinel["masterName"] if sentinel else None,
+        cluster=bool(doc.get("redisCluster")),
     )
 
 

@@ -85,11 +85,11 @@ def generate_tls(directory: Path, *, common_name: str = "bullmq-platform-dev-ca"
     )
 
     def leaf(
-        name: str, usage: x509.ObjectIdentifier, sans: bool
+        name: str, usages: list[x509.ObjectIdentifier], sans: bool
     ) -> tuple[bytes, ec.EllipticCurvePrivateKey]:
         key = _key()
         builder = _builder(name, ca_name, key.public_key(), 825).add_extension(
-            x509.ExtendedKeyUsage([usage]), critical=False
+            x509.ExtendedKeyUsage(usages), critical=False
         )
         if sans:
             alt: list[x509.GeneralName] = [x509.DNSName(n) for n in LOOPBACK_NAMES]
@@ -106,11 +106,15 @@ def generate_tls(directory: Path, *, common_name: str = "bullmq-platform-dev-ca"
         client_key=directory / "client.key",
     )
     files.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    server_pem, server_key = leaf("localhost", ExtendedKeyUsageOID.SERVER_AUTH, sans=True)
+    # Client auth too: Redis Cluster nodes present it to each other on the cluster bus,
+    # which always asks for a client certificate (infra/certificates.py does the same).
+    server_pem, server_key = leaf(
+        "localhost", [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH], sans=True
+    )
     files.server_cert.write_bytes(server_pem)
     _write_key(files.server_key, server_key)
     client_pem, client_key = leaf(
-        "bullmq-platform-client", ExtendedKeyUsageOID.CLIENT_AUTH, sans=False
+        "bullmq-platform-client", [ExtendedKeyUsageOID.CLIENT_AUTH], sans=False
     )
     files.client_cert.write_bytes(client_pem)
     _write_key(files.client_key, client_key)

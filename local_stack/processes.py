@@ -21,13 +21,14 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
 from local_stack.dashboard import MAIN as DASHBOARD_MAIN
 from local_stack.dashboard import basic_auth_password_file, install_node_modules
 from local_stack.lifetime import die_with_parent
-from local_stack.redis_server import RedisServer, free_port
+from local_stack.redis_server import free_port
 from platform_spec.model import PlatformSpec
 from platform_spec.stack import REPO_ROOT
 
@@ -41,8 +42,18 @@ def write_spec_file(path: Path, spec: PlatformSpec) -> Path:
     return path
 
 
+class RedisEndpoint(Protocol):
+    """What a platform process needs of the Redis it runs against: a RedisServer, or a
+    local Redis Cluster (local_stack/redis_cluster.py)."""
+
+    @property
+    def state_dir(self) -> Path: ...
+
+    def env(self, role: str = "worker") -> dict[str, str]: ...
+
+
 def process_env(
-    server: RedisServer,
+    server: RedisEndpoint,
     role: str,
     spec_file: Path,
     http_port: int,
@@ -163,7 +174,7 @@ class PlatformProcess:
 
 
 def worker_process(
-    server: RedisServer,
+    server: RedisEndpoint,
     spec: PlatformSpec,
     spec_file: Path,
     queue: str,
@@ -198,7 +209,7 @@ def worker_process(
 
 
 def scheduler_process(
-    server: RedisServer,
+    server: RedisEndpoint,
     spec_file: Path,
     log_dir: Path,
     *,
@@ -220,7 +231,7 @@ def scheduler_process(
 
 
 def dashboard_process(
-    server: RedisServer,
+    server: RedisEndpoint,
     spec_file: Path,
     log_dir: Path,
     *,
@@ -261,9 +272,9 @@ def stop_all(processes: Iterable[PlatformProcess]) -> dict[str, int | None]:
 
 @dataclass
 class Platform:
-    """The scheduler plus one worker per queue of a spec, against one RedisServer."""
+    """The scheduler plus one worker per queue of a spec, against one Redis (or cluster)."""
 
-    server: RedisServer
+    server: RedisEndpoint
     spec: PlatformSpec
     state_dir: Path
     worker_env: dict[str, str] = field(default_factory=dict)

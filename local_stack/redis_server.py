@@ -95,7 +95,8 @@ class RedisServer:
         conf_dir.mkdir(exist_ok=True)
         for name, text in files.items():
             (conf_dir / name).write_text(text)
-        self.tls = generate_tls(self.state_dir / "tls")
+        # Nodes of a local Redis Cluster share one CA and certificate (given before).
+        self.tls = self.tls or generate_tls(self.state_dir / "tls")
         self._write_passwords()
         subprocess.run(
             ["sh", str(conf_dir / "local-passwords.sh"), str(self.local_dir), *LOCAL_USERS],

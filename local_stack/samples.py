@@ -93,7 +93,10 @@ async def enqueue(spec: PlatformSpec, redis: RedisSettings, jobs: list[Planned])
             target: Queue = spec.queue(job.queue)
             producer = producers.get(job.queue)
             if producer is None:
-                opts = {"connection": bullmq_connection_arg(connection), "prefix": spec.key_prefix}
+                opts = {
+                    "connection": bullmq_connection_arg(connection),
+                    "prefix": spec.queue_prefix(job.queue),
+                }
                 producer = producers[job.queue] = BullQueue(job.queue, opts)
             await ProducerGuard(producer.client, spec.redis.producer_memory_limit_percent).check()
             added = await producer.add(job.name, job.data, job_options(target))

@@ -87,6 +87,9 @@ META_PLATFORM_RATE = "bullmq-platform.rateLimit"
 JOB_TIMESTAMP = "timestamp"  # created (enqueued)
 JOB_PROCESSED_ON = "processedOn"  # moved to active
 JOB_FINISHED_ON = "finishedOn"  # completed or failed
+# Our own field on a failed job's hash: its DLQ entry was retried or purged by an
+# operator, so the dead-letter reconciler must not add it again (workers/dlq_reconcile.py).
+JOB_DLQ_HANDLED = "bullmq-platform.dlqHandled"
 
 # A delayed job's score in `P:Q:delayed` is due_ms * DELAYED_SCORE_FACTOR + a
 # counter (< DELAYED_SCORE_FACTOR): every job due at or before `t` ms scores
@@ -192,6 +195,17 @@ class QueueKeys:
         return f"{self.prefix}:{self.queue}:{job_id}:{kind}"
 
 
+def hash_tagged_prefix(prefix: str, tag: str) -> str:
+    """`P:{T}`: a queue's prefix in Redis Cluster mode.
+
+    Redis hashes only the text between the first `{` and the next `}`, so every
+    key of a queue under this prefix shares one slot (BullMQ's scripts need
+    that), queues with different tags spread over the shards, and the ACL
+    pattern `P:*` still covers them.
+    """
+    return f"{prefix}:{{{tag}}}"
+
+
 def prefix_pattern(prefix: str) -> str:
     """Glob of every key under a BullMQ prefix (the ACL key pattern of the platform)."""
     return f"{prefix}:*"
@@ -208,12 +222,19 @@ PLATFORM_NAMESPACE = "_platform"
 
 @dataclass(frozen=True)
 class PlatformKeys:
-    """Key names of the platform's own records under one BullMQ prefix."""
+    """Key names of the platform's own records under one BullMQ prefix.
+
+    `tagged` (Redis Cluster): the namespace is a hash tag, so all these records
+    share one slot and the multi-key writes (a rollup and its index in one
+    MULTI) stay legal.
+    """
 
     prefix: str
+    tagged: bool = False
 
     def _key(self, *parts: str) -> str:
-        return ":".join((self.prefix, PLATFORM_NAMESPACE, *parts))
+        namespace = f"{{{PLATFORM_NAMESPACE}}}" if self.tagged else PLATFORM_NAMESPACE
+        return ":".join((self.prefix, namespace, *parts))
 
     @property
     def scheduler_lock(self) -> str:
@@ -241,6 +262,11 @@ class PlatformKeys:
     def rollup_index(self, queue: str) -> str:
         """Sorted set: rollup hours of a queue, scored by the hour's epoch seconds."""
         return self._key("rollup-index", queue)
+
+    def dlq_checkpoint(self, queue: str) -> str:
+        """String: `failed` score (ms) below which every job of `queue` has its DLQ entry
+        (workers/dlq_reconcile.py)."""
+        return self._key("dlq-checkpoint", queue)
 
     @property
     def maintenance_reports(self) -> str:

@@ -27,7 +27,7 @@ from platform_spec.catalog import (
     default_schedules,
 )
 from platform_spec.image_policy import image_problems
-from platform_spec.keys import DEFAULT_PREFIX
+from platform_spec.keys import DEFAULT_PREFIX, PlatformKeys, QueueKeys, hash_tagged_prefix
 from platform_spec.pod_facts import CLUSTER_DOMAIN, GRACE_MARGIN_SECONDS
 from platform_spec.problems import (
     CATALOG_ERROR,
@@ -81,6 +81,7 @@ from platform_spec.sections.redis import (
     RedisImage,
     Tls,
 )
+from platform_spec.sections.redis_cluster import ClusterMode, Flow, TagGroup
 from platform_spec.sections.schedules import (
     Schedule,
     SchedulerService,
@@ -99,11 +100,13 @@ __all__ = [
     "Auth",
     "Autoscaling",
     "Backoff",
+    "ClusterMode",
     "CpuQuantity",
     "DeadLetter",
     "DnsLabel",
     "ExporterImage",
     "ExternalRedis",
+    "Flow",
     "Image",
     "ImportPath",
     "JobType",
@@ -125,6 +128,7 @@ __all__ = [
     "SchedulerService",
     "SpecError",
     "SpecView",
+    "TagGroup",
     "Tenancy",
     "Tls",
     "catalog_problems",
@@ -196,6 +200,26 @@ class PlatformSpec(SpecModel):
             if queue.name == name:
                 return queue
         raise KeyError(name)
+
+    def queue_prefix(self, queue: str) -> str:
+        """The BullMQ prefix of a queue (or its dead-letter queue).
+
+        `keyPrefix` itself, except in Redis Cluster mode, where it carries the
+        queue's hash tag (platform_spec/sections/redis_cluster.py): a DLQ shares
+        its queue's tag, a queue outside the catalog gets its own name as tag.
+        """
+        if not self.redis.is_cluster:
+            return self.key_prefix
+        owner = next((q.name for q in self.queues if queue in (q.name, q.dlq_name)), queue)
+        return hash_tagged_prefix(self.key_prefix, self.redis.cluster.tag_of(owner))
+
+    def platform_keys(self) -> PlatformKeys:
+        """Key names of the platform's own records (one slot in cluster mode)."""
+        return PlatformKeys(self.key_prefix, tagged=self.redis.is_cluster)
+
+    def queue_keys(self, queue: str) -> QueueKeys:
+        """Key names of a queue (or its DLQ) under its prefix."""
+        return QueueKeys(self.queue_prefix(queue), queue)
 
     @model_validator(mode="after")
     def _catalog(self) -> PlatformSpec:

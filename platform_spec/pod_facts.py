@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
+from platform_spec.keys import hash_tagged_prefix
+
 # /healthz, /readyz and /metrics of every worker and scheduler process.
 HTTP_PORT = 8080
 # The scheduler's HTTPS scaling endpoint that KEDA's metrics-api scaler polls.
@@ -46,5 +48,7 @@ def chart_facts() -> dict[str, Any]:
         "specDir": str(SPEC_DIR),
         "specFile": str(SPEC_FILE),
         "graceMarginSeconds": GRACE_MARGIN_SECONDS,
+        # printf format of a queue's key prefix in Redis Cluster mode (keyPrefix, tag).
+        "clusterPrefixFormat": hash_tagged_prefix("%s", "%s"),
         "memoryWarningMarginPercent": MEMORY_WARNING_MARGIN_PERCENT,
     }

@@ -121,6 +121,8 @@ def catalog_problems(spec: SpecView) -> list[tuple[str, str]]:
                     f"{why}: only a running worker promotes them",
                 )
             )
+    if spec.redis.is_cluster:
+        problems += spec.redis.cluster.layout_problems(list(names))
     return problems + metrics_api_problems(spec)
 
 

@@ -25,6 +25,8 @@ from platform_spec.sections.common import LogLevel
 ENV_PREFIX = "BULLMQ_PLATFORM_"
 DEFAULT_SECRETS_DIR = Path(SECRETS_DIR)
 DEFAULT_SPEC_FILE = Path(SPEC_FILE)
+# Key of the Redis Cluster marker in `RedisSettings.redis_kwargs()`.
+CLUSTER_KWARG = "cluster"
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,9 @@ class RedisSettings(EnvSettings):
     key_file: Path | None = None
     connect_timeout_seconds: float = 5.0
     db: int = 0
+    # Redis Cluster (redis.mode cluster, or external.cluster): host/port is one seed
+    # node; clients discover the shards from it (workers/cluster_client.py).
+    cluster: bool = False
     # Sentinel mode: `host:port,...` of the Sentinels; host/port above are then unused.
     sentinel_hosts: str | None = None
     sentinel_master: str | None = None
@@ -157,6 +162,10 @@ class RedisSettings(EnvSettings):
         if target is not None:
             # Clients built by workers/connection.py follow the primary through it.
             kwargs["sentinel"] = target
+        if self.cluster:
+            # A marker, not a redis-py argument: the client factories in
+            # workers/connection.py make a RedisCluster when they see it.
+            kwargs[CLUSTER_KWARG] = True
         return kwargs
 
     def describe(self) -> str:
@@ -165,7 +174,12 @@ class RedisSettings(EnvSettings):
         if self.sentinel_hosts:
             return f"{scheme}+sentinel://{self.sentinel_hosts}/{self.sentinel_master}/{self.db}"
         user = f"{self.username}@" if self.username else ""
-        return f"{scheme}://{user}{self.host}:{self.port}/{self.db}"
+        where = f"{scheme}://{user}{self.host}:{self.port}/{self.db}"
+        return f"{where} (cluster)" if self.cluster else where
+
+
+# logging's level names that the spec's LogLevel spells otherwise.
+LOG_LEVEL_ALIASES = {"warn": "warning", "critical": "error", "fatal": "error"}
 
 
 class RuntimeSettings(EnvSettings):
@@ -186,8 +200,13 @@ class RuntimeSettings(EnvSettings):
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower_case(cls, value: object) -> object:
-        """`DEBUG` and `debug` alike (logging's names are upper case)."""
-        return value.lower() if isinstance(value, str) else value
+        """`DEBUG` and `debug` alike (logging's names are upper case); logging's other
+        spellings (`WARN`, `CRITICAL`, `FATAL`) as the nearest level, so a pod set up for
+        the earlier free-form variable does not crash-loop."""
+        if not isinstance(value, str):
+            return value
+        lowered = value.lower()
+        return LOG_LEVEL_ALIASES.get(lowered, lowered)
 
     def load_spec(self) -> PlatformSpec:
         """The deployment spec the chart mounted (the rendered chart values)."""

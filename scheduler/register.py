@@ -35,7 +35,7 @@ import redis.asyncio as aioredis
 from bullmq import Queue
 
 from platform_spec.cron import next_fires
-from platform_spec.keys import PlatformKeys, QueueKeys
+from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec
 from scheduler.schedules import (
     DeclaredSchedule,
@@ -100,7 +100,7 @@ class Registrar:
         patch_bullmq_cron()
         self.spec = spec
         self.owner = stack_owner(spec)
-        self.keys = PlatformKeys(spec.key_prefix)
+        self.keys = spec.platform_keys()
         self.lock_ttl_ms = lock_ttl_ms
         self.lock_wait_seconds = lock_wait_seconds
         self._redis_kwargs = dict(redis_kwargs)
@@ -113,7 +113,7 @@ class Registrar:
                 name,
                 {
                     "connection": bullmq_connection_arg(self._redis_kwargs),
-                    "prefix": self.spec.key_prefix,
+                    "prefix": self.spec.queue_prefix(name),
                 },
             )
         return self._queues[name]
@@ -182,7 +182,9 @@ class Registrar:
     async def _ensure(
         self, decl: DeclaredSchedule, owned_fp: str | None, report: ReconcileReport
     ) -> None:
-        record = await read_scheduler(self.redis, self.spec.key_prefix, decl.queue, decl.id)
+        record = await read_scheduler(
+            self.redis, self.spec.queue_prefix(decl.queue), decl.queue, decl.id
+        )
         if record is None:
             await self._upsert(decl)
             if owned_fp is None:
@@ -217,9 +219,7 @@ class Registrar:
         await self.redis.hset(self.keys.owned(self.owner), decl.owned_field, decl.fingerprint)
         runs = self.keys.schedule_runs
         await self.redis.hsetnx(runs, f"{decl.id}:registered", str(int(time.time())))
-        score = await self.redis.zscore(
-            QueueKeys(self.spec.key_prefix, decl.queue).key("repeat"), decl.id
-        )
+        score = await self.redis.zscore(self.spec.queue_keys(decl.queue).key("repeat"), decl.id)
         if score is not None:
             report.next_fire_ms[decl.id] = int(score)
 
@@ -238,7 +238,9 @@ class Registrar:
         if nxt is None:
             return False
         return (
-            await next_job_state(self.redis, self.spec.key_prefix, decl.queue, decl.id, int(nxt))
+            await next_job_state(
+                self.redis, self.spec.queue_prefix(decl.queue), decl.queue, decl.id, int(nxt)
+            )
             is not None
         )
 
@@ -255,9 +257,7 @@ class Registrar:
         for queue in sorted({d.queue for d in declared} | {q.name for q in self.spec.queues}):
             members = cast(
                 list[str],
-                await self.redis.zrange(
-                    QueueKeys(self.spec.key_prefix, queue).key("repeat"), 0, -1
-                ),
+                await self.redis.zrange(self.spec.queue_keys(queue).key("repeat"), 0, -1),
             )
             for member in members:
                 if owned_field(queue, member) not in ours:

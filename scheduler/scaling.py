@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from autoscaling.signal import QueueNotFound, scaling_payload, scaling_response
 from platform_spec.http_server import Request, Response
-from platform_spec.keys import META_MAX_LEN_EVENTS, QueueKeys
+from platform_spec.keys import META_MAX_LEN_EVENTS
 from platform_spec.model import PlatformSpec
 
 log = logging.getLogger("scheduler.scaling")
@@ -27,7 +27,7 @@ async def ensure_queue_meta(redis: Any, spec: PlatformSpec) -> None:
     """Create each queue's meta hash the way BullMQ's first add does (HSETNX, idempotent)."""
     pipe = redis.pipeline(transaction=False)
     for queue in spec.queues:
-        keys = QueueKeys(spec.key_prefix, queue.name)
+        keys = spec.queue_keys(queue.name)
         pipe.hsetnx(keys.meta, META_MAX_LEN_EVENTS, spec.scheduler.events_max_length)
     await pipe.execute()
 

@@ -30,6 +30,7 @@ from scheduler.metrics import ServiceState, build_registry, render, schedule_int
 from scheduler.register import Registrar
 from scheduler.scaling import ScalingEndpoint, desired_replicas, ensure_queue_meta
 from scheduler.watchdog import ScriptWatchdog
+from workers.connection import is_cluster
 from workers.maintenance.health import last_health
 from workers.maintenance.rollups import latest_rollups
 from workers.runs import refresh_last_success, run_records
@@ -196,7 +197,9 @@ async def serve(
             extra={"port": bound_port(server), "tls": scaling.cert_dir is not None},
         )
     watchdog: asyncio.Task[None] | None = None
-    if not once:
+    # The watchdog holds one connection to one node; on a Redis Cluster a runaway script
+    # would need one per primary (not built yet: docs/redis-cluster.md, "Limits").
+    if not once and not is_cluster(redis_kwargs):
         state = service.state
         dog = ScriptWatchdog(
             redis_kwargs,

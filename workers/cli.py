@@ -61,8 +61,12 @@ def run(
     ctx: typer.Context,
     queue: Annotated[str | None, typer.Option("--queue", "-q", help="Queue to work on.")] = None,
     engine: Annotated[
-        str, typer.Option(help=f"Fetch/finish loop: {', '.join(ENGINES)}.")
-    ] = DEFAULT_ENGINE,
+        str | None,
+        typer.Option(
+            help=f"Fetch/finish loop: {', '.join(ENGINES)} (default {DEFAULT_ENGINE}; "
+            "stock on a Redis Cluster, which the fast engine refuses)."
+        ),
+    ] = None,
 ) -> None:
     """Run the worker of one queue until SIGTERM (then drain and exit 0)."""
     if ctx.invoked_subcommand is not None:
@@ -70,7 +74,7 @@ def run(
     if queue is None:
         typer.echo(ctx.get_help())
         raise typer.Exit(2)
-    if engine not in ENGINES:
+    if engine is not None and engine not in ENGINES:
         raise typer.BadParameter(f"unknown engine {engine!r}", param_hint="--engine")
     worker_command.run(queue, engine)
 
@@ -95,7 +99,9 @@ def _queue_names(spec: PlatformSpec, queue: list[str] | None) -> list[str]:
 
 async def _with_queue(spec: PlatformSpec, name: str, fn: Callable[[BullQueue], Awaitable[T]]) -> T:
     conn = bullmq_connection(RedisSettings())
-    queue = BullQueue(name, {"connection": bullmq_connection_arg(conn), "prefix": spec.key_prefix})
+    queue = BullQueue(
+        name, {"connection": bullmq_connection_arg(conn), "prefix": spec.queue_prefix(name)}
+    )
     try:
         return await fn(queue)
     finally:
@@ -117,7 +123,9 @@ def _guarded_add(
 async def _with_dlq(
     spec: PlatformSpec, name: str, fn: Callable[[DeadLetterQueue], Awaitable[T]]
 ) -> T:
-    dlq = DeadLetterQueue(spec.queue(name), spec.key_prefix, bullmq_connection(RedisSettings()))
+    dlq = DeadLetterQueue(
+        spec.queue(name), spec.queue_prefix(name), bullmq_connection(RedisSettings())
+    )
     try:
         return await fn(dlq)
     finally:

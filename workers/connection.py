@@ -7,13 +7,15 @@ One factory, `connect()`, turns connection keyword arguments into a client: a
 plain `redis.asyncio.Redis`, or, when the kwargs carry a `sentinel` target
 (redis.mode sentinel, or external Sentinels), a Sentinel-managed client that asks
 the Sentinels for the primary at every (re)connect. Python bullmq has no Sentinel
-option but takes that ready client (`bullmq_connection_arg`).
+option but takes that ready client (`bullmq_connection_arg`). When the kwargs
+carry the cluster marker (redis.mode cluster, or a managed cluster endpoint) the
+client is a `RedisCluster` (workers/cluster_client.py), which bullmq takes too.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import redis
 import redis.asyncio as aioredis
@@ -29,6 +31,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
 
 from platform_spec.settings import RedisSettings, SentinelTarget
+from workers.cluster_client import cluster_client, cluster_client_sync, split_cluster
 
 # Key of the Sentinel target in the connection kwargs (platform_spec/settings.py).
 SENTINEL_KEY = "sentinel"
@@ -138,9 +141,22 @@ def sentinel_manager(target: SentinelTarget) -> Sentinel:
     return Sentinel(list(target.addresses), sentinel_kwargs=dict(target.kwargs))  # type: ignore[no-untyped-call]
 
 
+def is_cluster(kwargs: dict[str, Any]) -> bool:
+    """Whether these connection kwargs name a Redis Cluster."""
+    return split_cluster(kwargs)[1]
+
+
 def connect(kwargs: dict[str, Any], **extra: Any) -> aioredis.Redis:
-    """A client for these kwargs: Sentinel-managed when they carry a target, else plain."""
-    data, target = split_sentinel({**kwargs, **extra})
+    """A client for these kwargs: a RedisCluster when they carry the cluster marker,
+    Sentinel-managed when they carry a target, else plain.
+
+    The cluster client is typed as `Redis`: it implements the same command
+    methods (redis-py's cluster command mixins), which is all callers use.
+    """
+    plain, cluster = split_cluster({**kwargs, **extra})
+    if cluster:
+        return cast(aioredis.Redis, cluster_client(plain))
+    data, target = split_sentinel(plain)
     if target is None:
         return aioredis.Redis(**data)
     data.pop("host", None)
@@ -158,7 +174,10 @@ def connect(kwargs: dict[str, Any], **extra: Any) -> aioredis.Redis:
 
 def connect_sync(kwargs: dict[str, Any], **extra: Any) -> redis.Redis:
     """The blocking client for these kwargs, for code that runs in a thread."""
-    data, target = split_sentinel({**kwargs, **extra})
+    plain, cluster = split_cluster({**kwargs, **extra})
+    if cluster:
+        return cast(redis.Redis, cluster_client_sync(plain))
+    data, target = split_sentinel(plain)
     if target is None:
         return redis.Redis(**data)
     data.pop("host", None)
@@ -183,6 +202,10 @@ def bullmq_connection_arg(
     connection), unless `pooled`: a stock Worker shares the client between its
     commands and its blocking BZPOPMIN, so each needs a connection of its own.
     """
+    if is_cluster(kwargs):
+        # A RedisCluster pools per node (its blocking BZPOPMIN gets its own connection);
+        # bullmq closes what it is given, so each call makes a new client.
+        return connect(kwargs, decode_responses=True)
     data, target = split_sentinel(kwargs)
     if target is None:
         return ConnectionOptions(data)

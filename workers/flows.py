@@ -56,11 +56,21 @@ class FlowProducer:
         )
         self._guard: ProducerGuard | None = None
 
-    def _node(self, job: FlowJob, path: str) -> dict[str, Any]:
+    def _node(self, job: FlowJob, path: str, root_prefix: str | None = None) -> dict[str, Any]:
         try:
             queue = self.spec.queue(job.queue)
         except KeyError:
             raise ValueError(f"{path}.queue: no queue {job.queue!r} in the spec") from None
+        prefix = self.spec.queue_prefix(job.queue)
+        root_prefix = root_prefix or prefix
+        if prefix != root_prefix:
+            # Redis Cluster: one flow is one MULTI, and a child's completion updates its
+            # parent in one Lua call; keys in two slots fail both with CROSSSLOT.
+            raise ValueError(
+                f"{path}.queue: {job.queue!r} keys live under {prefix!r}, the flow's root "
+                f"under {root_prefix!r}: a flow must stay in one hash slot; put its queues "
+                "in one redis.cluster.tagGroups entry"
+            )
         opts = job_options(queue, job_id=job.job_id)
         try:
             opts.update(child_failure_options(job.on_failure))
@@ -71,10 +81,12 @@ class FlowProducer:
             "queueName": job.queue,
             "data": job.data,
             "opts": opts,
+            "prefix": prefix,
         }
         if job.children:
             node["children"] = [
-                self._node(child, f"{path}.children[{i}]") for i, child in enumerate(job.children)
+                self._node(child, f"{path}.children[{i}]", root_prefix)
+                for i, child in enumerate(job.children)
             ]
         return node
 

@@ -20,7 +20,6 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
-from platform_spec.keys import PlatformKeys, QueueKeys
 from platform_spec.model import PlatformSpec
 
 SKIPPED_RESULT: dict[str, Any] = {"skipped": True, "reason": "overlap"}
@@ -56,11 +55,11 @@ async def should_skip_overlap(
     if schedule is None or schedule.queue != queue or schedule.overlap != "skip":
         return False
     # Clients here decode replies (decode_responses=True): every reply is a str.
-    active = cast(list[str], await redis.lrange(QueueKeys(spec.key_prefix, queue).active, 0, -1))
+    active = cast(list[str], await redis.lrange(spec.queue_keys(queue).active, 0, -1))
     for other in active:
         other_tick = parse_tick_id(other)
         if other_tick and other_tick[0] == schedule_id and other_tick[1] < millis:
-            runs = PlatformKeys(spec.key_prefix).schedule_runs
+            runs = spec.platform_keys().schedule_runs
             async with redis.pipeline(transaction=True) as pipe:
                 pipe.hincrby(runs, f"{schedule_id}:skipped", 1)
                 pipe.hset(runs, f"{schedule_id}:last-skipped", str(time.time()))
@@ -81,7 +80,7 @@ def _is_skip(returnvalue: str | None) -> bool:
 
 async def refresh_last_success(redis: aioredis.Redis, spec: PlatformSpec) -> dict[str, float]:
     """Newest successful run (epoch seconds) per schedule id, updated from the events streams."""
-    runs = PlatformKeys(spec.key_prefix).schedule_runs
+    runs = spec.platform_keys().schedule_runs
     by_queue: dict[str, set[str]] = {}
     for schedule in spec.schedules:
         by_queue.setdefault(schedule.queue, set()).add(schedule.name)
@@ -89,7 +88,7 @@ async def refresh_last_success(redis: aioredis.Redis, spec: PlatformSpec) -> dic
     for queue, ids in by_queue.items():
         events = cast(
             list[tuple[str, dict[str, str]]],
-            await redis.xrevrange(QueueKeys(spec.key_prefix, queue).events, count=EVENTS_SCAN),
+            await redis.xrevrange(spec.queue_keys(queue).events, count=EVENTS_SCAN),
         )
         for entry_id, fields in events:
             if fields.get("event") != "completed":
@@ -114,7 +113,7 @@ async def refresh_last_success(redis: aioredis.Redis, spec: PlatformSpec) -> dic
 
 async def run_records(redis: aioredis.Redis, spec: PlatformSpec) -> dict[str, dict[str, float]]:
     """Per schedule: registered, last-success, skipped, last-skipped (whatever is recorded)."""
-    stored = cast(dict[str, str], await redis.hgetall(PlatformKeys(spec.key_prefix).schedule_runs))
+    stored = cast(dict[str, str], await redis.hgetall(spec.platform_keys().schedule_runs))
     out: dict[str, dict[str, float]] = {}
     for key, value in stored.items():
         schedule_id, _, what = key.rpartition(":")

@@ -36,21 +36,22 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from platform_spec.job_options import job_options, retention
-from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers.connection import (
     bullmq_connection,
     bullmq_connection_arg,
+    connect,
     redis_client,
     round_trip_seconds,
 )
 from workers.cron import patch_bullmq_cron
 from workers.deadlines import JobDeadlines
 from workers.dlq import DeadLetterQueue
+from workers.dlq_reconcile import DeadLetterReconciler
 from workers.dlq_writer import DeadLetterWriter
 from workers.engine import Engine, EngineConfig, JobView
-from workers.engine_factory import DEFAULT_ENGINE, create_engine
+from workers.engine_factory import create_engine, pick_engine
 from workers.errors import (
     Deferred,
     Discarded,
@@ -97,20 +98,32 @@ class WorkerRuntime:
         redis: RedisSettings,
         runtime: RuntimeSettings | None = None,
         worker: WorkerSettings | None = None,
-        engine: str = DEFAULT_ENGINE,
+        engine: str | None = None,
     ) -> None:
+        if redis.cluster != spec.redis.is_cluster:
+            raise ValueError(
+                f"redis.mode {spec.redis.mode!r} and BULLMQ_PLATFORM_REDIS_CLUSTER "
+                f"({redis.cluster}) disagree: the chart sets the env var from the spec"
+            )
         self.spec = spec
         self.queue: Queue = spec.queue(queue_name)
         self.redis_settings = redis
         self.runtime_settings = runtime or RuntimeSettings()
         self.settings = worker or WorkerSettings()
-        self.engine_kind = engine
+        self.engine_kind = pick_engine(engine, redis.cluster)
         self.registry = load_registry(self.queue)
         self.metrics = WorkerMetrics(self.queue.name, self.registry.names)
         self.connection = bullmq_connection(redis)
         self.redis = redis_client(redis)
-        self.dlq = DeadLetterQueue(self.queue, spec.key_prefix, self.connection)
+        self.dlq = DeadLetterQueue(self.queue, spec.queue_prefix(queue_name), self.connection)
         self.dead_letters = DeadLetterWriter(self.dlq, self._dead_lettered)
+        self.reconciler = DeadLetterReconciler(
+            self.dlq,
+            connect(self.connection, decode_responses=False),
+            spec.queue_keys(queue_name),
+            spec.platform_keys().dlq_checkpoint(queue_name),
+            self.metrics.dead_letters_recovered.labels(self.queue.name).inc,
+        )
         self.pool = ThreadPoolExecutor(
             max_workers=self.queue.concurrency, thread_name_prefix=f"job-{self.queue.name}"
         )
@@ -154,7 +167,7 @@ class WorkerRuntime:
         q = self.queue
         config = EngineConfig(
             queue=q.name,
-            prefix=self.spec.key_prefix,
+            prefix=self.spec.queue_prefix(q.name),
             connection=self.connection,
             concurrency=q.concurrency,
             default_attempts=q.attempts,
@@ -167,17 +180,19 @@ class WorkerRuntime:
         )
         own = self._producer(q.name)
         self._job_services = JobServices(
-            QueueKeys(self.spec.key_prefix, q.name), own.backend, self.redis, self.enqueue
+            self.spec.queue_keys(q.name), own.backend, self.redis, self.enqueue
         )
         self.engine = create_engine(self.engine_kind, config, self.process, self)
         self.health = HealthServer(self)
         await self.health.start(self.runtime_settings.http_host, self.runtime_settings.http_port)
         self.completions.start()
         self.dead_letters.start()
+        if q.dead_letter.enabled:
+            self.reconciler.start(self.settings.dlq_reconcile_interval_seconds)
         await self.engine.start()
         self.loop_watch = LoopWatch(
             connection=self.connection,
-            prefix=self.spec.key_prefix,
+            prefix=self.spec.queue_prefix(q.name),
             queue=q.name,
             lock_duration_ms=self.settings.lock_duration_ms,
             active_locks=self.engine.active_locks,
@@ -242,7 +257,7 @@ class WorkerRuntime:
     async def apply_queue_limits(self) -> None:
         """The spec's global rate limit (Python bullmq's Worker has no `limiter`);
         a limit the platform did not set is left alone (workers/rate_limit.py)."""
-        meta = QueueKeys(self.spec.key_prefix, self.queue.name).meta
+        meta = self.spec.queue_keys(self.queue.name).meta
         done = await apply_rate_limit(self.redis, meta, self.queue.rate_limit)
         log.info("rate limit", extra={"queue": self.queue.name, "rateLimit": done})
 
@@ -257,6 +272,7 @@ class WorkerRuntime:
         handed_back = await self.engine.stop(budget) if self.engine else 0
         log.info("drained", extra={"queue": self.queue.name, "handedBack": handed_back})
         await self.dead_letters.stop(DLQ_FLUSH_SECONDS)
+        await self.reconciler.stop()
         await self.completions.stop()
         await self.deadlines.close()
         if self.loop_watch:
@@ -402,7 +418,7 @@ class WorkerRuntime:
         if producer is None:
             opts = {
                 "connection": bullmq_connection_arg(self.connection),
-                "prefix": self.spec.key_prefix,
+                "prefix": self.spec.queue_prefix(queue_name),
             }
             producer = self._producers[queue_name] = BullQueue(queue_name, opts)
         return producer
@@ -480,11 +496,15 @@ class WorkerRuntime:
         }
 
 
-async def run_worker(queue_name: str, engine: str = DEFAULT_ENGINE) -> None:
+async def run_worker(queue_name: str, engine: str | None = None) -> None:
     """Entry point of `python -m workers --queue NAME`."""
     runtime_settings = RuntimeSettings()
     spec = runtime_settings.load_spec()
-    runtime = WorkerRuntime(spec, queue_name, RedisSettings(), runtime_settings, engine=engine)
+    try:
+        runtime = WorkerRuntime(spec, queue_name, RedisSettings(), runtime_settings, engine=engine)
+    except ValueError as exc:
+        log.error("worker cannot start", extra={"queue": queue_name, "reason": str(exc)})
+        raise SystemExit(2) from None
     # The spec's level for this queue; BULLMQ_PLATFORM_LOG_LEVEL (the chart sets it from
     # the same field) wins when set, so one pod can be switched with `kubectl set env`.
     set_level(runtime_settings.log_level or runtime.queue.log_level)

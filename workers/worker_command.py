@@ -40,14 +40,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(*QUEUE_FLAGS, dest="queue", required=True, help="Queue to work on.")
     p.add_argument(
         ENGINE_FLAG,
-        default=DEFAULT_ENGINE,
+        default=None,
         choices=ENGINES,
-        help=f"Fetch/finish loop: {', '.join(ENGINES)} (default {DEFAULT_ENGINE}).",
+        help=f"Fetch/finish loop: {', '.join(ENGINES)} (default {DEFAULT_ENGINE}; stock on a "
+        "Redis Cluster, which the fast engine refuses).",
     )
     return p
 
 
-def run(queue: str, engine: str) -> None:
+def run(queue: str, engine: str | None) -> None:
     """Configure logging from the settings, then run the worker until SIGTERM (its level
     becomes the queue's `logLevel` once the spec is read, unless the settings set one)."""
     settings = RuntimeSettings()

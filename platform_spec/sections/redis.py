@@ -21,6 +21,7 @@ from platform_spec.sections.common import (
     MemoryQuantity,
     Resources,
 )
+from platform_spec.sections.redis_cluster import ClusterMode
 from platform_spec.sections.redis_sentinel import ExternalSentinel, Sentinel
 
 # Share of the memory limit kept free above maxmemory for the fork of an RDB snapshot
@@ -157,6 +158,12 @@ class PasswordKeys(SpecModel):
         "exporter-password", description="Key of the redis_exporter user's password."
     )
     admin: str = Field("admin-password", description="Key of the admin user's password.")
+    cluster: str = Field(
+        "cluster-password",
+        description="Key of the `cluster` user's password (redis.mode cluster): replicas log "
+        "in to their primary with it, and the in-pod bootstrap and `redis-cli --cluster "
+        "reshard` use it. Unused in the other modes.",
+    )
     dashboard: str = Field(
         "dashboard-password",
         description="Key of the dashboard user's password (dashboard.enabled).",
@@ -231,6 +238,12 @@ class ExternalRedis(SpecModel):
     username: str | None = Field(
         None, description="ACL user the workers and scheduler use; null for the default user."
     )
+    cluster: bool = Field(
+        False,
+        description="The endpoint is a Redis Cluster (a managed cluster-mode Redis): clients "
+        "discover the shards from it and every queue's keys carry a hash tag "
+        "(see redis.cluster.tagGroups).",
+    )
     sentinel: ExternalSentinel = Field(
         default_factory=ExternalSentinel,
         description="Follow the primary of an existing Sentinel deployment instead of one "
@@ -241,12 +254,13 @@ class ExternalRedis(SpecModel):
 class Redis(SpecModel):
     """The Redis that holds every queue."""
 
-    mode: Literal["in-cluster", "sentinel", "external"] = Field(
+    mode: Literal["in-cluster", "sentinel", "external", "cluster"] = Field(
         "in-cluster",
         description="`in-cluster`: the chart runs a TLS Redis StatefulSet; `sentinel`: the "
         "chart runs a primary, replicas and a Sentinel beside each (failover without a "
         "restart); `external`: connect to a managed Redis or an existing Sentinel "
-        "deployment (nothing may depend on CONFIG, which they refuse).",
+        "deployment (nothing may depend on CONFIG, which they refuse); `cluster`: the chart "
+        "runs a Redis Cluster of redis.cluster.shards primaries (docs/redis-cluster.md).",
     )
     image: RedisImage = Field(default_factory=RedisImage, description="Redis server image.")
     port: int = Field(6379, ge=1, le=65535, description="TLS port of the in-cluster Redis.")
@@ -285,6 +299,11 @@ class Redis(SpecModel):
     external: ExternalRedis = Field(
         default_factory=ExternalRedis, description="Managed Redis settings (mode external)."
     )
+    cluster: ClusterMode = Field(
+        default_factory=ClusterMode,
+        description="Redis Cluster shards and key layout (mode cluster, or external with "
+        "external.cluster).",
+    )
     pod_annotations: dict[str, str] = Field(
         default_factory=dict,
         description="Extra annotations on the Redis pod template; a changed value rolls the "
@@ -303,6 +322,11 @@ class Redis(SpecModel):
         "before it (docs/memory.md).",
     )
 
+    @property
+    def is_cluster(self) -> bool:
+        """Clients talk Redis Cluster: the in-cluster cluster or a managed one."""
+        return self.mode == "cluster" or (self.mode == "external" and self.external.cluster)
+
     @field_validator("maxmemory_policy")
     @classmethod
     def _noeviction(cls, value: str) -> str:
@@ -320,6 +344,11 @@ class Redis(SpecModel):
         ):
             raise ValueError(
                 "external.host (or external.sentinel.addresses) is required when mode is external"
+            )
+        if self.external.cluster and self.external.sentinel.enabled:
+            raise ValueError(
+                "external.cluster and external.sentinel exclude each other: a Redis Cluster "
+                "fails over by itself, without Sentinels"
             )
         limit = k8s_memory_bytes(self.resources.memory_limit)
         if self.mode != "external" and redis_memory_bytes(self.maxmemory) > limit * (

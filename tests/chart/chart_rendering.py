@@ -14,21 +14,23 @@ from platform_spec.chart import CHART_DIR
 from platform_spec.model import PlatformSpec
 from platform_spec.values import chart_values
 
-# Each stack's example values, plus prod's with redis.mode sentinel (the same render,
-# schema and policy tests cover the Sentinel StatefulSet).
+# Each stack's example values, plus prod's with redis.mode sentinel and cluster (the
+# same render, schema and policy tests cover the Sentinel and Cluster StatefulSets).
 SENTINEL_SUFFIX = "+sentinel"
-STACKS = ("dev", "staging", "prod", f"prod{SENTINEL_SUFFIX}")
+CLUSTER_SUFFIX = "+cluster"
+STACKS = ("dev", "staging", "prod", f"prod{SENTINEL_SUFFIX}", f"prod{CLUSTER_SUFFIX}")
 HELM_MAJORS = (4, 3)
 Obj = dict[str, Any]
 
 
 def stack_values(stack: str) -> dict[str, Any]:
     """The example values file of a stack (generated from its Pulumi stack file);
-    `<stack>+sentinel` is that stack's values in redis.mode sentinel."""
-    if stack.endswith(SENTINEL_SUFFIX):
-        values = stack_values(stack.removesuffix(SENTINEL_SUFFIX))
-        values["redis"]["mode"] = "sentinel"
-        return values
+    `<stack>+sentinel` (`+cluster`) is that stack's values in redis.mode sentinel (cluster)."""
+    for suffix, mode in ((SENTINEL_SUFFIX, "sentinel"), (CLUSTER_SUFFIX, "cluster")):
+        if stack.endswith(suffix):
+            values = stack_values(stack.removesuffix(suffix))
+            values["redis"]["mode"] = mode
+            return values
     path: Path = CHART_DIR / "ci" / f"{stack}-values.yaml"
     return dict(yaml.safe_load(path.read_text()) or {})
 

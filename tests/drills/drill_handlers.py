@@ -2,7 +2,8 @@
 
 `work` and `tick` record, in one MULTI: SADD of the job id into `drill-done`
 (the idempotent effect: a second run changes nothing) and HINCRBY of
-`drill-runs[job id]` (every execution counted, so duplicates show). `work`
+`drill-runs[job id]` (every execution counted, so duplicates show), under the queue's own
+prefix (hash-tagged in Redis Cluster mode, so the MULTI stays in the queue's slot). `work`
 first notes which process runs the job (`drill-owner`), so a drill can count
 the jobs in flight in a process it is about to kill.
 """
@@ -42,7 +43,7 @@ def keys(prefix: str, queue: str) -> dict[str, str]:
 
 
 async def _record(ctx: JobContext) -> int:
-    k = keys(ctx.spec.key_prefix, ctx.queue.name)
+    k = keys(ctx.spec.queue_prefix(ctx.queue.name), ctx.queue.name)
     pipe = ctx.redis.pipeline(transaction=True)
     pipe.sadd(k["done"], ctx.job_id)
     pipe.hincrby(k["runs"], ctx.job_id, 1)
@@ -53,7 +54,7 @@ async def _record(ctx: JobContext) -> int:
 
 @registry.job("work", Work)
 async def work(payload: Work, ctx: JobContext) -> dict[str, Any]:
-    k = keys(ctx.spec.key_prefix, ctx.queue.name)
+    k = keys(ctx.spec.queue_prefix(ctx.queue.name), ctx.queue.name)
     await ctx.redis.hset(k["owner"], ctx.job_id, str(os.getpid()))
     if payload.seconds:
         await asyncio.sleep(payload.seconds)
@@ -68,7 +69,7 @@ async def tick(payload: Tick, ctx: JobContext) -> dict[str, Any]:
 @registry.job("block", Work)
 async def block(payload: Work, ctx: JobContext) -> dict[str, Any]:
     """A badly written async handler: it blocks the whole event loop (issue 25, item 5)."""
-    k = keys(ctx.spec.key_prefix, ctx.queue.name)
+    k = keys(ctx.spec.queue_prefix(ctx.queue.name), ctx.queue.name)
     await ctx.redis.hset(k["owner"], ctx.job_id, str(os.getpid()))
     time.sleep(payload.seconds)  # blocking the loop is the point of this handler
     return {"runs": await _record(ctx), "pid": os.getpid()}

@@ -8,7 +8,8 @@ from infra.credentials import RedisCredentials, RedisCredentialsArgs
 from platform_spec.model import PasswordKeys
 
 # every key of the auth Secret: the ACL users (worker, scheduler, keda, exporter,
-# admin, dashboard; replication and sentinel for redis.mode sentinel) and whatever
+# admin, dashboard; replication and sentinel for redis.mode sentinel; cluster for
+# redis.mode cluster) and whatever
 # else the spec lists there
 USERS = list(PasswordKeys().model_dump())
 ACL_USERS = {
@@ -20,6 +21,7 @@ ACL_USERS = {
     "dashboard",
     "replication",
     "sentinel",
+    "cluster",
 }
 
 

@@ -17,6 +17,7 @@ from bullmq import Queue, Worker
 from keda_eval import LIST_LENGTH_SCRIPT
 
 from local_stack.redis_server import RedisServer, local_spec, render_redis_files
+from platform_spec.acl_commands import bullmq_script_commands
 from platform_spec.keys import QueueKeys
 
 pytestmark = pytest.mark.redis
@@ -26,6 +27,7 @@ DANGEROUS = [
     ("FLUSHDB",),
     ("CONFIG", "GET", "maxmemory"),
     ("KEYS", "*"),
+    ("SCAN", "0"),  # lists key names of every prefix: ACL key patterns do not filter it
     ("DEBUG", "SLEEP", "0"),
     ("SHUTDOWN", "NOSAVE"),
     ("SCRIPT", "FLUSH"),
@@ -242,3 +244,32 @@ def test_it_should_bound_one_write_by_the_largest_payload(
         admin.unlink("bull:too-big-write")
     print(f"proto-max-bulk-len {bound}: a {bound + 1}-byte write refused, memory +{after - before}")
     assert after - before < bound
+
+
+def _dry_args(admin: redis.Redis, command: str, key: str) -> list[str]:
+    """Arguments that satisfy the command's arity, every one a key of the prefix."""
+    if command == "XREAD":  # its keys follow STREAMS
+        return ["STREAMS", key, "0"]
+    info = admin.execute_command("COMMAND", "INFO", command)  # redis-py: {name: {...}}
+    arity = abs(int(info[command.lower()]["arity"]))  # negative arity: at least that many
+    return [key] * (arity - 1)
+
+
+@pytest.mark.parametrize("role", ["worker", "scheduler"])
+def test_it_should_allow_every_command_bullmqs_scripts_call(
+    clients: dict[str, redis.Redis], role: str
+) -> None:
+    """Redis 7 checks each command a Lua script calls against the caller's ACL (issue 25):
+    every command of the installed bullmq's scripts must pass for the roles that run
+    them, and none may sit in the deny list of the chart's ACL rules."""
+    admin = clients["admin"]
+    key = QueueKeys("bull", "acl-dryrun").wait
+    refused = {}
+    for command in sorted(bullmq_script_commands()):
+        verdict = admin.execute_command(
+            "ACL", "DRYRUN", role, command, *_dry_args(admin, command, key)
+        )
+        if verdict != "OK":
+            refused[command] = verdict
+    assert not refused, refused
+    assert len(bullmq_script_commands()) > 40  # the scan found the scripts

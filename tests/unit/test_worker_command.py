@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RuntimeSettings
+from workers.engine_factory import pick_engine
 from workers.worker_command import is_worker_command, parser
 
 
@@ -34,7 +35,10 @@ def test_it_should_tell_the_worker_from_the_ops_commands(argv: list[str], worker
 def test_it_should_parse_the_options_the_ops_cli_documents() -> None:
     args = parser().parse_args(["-q", "emails", "--engine", "stock"])
     assert (args.queue, args.engine) == ("emails", "stock")
-    assert parser().parse_args(["--queue", "emails"]).engine == "fast"
+    # No --engine: the runtime picks fast, or stock on a Redis Cluster (engine_factory).
+    default = parser().parse_args(["--queue", "emails"]).engine
+    assert default is None
+    assert (pick_engine(default, False), pick_engine(default, True)) == ("fast", "stock")
 
 
 def test_it_should_refuse_an_unknown_engine_without_importing_typer() -> None:

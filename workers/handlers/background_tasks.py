@@ -98,10 +98,11 @@ async def cleanup_old_data(payload: CleanupOldData, ctx: JobContext) -> dict[str
     connection = ctx.extras.get("connection")
     if connection is None:
         raise RuntimeError("no connection in the job context")
-    queue = BullQueue(
-        payload.queue,
-        {"connection": bullmq_connection_arg(connection), "prefix": ctx.spec.key_prefix},
-    )
+    opts = {
+        "connection": bullmq_connection_arg(connection),
+        "prefix": ctx.spec.queue_prefix(payload.queue),
+    }
+    queue = BullQueue(payload.queue, opts)
     try:
         removed = await queue.clean(payload.older_than_seconds * 1000, payload.limit, payload.state)
     finally:

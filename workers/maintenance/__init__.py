@@ -16,7 +16,6 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from platform_spec.keys import PlatformKeys
 from platform_spec.model import PlatformSpec
 from workers.maintenance.cleanup import cleanup
 from workers.maintenance.health import health_check
@@ -47,7 +46,5 @@ async def run_maintenance(
     started = time.time()
     report = await job(redis, spec, dict(payload or {}))
     report = {"job": job_name, "startedAt": started, "seconds": time.time() - started, **report}
-    await redis.hset(
-        PlatformKeys(spec.key_prefix).maintenance_reports, job_name, json.dumps(report)
-    )
+    await redis.hset(spec.platform_keys().maintenance_reports, job_name, json.dumps(report))
     return report

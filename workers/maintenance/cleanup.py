@@ -22,7 +22,7 @@ MAX_BATCHES = 100  # at most 100k jobs per queue and state per run; the next run
 
 def bull_queue(redis: aioredis.Redis, spec: PlatformSpec, name: str) -> BullQueue:
     """A bullmq Queue on the caller's client (never closed here: the caller owns it)."""
-    return BullQueue(name, {"connection": redis, "prefix": spec.key_prefix})
+    return BullQueue(name, {"connection": redis, "prefix": spec.queue_prefix(name)})
 
 
 async def clean_older_than(queue: BullQueue, state: str, age_seconds: int, *, dry_run: bool) -> int:

@@ -14,7 +14,6 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
-from platform_spec.keys import PlatformKeys, QueueKeys
 from platform_spec.model import PlatformSpec
 from workers.dlq import DLQ_STATES
 from workers.maintenance.cleanup import bull_queue, clean_in_batches
@@ -29,7 +28,7 @@ async def enforce_retention(
     for q in spec.queues:
         names = [q.name] + ([q.dlq_name] if q.dead_letter.enabled else [])
         for name in names:
-            events = QueueKeys(spec.key_prefix, name).events
+            events = spec.queue_keys(name).events
             trimmed[name] = int(await redis.xtrim(events, maxlen=maxlen, approximate=True))
         if q.dead_letter.enabled:
             dlq = bull_queue(redis, spec, q.dlq_name)
@@ -37,7 +36,7 @@ async def enforce_retention(
             dlq_removed[q.dlq_name] = sum(
                 [await clean_in_batches(dlq, state, grace) for state in DLQ_STATES]
             )
-    pk = PlatformKeys(spec.key_prefix)
+    pk = spec.platform_keys()
     cutoff = time.time() - spec.scheduler.rollup_retention_seconds
     rollups_removed: dict[str, int] = {}
     for q in spec.queues:

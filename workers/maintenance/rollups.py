@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
-from platform_spec.keys import PlatformKeys, QueueKeys
+from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec
 from workers.maintenance.flags import flag
 
@@ -60,7 +60,7 @@ async def _durations(redis: aioredis.Redis, keys: QueueKeys, ids: list[str]) -> 
 async def rollup_hour(
     redis: aioredis.Redis, spec: PlatformSpec, queue: str, start_ms: int, now_ms: int
 ) -> dict[str, float]:
-    keys = QueueKeys(spec.key_prefix, queue)
+    keys = spec.queue_keys(queue)
     end_ms = start_ms + HOUR_MS
     # The client decodes replies (decode_responses=True): members are str.
     completed = cast(
@@ -90,7 +90,7 @@ async def aggregate_metrics(
     now_ms = int(time.time() * 1000)
     current = now_ms - now_ms % HOUR_MS
     hours = [current - i * HOUR_MS for i in range(math.ceil(window / 3600) + 1)]
-    pk, ttl = PlatformKeys(spec.key_prefix), spec.scheduler.rollup_retention_seconds
+    pk, ttl = spec.platform_keys(), spec.scheduler.rollup_retention_seconds
     out: dict[str, dict[str, dict[str, float]]] = {}
     for queue in spec.queues:
         for start in hours:
@@ -110,7 +110,7 @@ async def read_rollups(
     redis: aioredis.Redis, spec: PlatformSpec, queue: str, limit: int = 24
 ) -> dict[str, dict[str, float]]:
     """The newest `limit` rollups of a queue, hour label -> fields."""
-    pk = PlatformKeys(spec.key_prefix)
+    pk = spec.platform_keys()
     labels = cast(list[str], await redis.zrevrange(pk.rollup_index(queue), 0, limit - 1))
     out: dict[str, dict[str, float]] = {}
     for label in labels:
@@ -128,7 +128,7 @@ async def latest_rollups(redis: aioredis.Redis, spec: PlatformSpec) -> dict[str,
     for queue in spec.queues:
         data = cast(
             dict[str, str],
-            await redis.hgetall(PlatformKeys(spec.key_prefix).rollup(queue.name, last_full)),
+            await redis.hgetall(spec.platform_keys().rollup(queue.name, last_full)),
         )
         if data:
             out[queue.name] = {k: float(v) for k, v in data.items()}

@@ -2,7 +2,7 @@
 {{/* Ports, mount paths and grace margin the runtime also uses:
    (include "bullmq-platform.facts" . | fromJson).httpPort */}}
 {{- define "bullmq-platform.facts" -}}
-{"graceMarginSeconds": 30, "httpPort": 8080, "memoryWarningMarginPercent": 10, "scalingCertDir": "/var/run/secrets/bullmq-platform/scaling-tls", "scalingPort": 8443, "scalingTokenFile": "/var/run/secrets/bullmq-platform/scaling-token", "secretsDir": "/var/run/secrets/bullmq-platform", "specDir": "/etc/bullmq-platform", "specFile": "/etc/bullmq-platform/spec.json"}
+{"clusterPrefixFormat": "%s:{%s}", "graceMarginSeconds": 30, "httpPort": 8080, "memoryWarningMarginPercent": 10, "scalingCertDir": "/var/run/secrets/bullmq-platform/scaling-tls", "scalingPort": 8443, "scalingTokenFile": "/var/run/secrets/bullmq-platform/scaling-token", "secretsDir": "/var/run/secrets/bullmq-platform", "specDir": "/etc/bullmq-platform", "specFile": "/etc/bullmq-platform/spec.json"}
 {{- end -}}
 {{/* Generated from platform_spec/keys.py: the BullMQ key suffixes templates build
    keys from: (include "bullmq-platform.keys" . | fromJson).backlog */}}

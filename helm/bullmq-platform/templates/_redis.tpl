@@ -54,6 +54,31 @@ infra/naming.py's RedisNames.pod_address is the same rule.
 {{- end -}}
 
 {{/*
+A queue's BullMQ key prefix: keyPrefix, or in Redis Cluster mode keyPrefix plus the
+queue's hash tag (its redis.cluster.tagGroups tag, else its name), the format coming
+from platform_spec/keys.py through the facts. Call with (dict "ctx" $ "queue" NAME);
+a DLQ passes its queue's name. PlatformSpec.queue_prefix is the Python side.
+*/}}
+{{- define "bullmq-platform.queuePrefix" -}}
+{{- $v := .ctx.Values -}}
+{{- if include "bullmq-platform.redisCluster" .ctx -}}
+{{- $tag := .queue -}}
+{{- range $g := $v.redis.cluster.tagGroups -}}
+{{- if has $.queue $g.queues }}{{ $tag = $g.tag }}{{ end -}}
+{{- end -}}
+{{- printf (include "bullmq-platform.facts" .ctx | fromJson).clusterPrefixFormat $v.keyPrefix $tag -}}
+{{- else -}}
+{{- $v.keyPrefix -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when clients talk Redis Cluster: redis.mode cluster, or external.cluster. */}}
+{{- define "bullmq-platform.redisCluster" -}}
+{{- $r := .Values.redis -}}
+{{- if or (eq $r.mode "cluster") (and (eq $r.mode "external") $r.external.cluster) -}}true{{- end -}}
+{{- end -}}
+
+{{/*
 Keys whose sizes redis_exporter reports: each queue's backlog, busy, delayed and
 failed keys, and its DLQ's waiting jobs (suffixes: platform_spec/keys.py via _facts.tpl).
 */}}
@@ -61,11 +86,12 @@ failed keys, and its DLQ's waiting jobs (suffixes: platform_spec/keys.py via _fa
 {{- $k := include "bullmq-platform.keys" . | fromJson -}}
 {{- $keys := list -}}
 {{- range $q := .Values.queues -}}
+{{- $prefix := include "bullmq-platform.queuePrefix" (dict "ctx" $ "queue" $q.name) -}}
 {{- range $suffix := $k.exported -}}
-{{- $keys = append $keys (printf "db0=%s:%s:%s" $.Values.keyPrefix $q.name $suffix) -}}
+{{- $keys = append $keys (printf "db0=%s:%s:%s" $prefix $q.name $suffix) -}}
 {{- end -}}
 {{- if $q.deadLetter.enabled -}}
-{{- $keys = append $keys (printf "db0=%s:%s%s:%s" $.Values.keyPrefix $q.name $k.dlqQueueSuffix $k.dlqBacklog) -}}
+{{- $keys = append $keys (printf "db0=%s:%s%s:%s" $prefix $q.name $k.dlqQueueSuffix $k.dlqBacklog) -}}
 {{- end -}}
 {{- end -}}
 {{- join "," $keys -}}

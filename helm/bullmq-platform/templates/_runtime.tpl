@@ -56,6 +56,11 @@ Env and secret volume of a runtime process (worker or scheduler): call with
 {{- end }}
 - name: BULLMQ_PLATFORM_REDIS_TLS
   value: {{ .ctx.Values.redis.tls.enabled | quote }}
+{{- if include "bullmq-platform.redisCluster" .ctx }}
+# Redis Cluster: the host is one seed; clients discover every shard from it.
+- name: BULLMQ_PLATFORM_REDIS_CLUSTER
+  value: "true"
+{{- end }}
 {{- with include "bullmq-platform.sentinelAddresses" .ctx }}
 # Ask these Sentinels for the primary at every (re)connect; they take the same
 # user and password file as the data nodes.

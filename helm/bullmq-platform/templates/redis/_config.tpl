@@ -59,6 +59,29 @@ maxmemory by its size (issue 25). */ -}}
 {{- end }}
 # Largest single string a client may send: 2 x the largest maxPayloadBytes + 64 KiB, >= 1 MiB.
 proto-max-bulk-len {{ max 1048576 (add (mul 2 $largest) 65536) }}
+{{- if eq $r.mode "cluster" }}
+# Redis Cluster (redis.mode cluster): this node owns a share of the 16384 hash slots
+# or replicates a primary that does. nodes.conf lives on the data volume, so a
+# restarted node rejoins with its identity. Full coverage is not required: while
+# one shard fails over, queues on the other shards keep working.
+cluster-enabled yes
+cluster-config-file nodes.conf
+cluster-node-timeout {{ $r.cluster.nodeTimeoutMs }}
+cluster-require-full-coverage no
+cluster-allow-reads-when-down no
+cluster-replica-validity-factor 0
+cluster-migration-barrier 1
+{{- if $r.tls.enabled }}
+# The cluster bus and replication run over TLS too (the same certificate).
+tls-cluster yes
+tls-replication yes
+{{- end }}
+{{- if $r.auth.enabled }}
+# Replicas log in to their primary as the `cluster` user; its password (masterauth)
+# is written at start into a memory-backed file that includes this one.
+masteruser cluster
+{{- end }}
+{{- end }}
 {{- if eq $r.mode "sentinel" }}
 {{- include "bullmq-platform.redisReplicationConf" . }}
 {{- end }}
@@ -80,8 +103,14 @@ script adds "#<sha256>" of each user's mounted password file.
 {{- $keys := printf "~%s:*" .Values.keyPrefix -}}
 {{- /* CLIENT SETINFO (7.2+) is left out: Redis 7.0 would reject the whole ACL file. */ -}}
 {{- $conn := "+hello +auth +ping +select +client|setname +client|getname +client|id" -}}
-# Refused to every role but admin, whatever its categories allow.
-{{- $deny := "-@dangerous -script|flush -script|kill -function -flushall -flushdb -debug -config -keys -shutdown -monitor -swapdb -migrate" }}
+{{- if eq .Values.redis.mode "cluster" }}
+{{- /* Cluster clients discover the slot map (and the key positions of every command: COMMAND), follow ASK redirections, and may WAIT for a replica to hold their writes (replication is asynchronous: an add is kept through a failover once a replica has it). */}}
+{{- $conn = printf "%s +cluster|slots +cluster|shards +cluster|nodes +cluster|info +cluster|myid +asking +readonly +readwrite +command +wait" $conn }}
+{{- end }}
+# Refused to every role but admin, whatever its categories allow. SCAN lists the key
+# names of every prefix (ACL key patterns do not filter it); BullMQ and the platform
+# only scan inside their own keys (SSCAN, HSCAN, ZSCAN), which stay allowed.
+{{- $deny := "-@dangerous -script|flush -script|kill -function -flushall -flushdb -debug -config -keys -scan -shutdown -monitor -swapdb -migrate" }}
 {{- /* Writes that grow one value in place, past any request size (SETRANGE at offset 200 MB
 took Redis to 225 MB against a 20 MB maxmemory), or copy whole keys: neither BullMQ's
 scripts nor the platform call them (issue 25; docs/security.md). */ -}}
@@ -107,6 +136,12 @@ exporter %R{{ $keys }} -@all {{ $conn }} +info +slowlog|get +slowlog|len +latenc
 # rotation and makes Redis re-read renewed certificate files. ACL SETUSER could
 # grant anything, so its password never leaves the pod's memory-backed volume.
 reloader -@all +acl|setuser +config|set {{ $conn }}
+{{- if eq .Values.redis.mode "cluster" }}
+# The cluster's own operations: replicas authenticate to their primary (masteruser),
+# the in-pod bootstrap forms the cluster (CLUSTER MEET / ADDSLOTSRANGE / REPLICATE)
+# and a reshard moves keys (MIGRATE, RESTORE-ASKING on the target).
+cluster ~* -@all +@read +psync +replconf +sync +cluster +migrate +restore-asking +info {{ $conn }}
+{{- end }}
 {{- if eq .Values.redis.mode "sentinel" }}
 {{- include "bullmq-platform.sentinelAclRules" (dict "conn" $conn) }}
 {{- end }}
