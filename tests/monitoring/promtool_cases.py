@@ -19,7 +19,8 @@ from typing import Any
 from platform_spec.keys import QueueKeys
 
 Series = dict[str, str]  # promtool series selector -> values expression
-SELECTOR = re.compile(r"\b([a-z_:][a-z0-9_:]*)\{([^}]*)\}")
+# A selector's body may hold `}` inside a quoted matcher (a cluster hash tag as `[}]`).
+SELECTOR = re.compile(r'\b([a-z_:][a-z0-9_:]*)\{((?:[^}"]|"[^"]*")*)\}')
 MATCHER = re.compile(r'([a-z_]+)\s*(=~|=)\s*"([^"]*)"')
 # Labels Prometheus adds to every scraped series (PodMonitor / ServiceMonitor targets).
 TARGET = {"pod": "p-0", "instance": "10.0.0.1:9121", "job": "scrape"}
@@ -272,11 +273,16 @@ BUILDERS: dict[str, Builder] = {
 }
 
 
-def cases_for(rules: list[dict[str, Any]], namespace: str, key_prefix: str) -> list[Case]:
-    """Every case of every alerting rule; KeyError for an alert nobody wrote cases for."""
+def cases_for(
+    rules: list[dict[str, Any]], namespace: str, queue_keys: Callable[[str], QueueKeys]
+) -> list[Case]:
+    """Every case of every alerting rule; KeyError for an alert nobody wrote cases for.
+
+    `queue_keys` is the spec's (PlatformSpec.queue_keys): in Redis Cluster mode a
+    queue's keys carry its hash tag, and the rules' regexes must match those."""
     out: list[Case] = []
     for rule in rules:
         queue = rule.get("labels", {}).get("queue")
-        keys = QueueKeys(key_prefix, queue) if queue else None
+        keys = queue_keys(queue) if queue else None
         out += BUILDERS[rule["alert"]](rule, namespace, keys)
     return out

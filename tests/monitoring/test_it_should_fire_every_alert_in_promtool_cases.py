@@ -10,21 +10,26 @@ from typing import Any
 
 import pytest
 import yaml
-from chart_rendering import SENTINEL_SUFFIX, STACKS
+from chart_rendering import CLUSTER_SUFFIX, SENTINEL_SUFFIX, STACKS
 from promtool_cases import cases_for
 
 from monitoring.binaries import binary
 from monitoring.rules import alerting_rules, rule_groups, stack_values_with_rules, write_rules_file
+from platform_spec.model import PlatformSpec
 
 pytestmark = pytest.mark.helm
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _groups(stack: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Values and rule groups of a stack; `<stack>+sentinel` is it in redis.mode sentinel."""
-    values = stack_values_with_rules(stack.removesuffix(SENTINEL_SUFFIX))
-    if stack.endswith(SENTINEL_SUFFIX):
-        values["redis"]["mode"] = "sentinel"
+    """Values and rule groups of a stack; `<stack>+sentinel` (`+cluster`) is it in
+    redis.mode sentinel (cluster), as the chart tests render it."""
+    for suffix, mode in ((SENTINEL_SUFFIX, "sentinel"), (CLUSTER_SUFFIX, "cluster")):
+        if stack.endswith(suffix):
+            values = stack_values_with_rules(stack.removesuffix(suffix))
+            values["redis"]["mode"] = mode
+            return values, rule_groups(values)
+    values = stack_values_with_rules(stack)
     return values, rule_groups(values)
 
 
@@ -46,7 +51,8 @@ def test_it_should_fire_each_alert_and_stay_silent_on_near_misses(
 ) -> None:
     values, groups = _groups(stack)
     rules = alerting_rules(groups)
-    cases = cases_for(rules, values["namespace"], values["keyPrefix"])
+    spec = PlatformSpec.model_validate(values)
+    cases = cases_for(rules, values["namespace"], spec.queue_keys)
     firing = [c for c in cases if c.fires]
     silent = [c for c in cases if not c.fires]
     # Each rendered alert (a queue alert once per queue) has a firing case and a near miss.
