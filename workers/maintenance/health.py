@@ -29,7 +29,7 @@ from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.pod_facts import MEMORY_WARNING_MARGIN_PERCENT
 from workers.maintenance.cleanup import bull_queue
-from workers.memory_guard import over_limit
+from workers.memory_guard import counted_memory, over_limit
 
 log = logging.getLogger("workers.maintenance.health")
 ACTIVE_SCAN = 1000  # active jobs inspected per queue
@@ -63,7 +63,7 @@ async def check_redis(
     rtt = time.perf_counter() - started
     memory = await redis.info("memory")
     persistence = await redis.info("persistence")
-    used, maxmemory = int(memory.get("used_memory", 0)), int(memory.get("maxmemory", 0))
+    used, maxmemory = counted_memory(memory), int(memory.get("maxmemory", 0))
     policy = str(memory.get("maxmemory_policy", ""))
     facts = {
         "pingSeconds": rtt,
