@@ -25,6 +25,7 @@ from bullmq import Queue as BullQueue
 
 from local_stack.processes import PlatformProcess, stop_all, worker_process, write_spec_file
 from local_stack.redis_cluster import RedisClusterStack, cluster_spec, key_slot, slot_ranges
+from platform_spec.keys import DEFAULT_PREFIX, hash_tagged_prefix
 from platform_spec.model import PlatformSpec
 from workers.connection import bullmq_connection_arg, connect
 
@@ -50,7 +51,7 @@ def spread_queues(count: int, shards: int) -> list[str]:
     i = 0
     while sum(len(v) for v in per.values()) < count:
         name = f"scale-{i}"
-        slot = key_slot(f"bull:{{{name}}}:x")
+        slot = key_slot(hash_tagged_prefix(DEFAULT_PREFIX, name))  # the tag decides the slot
         shard = next(s for s, (lo, hi) in enumerate(ranges) if lo <= slot <= hi)
         if len(per[shard]) < -(-count // shards):
             per[shard].append(name)

@@ -87,6 +87,9 @@ META_PLATFORM_RATE = "bullmq-platform.rateLimit"
 JOB_TIMESTAMP = "timestamp"  # created (enqueued)
 JOB_PROCESSED_ON = "processedOn"  # moved to active
 JOB_FINISHED_ON = "finishedOn"  # completed or failed
+# Our own field on a failed job's hash: its DLQ entry was retried or purged by an
+# operator, so the dead-letter reconciler must not add it again (workers/dlq_reconcile.py).
+JOB_DLQ_HANDLED = "bullmq-platform.dlqHandled"
 
 # A delayed job's score in `P:Q:delayed` is due_ms * DELAYED_SCORE_FACTOR + a
 # counter (< DELAYED_SCORE_FACTOR): every job due at or before `t` ms scores
@@ -259,6 +262,11 @@ class PlatformKeys:
     def rollup_index(self, queue: str) -> str:
         """Sorted set: rollup hours of a queue, scored by the hour's epoch seconds."""
         return self._key("rollup-index", queue)
+
+    def dlq_checkpoint(self, queue: str) -> str:
+        """String: `failed` score (ms) below which every job of `queue` has its DLQ entry
+        (workers/dlq_reconcile.py)."""
+        return self._key("dlq-checkpoint", queue)
 
     @property
     def maintenance_reports(self) -> str:

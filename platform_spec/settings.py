@@ -178,6 +178,10 @@ class RedisSettings(EnvSettings):
         return f"{where} (cluster)" if self.cluster else where
 
 
+# logging's level names that the spec's LogLevel spells otherwise.
+LOG_LEVEL_ALIASES = {"warn": "warning", "critical": "error", "fatal": "error"}
+
+
 class RuntimeSettings(EnvSettings):
     """Settings shared by the worker and the scheduler processes."""
 
@@ -196,8 +200,13 @@ class RuntimeSettings(EnvSettings):
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower_case(cls, value: object) -> object:
-        """`DEBUG` and `debug` alike (logging's names are upper case)."""
-        return value.lower() if isinstance(value, str) else value
+        """`DEBUG` and `debug` alike (logging's names are upper case); logging's other
+        spellings (`WARN`, `CRITICAL`, `FATAL`) as the nearest level, so a pod set up for
+        the earlier free-form variable does not crash-loop."""
+        if not isinstance(value, str):
+            return value
+        lowered = value.lower()
+        return LOG_LEVEL_ALIASES.get(lowered, lowered)
 
     def load_spec(self) -> PlatformSpec:
         """The deployment spec the chart mounted (the rendered chart values)."""

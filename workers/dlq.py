@@ -15,7 +15,7 @@ from bullmq import Job
 from bullmq import Queue as BullQueue
 
 from platform_spec.job_options import job_options
-from platform_spec.keys import QueueKeys
+from platform_spec.keys import JOB_DLQ_HANDLED, QueueKeys
 from platform_spec.model import Queue
 from workers.connection import bullmq_connection_arg
 
@@ -32,6 +32,13 @@ local ids = redis.call('LRANGE', KEYS[1], ARGV[1], -1)
 redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 for _, id in ipairs(ids) do redis.call('DEL', ARGV[2] .. id) end
 return #ids
+"""
+# KEYS[1] the original job's hash, ARGV[1] the field, ARGV[2] when (ms): marks the
+# job only while its hash exists (no stray hash for a job retention removed).
+MARK_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
 """
 
 
@@ -184,6 +191,7 @@ class DeadLetterQueue:
         if letter is None:
             raise KeyError(entry)
         data = letter.data
+        await self._mark_handled(letter)
         job = await self.source.add(letter.name, data, job_options(self.queue))
         await self.dlq.remove(entry)
         return str(job.id)
@@ -191,12 +199,25 @@ class DeadLetterQueue:
     async def purge(self, entry: str | None = None) -> int:
         """Delete one entry, or all of them."""
         if entry is not None:
+            letter = await self.get(entry)
+            if letter is not None:
+                await self._mark_handled(letter)
             await self.dlq.remove(entry)
             return 1
         letters = await self.list(0, -1)
         for letter in letters:
+            await self._mark_handled(letter)
             await self.dlq.remove(letter.id)
         return len(letters)
+
+    async def _mark_handled(self, letter: DeadLetter) -> None:
+        """Before an operator's retry or purge removes an entry: mark the failed job,
+        so workers/dlq_reconcile.py does not dead-letter it again."""
+        if not letter.job_id:
+            return
+        key = QueueKeys(self.prefix, self.queue.name).job(letter.job_id)
+        now = str(int(time.time() * 1000))
+        await self.dlq.client.eval(MARK_SCRIPT, 1, key, JOB_DLQ_HANDLED, now)
 
     async def count(self) -> int:
         counts = await self.dlq.getJobCounts(*DLQ_STATES)

@@ -6,7 +6,8 @@ by producers stops draining too (issue 25, item 3). The platform therefore
 refuses its producers at `redis.producerMemoryLimitPercent` of maxmemory and
 keeps the rest as a reserve for the workers' fetches, finishes and DLQ
 entries. The limit is read from Redis itself (`INFO memory`: used_memory and
-maxmemory), so it holds for a managed Redis too; maxmemory 0 means no limit.
+maxmemory), so it holds for a managed Redis too; maxmemory 0 means no limit. On a
+Redis Cluster every primary is read and the fullest one decides.
 Only the memory Redis's own maxmemory check counts is compared: used_memory minus
 mem_not_counted_for_evict (replica output buffers, the AOF buffer), or a replica's
 full resync would refuse producers while Redis is far from full.
@@ -23,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import OutOfMemoryError
 
 # A reading is reused for this long: one INFO per enqueue would double a
@@ -46,6 +48,26 @@ def over_limit(used: int, maxmemory: int, limit_percent: int) -> bool:
     return maxmemory > 0 and used * 100 >= maxmemory * limit_percent
 
 
+async def node_infos(redis: aioredis.Redis, section: str) -> list[dict[str, Any]]:
+    """INFO <section> of every primary of a Redis Cluster (of the one Redis otherwise):
+    a cluster client sends INFO to one node unless told to ask them all."""
+    if isinstance(redis, RedisCluster):
+        replies = await redis.info(section, target_nodes=RedisCluster.PRIMARIES)
+        # Several nodes answer as {node name: INFO}; a one-node cluster as INFO itself.
+        per_node = all(isinstance(v, dict) for v in replies.values())
+        return list(replies.values()) if per_node else [replies]
+    return [await redis.info(section)]
+
+
+def fullest(memories: list[dict[str, Any]]) -> dict[str, Any]:
+    """The node with the highest used/maxmemory share (the one a full Redis is about)."""
+
+    def share(m: dict[str, Any]) -> float:
+        return counted_memory(m) / max(int(m.get("maxmemory", 0)), 1)
+
+    return max(memories, key=share)
+
+
 class ProducerGuard:
     """Checks Redis's memory before a producer writes; raises RedisNearlyFull."""
 
@@ -59,7 +81,9 @@ class ProducerGuard:
     async def check(self) -> None:
         now = time.monotonic()
         if now - self._read_at >= CACHE_SECONDS:
-            memory = await self.client.info("memory")
+            # On a Redis Cluster: the fullest primary (conservative: one nearly full
+            # shard refuses the platform's producers for every queue).
+            memory = fullest(await node_infos(self.client, "memory"))
             self._used = counted_memory(memory)
             self._max = int(memory.get("maxmemory", 0))
             self._read_at = now

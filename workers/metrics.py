@@ -113,6 +113,13 @@ class WorkerMetrics:
             ("queue",),
             registry=r,
         )
+        self.dead_letters_recovered = Counter(
+            "bullmq_dead_letters_recovered",
+            "DLQ entries added from `failed` because the worker that failed the job died "
+            "before writing them (workers/dlq_reconcile.py).",
+            ("queue",),
+            registry=r,
+        )
         self.loop_progress = Gauge(
             "bullmq_worker_fetch_progress_timestamp_seconds",
             "Unix time the fetch loop last made progress (liveness).",
@@ -131,6 +138,7 @@ class WorkerMetrics:
                 series.failed(reason)
             self.loop_blocked.labels(queue, name)  # no block yet: zero observations
         self.redis_rtt.labels(queue)
+        self.dead_letters_recovered.labels(queue)
 
     def job(self, name: str) -> str:
         """The job_name label value for `name`."""

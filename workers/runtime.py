@@ -41,12 +41,14 @@ from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers.connection import (
     bullmq_connection,
     bullmq_connection_arg,
+    connect,
     redis_client,
     round_trip_seconds,
 )
 from workers.cron import patch_bullmq_cron
 from workers.deadlines import JobDeadlines
 from workers.dlq import DeadLetterQueue
+from workers.dlq_reconcile import DeadLetterReconciler
 from workers.dlq_writer import DeadLetterWriter
 from workers.engine import Engine, EngineConfig, JobView
 from workers.engine_factory import create_engine, pick_engine
@@ -118,6 +120,13 @@ class WorkerRuntime:
         self.redis = redis_client(redis)
         self.dlq = DeadLetterQueue(self.queue, spec.queue_prefix(queue_name), self.connection)
         self.dead_letters = DeadLetterWriter(self.dlq, self._dead_lettered)
+        self.reconciler = DeadLetterReconciler(
+            self.dlq,
+            connect(self.connection, decode_responses=False),
+            spec.queue_keys(queue_name),
+            spec.platform_keys().dlq_checkpoint(queue_name),
+            self.metrics.dead_letters_recovered.labels(self.queue.name).inc,
+        )
         self.pool = ThreadPoolExecutor(
             max_workers=self.queue.concurrency, thread_name_prefix=f"job-{self.queue.name}"
         )
@@ -181,6 +190,8 @@ class WorkerRuntime:
         await self.health.start(self.runtime_settings.http_host, self.runtime_settings.http_port)
         self.completions.start()
         self.dead_letters.start()
+        if q.dead_letter.enabled:
+            self.reconciler.start(self.settings.dlq_reconcile_interval_seconds)
         await self.engine.start()
         self.loop_watch = LoopWatch(
             connection=self.connection,
@@ -264,6 +275,7 @@ class WorkerRuntime:
         handed_back = await self.engine.stop(budget) if self.engine else 0
         log.info("drained", extra={"queue": self.queue.name, "handedBack": handed_back})
         await self.dead_letters.stop(DLQ_FLUSH_SECONDS)
+        await self.reconciler.stop()
         await self.completions.stop()
         await self.deadlines.close()
         if self.loop_watch:

@@ -39,3 +39,6 @@ class WorkerSettings(EnvSettings):
     job_log_interval_seconds: float = Field(10.0, gt=0)
     # A completed job that ran at least this long gets its own log line.
     slow_job_seconds: float = Field(10.0, ge=0)
+    # Every worker looks this often for failed jobs without a DLQ entry (their worker
+    # died before writing it) and adds them (workers/dlq_reconcile.py); also at start.
+    dlq_reconcile_interval_seconds: float = Field(30.0, gt=0)

@@ -27,6 +27,16 @@ CASES = [
         {"queues.0.terminationGracePeriodSeconds": 100},
         "queues[0].jobTimeoutSeconds",
     ),
+    (
+        "flow across hash slots",
+        {
+            "redis.mode": "cluster",
+            "redis.cluster.flows": [
+                {"name": "f", "queues": ["agent-execution", "workflow-orchestration"]}
+            ],
+        },
+        "redis.cluster.flows[0].queues",
+    ),
 ]
 
 

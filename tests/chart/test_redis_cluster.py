@@ -88,3 +88,12 @@ def test_it_should_tell_every_runtime_it_talks_to_a_cluster() -> None:
             env = {e["name"]: e.get("value") for e in container.get("env", [])}
             if "BULLMQ_PLATFORM_REDIS_HOST" in env:
                 assert env.get("BULLMQ_PLATFORM_REDIS_CLUSTER") == "true"
+
+
+def test_it_should_render_a_flow_whose_queues_share_a_tag_group() -> None:
+    queues = ["agent-execution", "workflow-orchestration"]
+    values = _values(
+        tagGroups=[{"tag": "agents", "queues": queues}],
+        flows=[{"name": "agents", "queues": queues}],
+    )
+    assert named(objects(values), "StatefulSet", REDIS)  # no VALUES VALIDATION failure

@@ -200,6 +200,7 @@ def test_it_should_run_the_health_check_and_rollups_on_a_cluster(
         try:
             report = await run_maintenance("health-check", {}, redis=client, spec=spec)
             assert report["redis"]["maxmemoryPolicy"] == "noeviction", report
+            assert report["redis"]["nodes"] == redis_cluster.shards  # every primary's INFO
             assert set(report["queues"]) == set(names)
             assert not [
                 f for f in report["findings"] if f["check"] in ("eviction_policy", "aof_disabled")

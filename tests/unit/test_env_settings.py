@@ -11,7 +11,7 @@ import pytest
 from pydantic import Field, ValidationError
 
 from platform_spec.env_settings import EnvSettings
-from platform_spec.settings import RedisSettings
+from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers.settings import WorkerSettings
 
 
@@ -55,3 +55,23 @@ def test_it_should_not_import_pydantic_settings_in_a_worker() -> None:
     code = "import sys, workers.worker_command; print('pydantic_settings' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "level"),
+    [("DEBUG", "debug"), ("WARN", "warning"), ("Warning", "warning"), ("CRITICAL", "error")],
+)
+def test_it_should_take_logging_s_level_names(
+    monkeypatch: pytest.MonkeyPatch, given: str, level: str
+) -> None:
+    """A pod set up with logging's spellings keeps starting (the variable was free-form)."""
+    monkeypatch.setenv("BULLMQ_PLATFORM_LOG_LEVEL", given)
+    assert RuntimeSettings().log_level == level
+
+
+def test_it_should_refuse_an_unknown_log_level_naming_the_field(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BULLMQ_PLATFORM_LOG_LEVEL", "loud")
+    with pytest.raises(ValidationError, match="log_level"):
+        RuntimeSettings()

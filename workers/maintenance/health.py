@@ -29,7 +29,7 @@ from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.pod_facts import MEMORY_WARNING_MARGIN_PERCENT
 from workers.maintenance.cleanup import bull_queue
-from workers.memory_guard import counted_memory, over_limit
+from workers.memory_guard import counted_memory, fullest, node_infos, over_limit
 
 log = logging.getLogger("workers.maintenance.health")
 ACTIVE_SCAN = 1000  # active jobs inspected per queue
@@ -55,16 +55,27 @@ def memory_findings(used: int, maxmemory: int, limit_percent: int) -> list[dict[
     return []
 
 
+def _worst_persistence(persistences: list[dict[str, Any]]) -> dict[str, Any]:
+    """A node with AOF off, else one whose last AOF write failed, else the first."""
+    off = [p for p in persistences if int(p.get("aof_enabled", 0)) != 1]
+    failing = [p for p in persistences if p.get("aof_last_write_status") not in (None, "ok")]
+    return (off or failing or persistences)[0]
+
+
 async def check_redis(
     redis: aioredis.Redis, limit_percent: int
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     started = time.perf_counter()
     await redis.ping()
     rtt = time.perf_counter() - started
-    memory = await redis.info("memory")
-    persistence = await redis.info("persistence")
+    memories = await node_infos(redis, "memory")
+    persistences = await node_infos(redis, "persistence")
+    memory = fullest(memories)
+    # On a cluster: the first node whose policy is not noeviction, else any (all alike).
+    policies = [str(m.get("maxmemory_policy", "")) for m in memories]
+    policy = next((p for p in policies if p != "noeviction"), policies[0])
+    persistence = _worst_persistence(persistences)
     used, maxmemory = counted_memory(memory), int(memory.get("maxmemory", 0))
-    policy = str(memory.get("maxmemory_policy", ""))
     facts = {
         "pingSeconds": rtt,
         "usedMemory": used,
@@ -72,6 +83,7 @@ async def check_redis(
         "maxmemoryPolicy": policy,
         "aofEnabled": int(persistence.get("aof_enabled", 0)) == 1,
         "aofLastWriteStatus": persistence.get("aof_last_write_status"),
+        "nodes": len(memories),
     }
     findings = []
     if policy != "noeviction":

@@ -53,6 +53,18 @@ with the field path; all of them are collected, then the render fails once.
 {{- $msgs = append $msgs "redis.auth.enabled: must be true with keda.scaler metricsApi: KEDA's bearer token (passwordKeys.scalingToken) lives in the auth Secret (or use keda.scaler redis)" -}}
 {{- end -}}
 {{- end -}}
+{{- /* Redis Cluster: a flow's queues must share one hash slot (PlatformSpec: ClusterMode.layout_problems). */ -}}
+{{- if include "bullmq-platform.redisCluster" . -}}
+{{- range $i, $f := $r.cluster.flows -}}
+{{- $prefixes := dict -}}
+{{- range $q := $f.queues -}}
+{{- $_ := set $prefixes (include "bullmq-platform.queuePrefix" (dict "ctx" $ "queue" $q)) true -}}
+{{- end -}}
+{{- if gt (len $prefixes) 1 -}}
+{{- $msgs = append $msgs (printf "redis.cluster.flows[%d].queues: flow %q crosses hash slots (%s): put these queues in one redis.cluster.tagGroups entry" $i $f.name (join ", " (keys $prefixes | sortAlpha))) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- if $msgs -}}
 {{- fail (printf "\n\nVALUES VALIDATION:\n%s" (join "\n" $msgs)) -}}
 {{- end -}}
