@@ -195,7 +195,8 @@ def exports(
     keda: KedaOperator | None,
     rendered_to: str | None,
 ) -> dict[str, Any]:
-    """What `pulumi stack output` shows. Only the URL carries a secret, and it is marked so."""
+    """What `pulumi stack output` shows. Only the URL carries a secret, and it is marked so.
+    In Sentinel mode there is no redisHost/redisUrl: the Sentinel outputs are the way in."""
     spec = stack.spec
     redis = spec.redis
     auth_secret = credentials.secret_name if credentials else redis.auth.existing_secret
@@ -221,8 +222,12 @@ def exports(
     if certificates:
         out["caCertPem"] = certificates.ca_cert_pem  # public: clients need it to verify
     if redis.mode == "sentinel":
+        # Pod 0 is a replica after any failover: no fixed host or URL is the way in.
+        # Clients ask the Sentinels (Service, addresses, master name) for the primary.
+        del out["redisHost"], out["redisUrl"]
         names = redis_names(spec, stack.infra.release_name)
         out["redisSentinelService"] = names.sentinel_host
+        out["redisSentinelPort"] = redis.sentinel.port
         out["redisSentinelAddresses"] = names.sentinel_addresses(redis.sentinel.port)
         out["redisSentinelMaster"] = redis.sentinel.master_name
     elif redis.mode == "external" and redis.external.sentinel.enabled:

@@ -71,7 +71,7 @@ Cluster = SentinelCluster | RedisClusterStack
 
 
 # Sentinel timings for a laptop: fail over about 2 s after the primary dies.
-LOCAL_SENTINEL = {"downAfterMilliseconds": 1000, "failoverTimeoutMilliseconds": 3000}
+LOCAL_SENTINEL = {"downAfterMilliseconds": 4000, "failoverTimeoutMilliseconds": 3000}
 
 
 def _local_variant(spec: PlatformSpec, mode: RedisMode = RedisMode.standalone) -> PlatformSpec:

@@ -32,7 +32,7 @@ SENTINEL_CLIENTS = ("worker", "scheduler", "keda", "exporter", "admin", "dashboa
 
 def sentinel_spec(**redis_overrides: Any) -> PlatformSpec:
     """A dev spec in `redis.mode: sentinel` with failover tuned for a laptop."""
-    sentinel = {"downAfterMilliseconds": 1000, "failoverTimeoutMilliseconds": 3000}
+    sentinel = {"downAfterMilliseconds": 4000, "failoverTimeoutMilliseconds": 3000}
     sentinel.update(redis_overrides.pop("sentinel", {}))
     redis_section = {
         "mode": "sentinel",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -233,7 +234,10 @@ def enqueue(
     data: Annotated[str, typer.Option(help="Payload as JSON.")] = "{}",
     priority: Annotated[int | None, typer.Option(help="1 critical ... 5 background.")] = None,
     delay_ms: Annotated[int, typer.Option(help="Start after this many ms.")] = 0,
-    job_id: Annotated[str | None, typer.Option(help="Custom id (idempotent add).")] = None,
+    job_id: Annotated[
+        str | None,
+        typer.Option(help="Custom id (idempotent add); default a new random id, printed."),
+    ] = None,
     spec_file: SpecFile = None,
     as_json: JsonOut = False,
 ) -> None:
@@ -245,6 +249,9 @@ def enqueue(
         validate_job(target, load_registry(target), name, payload)
     except (ValueError, InvalidJob) as exc:
         raise typer.BadParameter(str(exc), param_hint="--data / NAME") from None
+    # Always an explicit id: an add that is not acknowledged by the replicas can then be
+    # repeated with the printed id without making a duplicate.
+    job_id = job_id or uuid.uuid4().hex
     opts = job_options(target, priority=priority, delay_ms=delay_ms, job_id=job_id)
     try:
         job = asyncio.run(_with_queue(spec, target.name, _guarded_add(spec, name, payload, opts)))
@@ -261,8 +268,9 @@ def enqueue(
         raise typer.Exit(3) from None
     except NotReplicated as exc:
         typer.echo(
-            f"enqueue not acknowledged by replicas (redis.sentinel.waitReplicas): {exc}. "
-            "The job may be lost on a failover; adding it again with the same --job-id is safe.",
+            f"enqueue of job id {job_id} not acknowledged by replicas "
+            f"(redis.sentinel.waitReplicas): {exc}. The job may be lost on a failover; re-run "
+            f"with --job-id {job_id} (BullMQ keeps one job per id, so that is safe).",
             err=True,
         )
         raise typer.Exit(4) from None

@@ -8,6 +8,9 @@ keeps the rest as a reserve for the workers' fetches, finishes and DLQ
 entries. The limit is read from Redis itself (`INFO memory`: used_memory and
 maxmemory), so it holds for a managed Redis too; maxmemory 0 means no limit. On a
 Redis Cluster every primary is read and the fullest one decides.
+Only the memory Redis's own maxmemory check counts is compared: used_memory minus
+mem_not_counted_for_evict (replica output buffers, the AOF buffer), or a replica's
+full resync would refuse producers while Redis is far from full.
 
 RedisNearlyFull subclasses redis-py's OutOfMemoryError: every path that
 already copes with a full Redis (the CLI's exit 3, a handler's enqueue turned
@@ -17,6 +20,7 @@ into a deferred job) copes with the soft limit the same way.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -31,6 +35,12 @@ FIELD = "redis.producerMemoryLimitPercent"
 
 class RedisNearlyFull(OutOfMemoryError):
     """Used memory is past the producers' share of maxmemory."""
+
+
+def counted_memory(memory: Mapping[str, Any]) -> int:
+    """Bytes Redis counts against maxmemory, from `INFO memory`."""
+    used = int(memory.get("used_memory", 0))
+    return max(0, used - int(memory.get("mem_not_counted_for_evict", 0)))
 
 
 def over_limit(used: int, maxmemory: int, limit_percent: int) -> bool:
@@ -53,7 +63,7 @@ def fullest(memories: list[dict[str, Any]]) -> dict[str, Any]:
     """The node with the highest used/maxmemory share (the one a full Redis is about)."""
 
     def share(m: dict[str, Any]) -> float:
-        return int(m.get("used_memory", 0)) / max(int(m.get("maxmemory", 0)), 1)
+        return counted_memory(m) / max(int(m.get("maxmemory", 0)), 1)
 
     return max(memories, key=share)
 
@@ -74,12 +84,13 @@ class ProducerGuard:
             # On a Redis Cluster: the fullest primary (conservative: one nearly full
             # shard refuses the platform's producers for every queue).
             memory = fullest(await node_infos(self.client, "memory"))
-            self._used = int(memory.get("used_memory", 0))
+            self._used = counted_memory(memory)
             self._max = int(memory.get("maxmemory", 0))
             self._read_at = now
         if over_limit(self._used, self._max, self.limit_percent):
             raise RedisNearlyFull(
-                f"Redis is nearly full: used memory {self._used} bytes is at or above "
+                f"Redis is nearly full: used memory {self._used} bytes (as maxmemory counts it) is "
+                f"at or above "
                 f"{self.limit_percent}% of maxmemory {self._max} ({FIELD}); producers are "
                 "refused while workers drain the backlog in the reserve"
             )

@@ -5,14 +5,22 @@ died may never reach the replica that Sentinel promotes. A producer that sends
 `WAIT n` on the same connection right after the add learns whether n replicas
 hold it; fewer means the add is reported failed (and may be retried with the
 same job id, which BullMQ deduplicates). `redis.sentinel.waitReplicas` sets n.
+
+WAIT is sent once, on the very connection the add used, never retried: the
+client's own retry would reconnect through Sentinel after a failover and ask the
+promoted replica, which answers for its own writes, not for the lost add. A
+dropped connection (or one that was re-made since the add) is "not replicated".
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from bullmq import Job
 from bullmq import Queue as BullQueue
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from platform_spec.model import PlatformSpec
 from platform_spec.sections.redis_sentinel import wait_policy
@@ -27,7 +35,24 @@ async def wait_replicas(client: Any, replicas: int, timeout_ms: int) -> int:
     counts the writes of the connection it runs on); NotReplicated when short."""
     if replicas <= 0:
         return 0
-    acked = int(await client.execute_command("WAIT", replicas, timeout_ms))
+    conn = getattr(client, "connection", None)
+    if conn is None:
+        raise TypeError("WAIT needs a single-connection client: it counts that connection's writes")
+    lock = getattr(client, "_single_conn_lock", None)
+    async with lock if lock is not None else contextlib.nullcontext():
+        if not conn.is_connected:
+            # Dropped (and maybe about to be re-made to another primary) since the add.
+            raise NotReplicated("the connection that made the write dropped before WAIT")
+        try:
+            await conn.send_command("WAIT", replicas, timeout_ms, check_health=False)
+            acked = int(await conn.read_response())
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            with contextlib.suppress(Exception):
+                await conn.disconnect()
+            raise NotReplicated(
+                f"the connection dropped during WAIT ({type(exc).__name__}): unknown whether "
+                "any replica holds the write"
+            ) from None
     if acked < replicas:
         raise NotReplicated(
             f"{acked} of {replicas} replica(s) acknowledged the write within {timeout_ms} ms"

@@ -71,7 +71,7 @@ from workers.options import retry_delay_ms
 from workers.payloads import tenant_of, validate_job
 from workers.rate_limit import apply_rate_limit
 from workers.registry import JobContext, JobHandler, load_registry
-from workers.replication_ack import add_acknowledged, spec_wait_policy
+from workers.replication_ack import NotReplicated, add_acknowledged, spec_wait_policy
 from workers.runs import SKIPPED_RESULT, should_skip_overlap
 from workers.settings import WorkerSettings
 
@@ -80,6 +80,9 @@ log = get_logger("runtime")
 TENANT_RETRY_MS = 1000
 # Delay before a job whose handler hit a full Redis is tried again.
 REDIS_FULL_RETRY_MS = 1000
+# A handler's enqueue that too few replicas acknowledged: run the job again after this long
+# (its enqueue repeats with the same job id, which BullMQ deduplicates).
+NOT_REPLICATED_RETRY_MS = 1000
 # Start-up: attempts to reach Redis before giving up (about 30 s with the backoff).
 STARTUP_ATTEMPTS = 8
 # Dead letters still queued at shutdown get this long to be written (after the drain).
@@ -357,7 +360,8 @@ class WorkerRuntime:
         self, handler: JobHandler, payload: BaseModel, ctx: JobContext, handle: Job
     ) -> Any:
         """The handler under the queue's job timeout (async on the loop, `blocking` ones in
-        the pool); a full Redis puts the job back without spending an attempt."""
+        the pool); a full Redis, or a handler's enqueue too few replicas acknowledged, puts
+        the job back without spending an attempt."""
         timeout = self._timeout
         call: Awaitable[Any]
         if handler.blocking:
@@ -377,6 +381,10 @@ class WorkerRuntime:
         except OutOfMemoryError:
             # Redis is full, not the job's fault: put it back, no attempt spent.
             raise Deferred(REDIS_FULL_RETRY_MS, "Redis is full (maxmemory)") from None
+        except NotReplicated as exc:
+            # The child is in Redis but not yet on enough replicas (a resync, a failover):
+            # not the job's fault either. No attempt spent; the retry re-adds by job id.
+            raise Deferred(NOT_REPLICATED_RETRY_MS, f"enqueue not replicated: {exc}") from None
 
     @staticmethod
     def _observe_wait(job: JobView, series: JobSeries) -> None:

@@ -18,6 +18,9 @@ from platform_spec.base import SpecModel
 SENTINEL_PORT = 26379
 # Fewer Sentinels than this cannot elect a leader after losing one node.
 MIN_SENTINELS = 3
+# Redis counts a replica's lag in whole seconds and refreshes its good-replica count once a
+# second, so a silent replica still counts up to about this long past min-replicas-max-lag.
+REPLICA_LAG_SLACK_MS = 1000
 
 MasterName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$")]
 HostPort = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*:[0-9]{1,5}$")]
@@ -45,12 +48,14 @@ class Sentinel(SpecModel):
         "most the number of Sentinels (replicas + 1).",
     )
     down_after_milliseconds: int = Field(
-        3000,
+        5000,
         ge=500,
         le=600000,
         description="How long the primary may not answer before a Sentinel calls it down. "
         "Sentinel's stock 30 s leaves queues stalled that long; lower detects sooner but a "
-        "long fork or a GC-paused node may trigger a needless failover.",
+        "long fork or a GC-paused node may trigger a needless failover. Must exceed "
+        "minReplicasMaxLagSeconds * 1000 + 1000, so a cut-off old primary stops taking "
+        "writes before a replica is promoted.",
     )
     failover_timeout_milliseconds: int = Field(
         10000,
@@ -67,11 +72,14 @@ class Sentinel(SpecModel):
         "failover then discards. At most `replicas`.",
     )
     min_replicas_max_lag_seconds: int = Field(
-        10,
+        2,
         ge=1,
         le=3600,
         description="Redis `min-replicas-max-lag`: a replica silent longer than this no "
-        "longer counts towards minReplicasToWrite.",
+        "longer counts towards minReplicasToWrite. Below downAfterMilliseconds (with 1 s "
+        "to spare), or a cut-off old primary keeps acknowledging writes after the failover "
+        "that the promoted replica never sees. 1 s flaps under load (replicas ACK once a "
+        "second).",
     )
     wait_replicas: int | None = Field(
         None,
@@ -123,6 +131,15 @@ class Sentinel(SpecModel):
             raise ValueError(
                 f"minReplicasToWrite {self.min_replicas_to_write} exceeds replicas "
                 f"{self.replicas}: the primary would refuse every write"
+            )
+        lag_ms = self.min_replicas_max_lag_seconds * 1000 + REPLICA_LAG_SLACK_MS
+        if self.min_replicas_to_write and lag_ms >= self.down_after_milliseconds:
+            raise ValueError(
+                f"minReplicasMaxLagSeconds {self.min_replicas_max_lag_seconds}: a cut-off "
+                f"primary counts a silent replica for up to {lag_ms} ms, not less than "
+                f"downAfterMilliseconds {self.down_after_milliseconds}, so it would accept "
+                "writes after the failover that are then lost; lower minReplicasMaxLagSeconds "
+                f"or raise downAfterMilliseconds above {lag_ms}"
             )
         if self.wait_replicas is not None and self.wait_replicas > self.replicas:
             raise ValueError(

@@ -34,6 +34,16 @@ def test_it_should_run_a_sentinel_beside_each_of_three_redis_pods() -> None:
         f'sentinel-node.sh /etc/redis/conf /etc/redis/passwords "$(hostname).{HEADLESS}' in script
     )
     assert f"{REDIS}-0.{HEADLESS}.bullmq.svc.cluster.local 6379" in script
+    # Before defaulting to pod 0, the init asks the other pods' Sentinels (TLS) for the
+    # primary, and an empty would-be primary asks the data nodes; all pods start at once.
+    env = {e["name"]: e["value"] for e in init["env"]}
+    pods = [f"{REDIS}-{i}.{HEADLESS}.bullmq.svc.cluster.local" for i in range(3)]
+    assert env["SENTINEL_PEERS"] == " ".join(f"{p}:26379" for p in pods)
+    assert env["PEER_NODES"] == " ".join(f"{p}:6379" for p in pods)
+    assert env["TLS_CA"].endswith("/ca.crt") and env["DATA_DIR"]
+    mounts = {m["name"]: m for m in init["volumeMounts"]}
+    assert mounts["data"]["readOnly"] and mounts["tls"]["readOnly"]
+    assert sts["spec"]["podManagementPolicy"] == "Parallel"
     items = {
         i["path"]
         for i in next(v for v in spec["volumes"] if v["name"] == "passwords")["secret"]["items"]
@@ -45,11 +55,11 @@ def test_it_should_be_tls_only_on_data_replication_and_sentinel_ports() -> None:
     data = named(objects(sentinel_values()), "ConfigMap", f"{REDIS}-config")["data"]
     conf = data["redis.conf"].splitlines()
     assert {"port 0", "tls-port 6379", "tls-replication yes", "masteruser replication"} <= set(conf)
-    assert "min-replicas-to-write 1" in conf and "min-replicas-max-lag 10" in conf
+    assert "min-replicas-to-write 1" in conf and "min-replicas-max-lag 2" in conf
     sentinel = data["sentinel.conf"].splitlines()
     assert {"port 0", "tls-port 26379", "tls-replication yes"} <= set(sentinel)
     assert "sentinel monitor bullmq PRIMARY_HOST PRIMARY_PORT 2" in sentinel
-    assert "sentinel down-after-milliseconds bullmq 3000" in sentinel
+    assert "sentinel down-after-milliseconds bullmq 5000" in sentinel
     assert "sentinel failover-timeout bullmq 10000" in sentinel
     assert "sentinel auth-user bullmq sentinel" in sentinel
     assert "sentinel announce-hostnames yes" in sentinel

@@ -1,6 +1,10 @@
 """Sentinel drills without a kill of the primary process: a frozen primary, a lost
 replica and Sentinel, and what `WAIT` costs.
 
+- Cut the primary off at the spec's defaults: one replica frozen (its link stays open
+  and silent, as in a real partition), the other replica and every Sentinel locked
+  out. The old primary must refuse writes before a replica is promoted: nothing it
+  acknowledges after the promotion (which the failover discards) is allowed.
 - SIGSTOP the primary past the failover (a partitioned old primary), then SIGCONT.
   A client still connected to it must not get a write acknowledged that the
   failover then discards (min-replicas-to-write refuses it: NOREPLICAS), and the
@@ -25,6 +29,7 @@ from drill_support import Figures, counts, drill_spec, runs, stop, wait_until, w
 from test_it_should_fail_over_to_a_replica_without_losing_jobs import admin_of, settings
 
 from local_stack.sentinel_cluster import SentinelCluster, sentinel_spec
+from platform_spec.sections.redis_sentinel import Sentinel
 from workers.connection import connect
 from workers.replication_ack import wait_replicas
 
@@ -96,8 +101,103 @@ def test_it_should_refuse_writes_on_a_frozen_old_primary_and_rejoin_it_as_a_repl
         f"stale_writes_on_new_primary={kept}"
     )
     assert promoted and writable, "no replica was promoted while the primary was frozen"
+    assert refused > 0, "no stale write was attempted on the old primary"
     assert accepted == 0, "the partitioned old primary acknowledged writes the failover discards"
+    assert kept == accepted, "a write the old primary acknowledged is missing on the new one"
     assert rejoined and synced, "the old primary did not rejoin as a replica of the new one"
+
+
+@pytest.fixture
+def default_lag_cluster(tmp_path: Path) -> Iterator[SentinelCluster]:
+    """down-after and min-replicas-max-lag exactly as the spec's defaults set them."""
+    defaults = Sentinel()
+    yield from _cluster(
+        tmp_path,
+        downAfterMilliseconds=defaults.down_after_milliseconds,
+        minReplicasMaxLagSeconds=defaults.min_replicas_max_lag_seconds,
+    )
+
+
+def _cut_off(client: redis.Redis, replica: redis.Redis) -> None:
+    """Lock the Sentinels and one replica out of a node (new passwords, links dropped), as
+    across a network partition. Only that replica's link is dropped: the other (frozen)
+    replica keeps an open, silent link, which min-replicas-max-lag still counts."""
+    link = replica.client_list(_type="master")[0]["laddr"]  # the replica's end of its link
+    for user in ("replication", "sentinel"):
+        client.execute_command("ACL", "SETUSER", user, "resetpass", ">partitioned-away")
+    client.execute_command("CLIENT", "KILL", "USER", "sentinel")
+    client.execute_command("CLIENT", "KILL", "ADDR", link)
+
+
+def _heal(client: redis.Redis, passwords: dict[str, str]) -> None:
+    """Give the users their passwords back; drop the Sentinels' links, which stayed open
+    but unauthenticated (Sentinel keeps a link that answers, even with NOAUTH)."""
+    for user in ("replication", "sentinel"):
+        client.execute_command("ACL", "SETUSER", user, "resetpass", f">{passwords[user]}")
+    client.execute_command("CLIENT", "KILL", "USER", "sentinel")
+
+
+def test_it_should_refuse_writes_on_a_cut_off_old_primary_before_the_failover(
+    default_lag_cluster: SentinelCluster,
+) -> None:
+    cluster = default_lag_cluster
+    old = cluster.primary()
+    frozen, cut = (n for n in cluster.nodes if n.port != old.port)
+    stale = admin_of(old)  # a client on the old primary's side of the partition
+    stale.ping()
+    cut_client = admin_of(cut)
+    assert frozen.process is not None
+    frozen.process.send_signal(signal.SIGSTOP)  # its replica link stays open and silent
+    started = time.monotonic()
+    _cut_off(stale, cut_client)
+    cut_client.close()
+    errors: set[str] = set()
+    accepted_at: dict[int, float] = {}
+    refused = attempted_after = 0
+    promoted_at: float | None = None
+    deadline = started + 120
+    n = 0
+    # Write until the promotion is seen and 50 more stale writes were tried after it.
+    while time.monotonic() < deadline and attempted_after < 50:
+        if promoted_at is None and cluster.primary_port() not in (None, old.port):
+            promoted_at = time.monotonic()
+        result = _set(stale, f"drill:cut:{n}", "old")
+        if promoted_at is not None:
+            attempted_after += 1
+        if result is True:
+            accepted_at[n] = time.monotonic()
+        else:
+            refused += 1
+            errors.add(str(result).split(" ")[0])
+        n += 1
+    frozen.process.send_signal(signal.SIGCONT)
+    promoted = promoted_at is not None
+    after = [k for k, at in accepted_at.items() if promoted_at is not None and at >= promoted_at]
+    last_accept = round(max(accepted_at.values(), default=started) - started, 2)
+    # Heal the partition: the Sentinels turn the old primary into a replica of the new one.
+    _heal(stale, cluster.nodes[0].passwords)
+    stale.close()
+    rejoined = wait_until(lambda: cluster.role(old) == "slave", timeout=120)
+    new = cluster.primary()
+    fresh = admin_of(new)
+    writable = wait_until(lambda: _set(fresh, "drill:after-cut", "new") is True, timeout=60)
+    kept = sum(1 for k in after if fresh.exists(f"drill:cut:{k}"))
+    fresh.close()
+    print(
+        f"[drill] Sentinel, old primary cut off at the spec defaults (down-after "
+        f"{cluster.spec.redis.sentinel.down_after_milliseconds} ms, max-lag "
+        f"{cluster.spec.redis.sentinel.min_replicas_max_lag_seconds} s): promoted_after_s="
+        f"{round((promoted_at or started) - started, 2)}, stale_writes_sent={n}, "
+        f"accepted={len(accepted_at)} (last at {last_accept} s), refused={refused} "
+        f"({', '.join(sorted(errors))}), "
+        f"sent_after_promotion={attempted_after}, accepted_after_promotion={len(after)}, "
+        f"kept_of_those={kept}, lost={len(after) - kept}, rejoined_as_replica={rejoined}, "
+        f"new_primary_writable={writable}"
+    )
+    assert promoted, "no replica was promoted while the primary was cut off"
+    assert len(after) - kept == 0, "the cut-off primary acknowledged writes the failover lost"
+    assert attempted_after > 0 and refused > 0, "no stale write was attempted after the cut"
+    assert rejoined and writable, "the old primary did not rejoin as a replica"
 
 
 def _set(client: redis.Redis, key: str, value: str) -> bool | str:

@@ -88,13 +88,15 @@ def test_it_should_name_the_sentinels_in_sentinel_mode() -> None:
     assert out["redisSentinelService"] == f"bullmq-platform-redis-sentinel.{ns}.svc.cluster.local"
     assert out["redisSentinelAddresses"] == [pod.format(i) + ":26379" for i in range(3)]
     assert out["redisSentinelMaster"] == "bullmq"
-    assert out["redisHost"] == pod.format(0)  # the first primary, never a replica's Service
+    assert out["redisSentinelPort"] == 26379
+    # Pod 0 is a replica after any failover: no host or URL that would point at it.
+    assert "redisHost" not in out and "redisUrl" not in out
     csr = deployment.resources.one(
         "tls:index/certRequest:CertRequest", "bullmq-platform-redis-tls-server-csr"
     )
     sans = set(csr.inputs["dnsNames"])
     assert {pod.format(i) for i in range(3)} | {out["redisSentinelService"]} <= sans
-    assert deployment.secret_exports == {"redisUrl"}
+    assert deployment.secret_exports == set()
 
 
 def test_it_should_refuse_two_sentinels_outside_dev_at_preview() -> None:

@@ -92,7 +92,10 @@ def test_it_should_name_every_in_cluster_host_under_the_spec_cluster_domain(
     )
     notes = _notes(inputs["values"], inputs["name"], inputs["namespace"])
     exports = deployment.exports
-    hosts = _hosts(chart.objects(rendered)) | {exports["redisHost"]}
+    # Sentinel mode exports the Sentinel Service as the way in (no redisHost).
+    hosts = _hosts(chart.objects(rendered)) | {
+        exports.get("redisHost") or exports["redisSentinelService"]
+    }
     hosts.add(str(urlparse(exports["dashboardUrl"]).hostname))
     print(f"helm {major}, {scaler}, {mode}: hosts {sorted(hosts)}")
     assert hosts and all(host.endswith(f".svc.{DOMAIN}") for host in hosts), hosts

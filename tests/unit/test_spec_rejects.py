@@ -252,6 +252,24 @@ REJECTED = [
         "minReplicasToWrite 3 exceeds replicas 2",
     ),
     (
+        "a replica lag that outlasts Sentinel's down-after (stale writes after a failover)",
+        {
+            "redis.sentinel.minReplicasMaxLagSeconds": 10,
+            "redis.sentinel.downAfterMilliseconds": 3000,
+        },
+        "redis.sentinel",
+        "minReplicasMaxLagSeconds 10",
+    ),
+    (
+        "a replica lag with no slack under down-after",
+        {
+            "redis.sentinel.minReplicasMaxLagSeconds": 2,
+            "redis.sentinel.downAfterMilliseconds": 3000,
+        },
+        "redis.sentinel",
+        "raise downAfterMilliseconds above 3000",
+    ),
+    (
         "external Sentinels without a master name",
         {"redis.mode": "external", "redis.external.sentinel": {"addresses": ["s1:26379"]}},
         "redis.external.sentinel",

@@ -29,7 +29,7 @@ from platform_spec.keys import QueueKeys
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.pod_facts import MEMORY_WARNING_MARGIN_PERCENT
 from workers.maintenance.cleanup import bull_queue
-from workers.memory_guard import fullest, node_infos, over_limit
+from workers.memory_guard import counted_memory, fullest, node_infos, over_limit
 
 log = logging.getLogger("workers.maintenance.health")
 ACTIVE_SCAN = 1000  # active jobs inspected per queue
@@ -75,7 +75,7 @@ async def check_redis(
     policies = [str(m.get("maxmemory_policy", "")) for m in memories]
     policy = next((p for p in policies if p != "noeviction"), policies[0])
     persistence = _worst_persistence(persistences)
-    used, maxmemory = int(memory.get("used_memory", 0)), int(memory.get("maxmemory", 0))
+    used, maxmemory = counted_memory(memory), int(memory.get("maxmemory", 0))
     facts = {
         "pingSeconds": rtt,
         "usedMemory": used,

@@ -92,8 +92,23 @@ free_percent() {
 }
 
 disk_guarded=false
+fsync_read=false
 guard_disk() {
   [ -n "${DATA_DIR:-}" ] && [ "${APPENDFSYNC:-everysec}" = "always" ] || return 0
+  if [ "$fsync_read" = false ]; then
+    # A restarted reloader does not remember relaxing appendfsync: Redis tells it
+    # (asked until Redis answers, so a sidecar that starts first still learns it).
+    current=$(cli CONFIG GET appendfsync | tail -n 1)
+    case $current in
+      always | no) fsync_read=true ;;
+      everysec)
+        fsync_read=true
+        disk_guarded=true
+        echo "redis-reloader: appendfsync is everysec (relaxed by a full-disk guard" \
+          "before a restart): always again once the volume has room" >&2
+        ;;
+    esac
+  fi
   free=$(free_percent "$DATA_DIR")
   [ -n "$free" ] || return 0
   reserve=${DISK_RESERVE_PERCENT:-10}

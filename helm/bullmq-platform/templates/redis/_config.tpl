@@ -135,7 +135,7 @@ exporter %R{{ $keys }} -@all {{ $conn }} +info +slowlog|get +slowlog|len +latenc
 # The reloader sidecar (pod-local password): replays the users' passwords after a
 # rotation and makes Redis re-read renewed certificate files. ACL SETUSER could
 # grant anything, so its password never leaves the pod's memory-backed volume.
-reloader -@all +acl|setuser +config|set {{ $conn }}
+reloader -@all +acl|setuser +config|set +config|get {{ $conn }}
 {{- if eq .Values.redis.mode "cluster" }}
 # The cluster's own operations: replicas authenticate to their primary (masteruser),
 # the in-pod bootstrap forms the cluster (CLUSTER MEET / ADDSLOTSRANGE / REPLICATE)
