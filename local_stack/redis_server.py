@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import secrets
 import shutil
 import socket
@@ -37,9 +38,38 @@ LOCAL_USERS = ("exporter", "reloader")
 CONFIGMAP = "templates/redis/configmap.yaml"
 
 
+# Listening ports are picked below the kernel's ephemeral range: a port from that range
+# (bind to port 0) can be taken as the source port of an outgoing connection between the
+# pick and the server's own bind ("address already in use", seen in a drill). Picks
+# handed out by this process are not handed out again.
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST_LISTEN_PORT = 20000
+_handed_out: set[int] = set()
+
+
+def _listen_port_range() -> range:
+    try:
+        ephemeral_low = int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    return range(LOWEST_LISTEN_PORT, max(ephemeral_low, LOWEST_LISTEN_PORT + 1000))
+
+
 def free_port() -> int:
-    """An ephemeral TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A TCP port on 127.0.0.1 that is free right now, outside the ephemeral range."""
+    candidates = _listen_port_range()
+    for _ in range(200):
+        port = random.choice(candidates)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # all taken: any port
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
