@@ -109,11 +109,21 @@ def test_it_should_follow_the_primary_the_sentinels_name_not_pod_0(
 def test_it_should_refuse_an_empty_primary_while_a_peer_holds_data(
     cluster: SentinelCluster, tmp_path: Path
 ) -> None:
-    admin = redis.Redis(**cluster.primary().connection_kwargs("admin"), socket_timeout=5)
-    try:
-        admin.set("init:kept", "1")
-    finally:
-        admin.close()
+    def kept() -> bool:
+        """One write on the primary; refused (NOREPLICAS, READONLY) or unreachable while the
+        previous case's failover settles, so the case waits for it instead of racing it."""
+        try:
+            admin = redis.Redis(**cluster.primary().connection_kwargs("admin"), socket_timeout=5)
+        except LookupError:
+            return False
+        try:
+            return bool(admin.set("init:kept", "1"))
+        except redis.RedisError:
+            return False
+        finally:
+            admin.close()
+
+    cluster.wait_for(kept, 120, "the primary to take a write")
     (tmp_path / "data").mkdir()
     closed = cluster.sentinels[0].port  # node 0's own Sentinel: skipped, so none answers
     done = _pod_start(
