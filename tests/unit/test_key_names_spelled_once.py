@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KEYS_MODULE = ROOT / "platform_spec" / "keys.py"
 TEMPLATES = ROOT / "helm" / "bullmq-platform" / "templates"
 GENERATED_HELPER = "_facts.tpl"  # written from keys.py by `python -m platform_spec generate`
-SKIP_DIRS = {"tests", ".venv", "node_modules", ".git", ".state"}
+SKIP_DIRS = {"tests", ".venv", ".venv-runtime", "node_modules", ".git", ".state"}
 
 _SUFFIXES = "|".join(re.escape(s) for s in sorted(QUEUE_KEY_TYPES, key=len, reverse=True))
 KEY_SHAPED = re.compile(
