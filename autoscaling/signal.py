@@ -19,6 +19,12 @@ where busy = ceil(active / concurrency) (pods running the active jobs are never
 scaled in) and concurrency is the queue's per-pod concurrency. KEDA's
 `metrics-api` scaler reads `desired` with targetValue 1 (AverageValue), so the
 HPA's ceil(metric / target) is exactly this number.
+
+A partitioned queue (`partitions: K`) is read one partition at a time (each
+partition is its own slot, maybe its own shard) and the K states are merged
+into one (`merge_states`): counts add up, the oldest waiting job is the oldest
+of all, the limits add up (each partition holds max / K of the rate limit), and
+it is paused only when every partition is.
 """
 
 from __future__ import annotations
@@ -296,6 +302,39 @@ def plain_redis_metric(state: QueueState) -> int:
     return state.backlog + state.active + (1 if state.delayed else 0)
 
 
+def merge_states(states: list[QueueState]) -> QueueState:
+    """One state for a partitioned queue's K partition states (one state: itself)."""
+    if len(states) == 1:
+        return states[0]
+
+    def total(values: list[int | None]) -> int | None:
+        present = [v for v in values if v is not None]
+        return sum(present) if present else None
+
+    stamps = [s.oldest_enqueued_ms for s in states if s.oldest_enqueued_ms is not None]
+    timed = [s for s in states if s.job_seconds is not None]
+    limited = [s.limiter_pttl_ms for s in states if s.limiter_pttl_ms >= 0]
+    durations = [s.rate_duration_ms for s in states if s.rate_duration_ms is not None]
+    return QueueState(
+        now_ms=states[0].now_ms,
+        found=all(s.found for s in states),
+        wait=sum(s.wait for s in states),
+        prioritized=sum(s.prioritized for s in states),
+        active=sum(s.active for s in states),
+        delayed=sum(s.delayed for s in states),
+        delayed_due=sum(s.delayed_due for s in states),
+        delayed_soon=sum(s.delayed_soon for s in states),
+        paused=all(s.paused for s in states),
+        concurrency=total([s.concurrency for s in states]),
+        rate_max=total([s.rate_max for s in states]),
+        rate_duration_ms=max(durations) if durations else None,
+        limiter_count=sum(s.limiter_count for s in states),
+        limiter_pttl_ms=max(limited) if limited else -2,
+        oldest_enqueued_ms=min(stamps) if stamps else None,
+        job_seconds=sum(s.job_seconds or 0.0 for s in timed) / len(timed) if timed else None,
+    )
+
+
 class QueueNotFound(LookupError):
     """The queue has no meta hash: a wrong key prefix, or a queue that never saw a job."""
 
@@ -317,20 +356,23 @@ async def scaling_payload(
     """
     queue = spec.queue(queue_name)
     policy = ScalingPolicy.from_queue(queue)
-    state = await read_state(
-        redis,
-        spec.queue_keys(queue.name),
-        wake_ahead_seconds=policy.wake_ahead_seconds,
-        now_ms=now_ms,
-    )
-    if not state.found:
-        raise QueueNotFound(
-            f"no {spec.queue_keys(queue.name).meta} in Redis: wrong keyPrefix, or the queue "
-            "was never used (the scheduler registers every queue at start)"
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    states = []
+    for keys in spec.partition_keys(queue.name):
+        part = await read_state(
+            redis, keys, wake_ahead_seconds=policy.wake_ahead_seconds, now_ms=now
         )
+        if not part.found:
+            raise QueueNotFound(
+                f"no {keys.meta} in Redis: wrong keyPrefix, or the queue was never used "
+                "(the scheduler registers every queue at start)"
+            )
+        states.append(part)
+    state = merge_states(states)
     decision = desired_replicas(state, policy)
     return {
         "queue": queue.name,
+        "partitions": queue.partitions,
         "desiredReplicas": decision.replicas,
         "decision": asdict(decision),
         "state": asdict(state),

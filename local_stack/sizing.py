@@ -79,7 +79,7 @@ async def _measure_state(
     name = f"sizing-{state}-{uuid.uuid4().hex[:8]}"
     # The DLQ state writes `<name>-dlq` through workers/dlq.py; the others `<name>` itself.
     dlq = DeadLetterQueue(spec.queues[0].model_copy(update={"name": name}), spec.key_prefix, conn)
-    queue = dlq.dlq if state == "dlq" else dlq.source
+    queue = dlq.dlq if state == "dlq" else dlq.source(name)
     data = {"pad": "x" * payload}
     try:
         before = await _used(client)

@@ -66,6 +66,25 @@ EXPORTED_SUFFIXES = (*BACKLOG_SUFFIXES, *BUSY_SUFFIXES, DELAYED_SUFFIX, FAILED_S
 # own: its keys are `P:<queue>-dlq:wait`, ...).
 DLQ_QUEUE_SUFFIX = "-dlq"
 
+# A partitioned queue (`queues[].partitions: K`, K > 1) is K BullMQ queues, partition i
+# named `<queue><PARTITION_SEPARATOR><i>` (`orders-p0` ... `orders-p3`); in Redis Cluster
+# mode each partition's name is its own hash tag, so the partitions spread over the
+# shards. K = 1 is the queue itself, under its own name.
+PARTITION_SEPARATOR = "-p"
+
+
+def partition_queue(queue: str, index: int) -> str:
+    """The BullMQ queue holding partition `index` of a partitioned queue."""
+    return f"{queue}{PARTITION_SEPARATOR}{index}"
+
+
+def partition_queues(queue: str, partitions: int) -> list[str]:
+    """The BullMQ queues of a queue with `partitions` partitions (itself when 1)."""
+    if partitions <= 1:
+        return [queue]
+    return [partition_queue(queue, i) for i in range(partitions)]
+
+
 # Fields of `P:Q:meta` that decide what the queue's workers may fetch
 # (BullMQ's moveToActive reads them with one HMGET): `paused` set means no job
 # starts; `concurrency` caps active jobs across all workers; `max` jobs per
@@ -289,4 +308,8 @@ def chart_keys() -> dict[str, Any]:
         "exported": list(EXPORTED_SUFFIXES),
         "dlqQueueSuffix": DLQ_QUEUE_SUFFIX,
         "dlqBacklog": WAIT_SUFFIX,
+        # printf format of partition i of a partitioned queue (queue, index).
+        "partitionFormat": f"%s{PARTITION_SEPARATOR}%d",
+        # printf format of a regex matching every partition of a queue (queue).
+        "partitionPattern": f"%s{PARTITION_SEPARATOR}[0-9]+",
     }

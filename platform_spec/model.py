@@ -210,8 +210,25 @@ class PlatformSpec(SpecModel):
         """
         if not self.redis.is_cluster:
             return self.key_prefix
+        for q in self.queues:
+            if q.partitions > 1 and queue in q.partition_names:
+                # A partition's own name is its tag: the partitions spread over the shards.
+                return hash_tagged_prefix(self.key_prefix, queue)
         owner = next((q.name for q in self.queues if queue in (q.name, q.dlq_name)), queue)
         return hash_tagged_prefix(self.key_prefix, self.redis.cluster.tag_of(owner))
+
+    def partition_keys(self, queue: str) -> list[QueueKeys]:
+        """Key names of each BullMQ queue holding a catalog queue's jobs (its partitions,
+        or itself): what counts and the scaling signal add up. A name outside the
+        catalog (a DLQ) is one BullMQ queue."""
+        known = next((q for q in self.queues if q.name == queue), None)
+        names = known.partition_names if known else [queue]
+        return [self.queue_keys(name) for name in names]
+
+    def schedule_queue(self, queue: str) -> str:
+        """The BullMQ queue a catalog queue's schedules tick into: partition 0 of a
+        partitioned queue (a job scheduler lives in one queue), else the queue itself."""
+        return self.queue(queue).partition_names[0]
 
     def platform_keys(self) -> PlatformKeys:
         """Key names of the platform's own records (one slot in cluster mode)."""

@@ -121,9 +121,62 @@ def catalog_problems(spec: SpecView) -> list[tuple[str, str]]:
                     f"{why}: only a running worker promotes them",
                 )
             )
+    problems += partition_problems(spec)
     if spec.redis.is_cluster:
         problems += spec.redis.cluster.layout_problems(list(names))
     return problems + metrics_api_problems(spec)
+
+
+def partition_problems(spec: SpecView) -> list[tuple[str, str]]:
+    """(field path, message) for partitioned queues (`queues[].partitions` > 1)."""
+    problems: list[tuple[str, str]] = []
+    taken = {q.name for q in spec.queues} | {q.dlq_name for q in spec.queues}
+    partitioned = {q.name for q in spec.queues if q.partitions > 1}
+    for i, queue in enumerate(spec.queues):
+        if queue.partitions == 1:
+            continue
+        path = f"queues[{i}].partitions"
+        clash = sorted(set(queue.partition_names) & taken)
+        if clash:
+            problems.append((path, f"partition queues clash with queue names: {clash}"))
+        if queue.partitions > queue.concurrency:
+            problems.append(
+                (
+                    path,
+                    f"{queue.partitions} exceeds concurrency ({queue.concurrency}): each "
+                    "partition needs at least one of a worker's concurrency slots",
+                )
+            )
+        if queue.rate_limit and queue.partitions > queue.rate_limit.max:
+            problems.append(
+                (
+                    path,
+                    f"{queue.partitions} exceeds rateLimit.max ({queue.rate_limit.max}): each "
+                    "partition gets max / partitions jobs per window",
+                )
+            )
+    cluster = spec.redis.cluster
+    for i, group in enumerate(cluster.tag_groups):
+        hit = sorted(set(group.queues) & partitioned)
+        if hit:
+            problems.append(
+                (
+                    f"redis.cluster.tagGroups[{i}].queues",
+                    f"partitioned queues {hit} cannot share a tag: each partition has its own "
+                    "hash tag (set partitions: 1 or leave them out of the group)",
+                )
+            )
+    for i, flow in enumerate(cluster.flows):
+        hit = sorted(set(flow.queues) & partitioned)
+        if hit:
+            problems.append(
+                (
+                    f"redis.cluster.flows[{i}].queues",
+                    f"flow {flow.name!r} spans partitioned queues {hit}: a flow's jobs must "
+                    "share one hash slot and a partitioned queue spans several",
+                )
+            )
+    return problems
 
 
 def metrics_api_problems(spec: SpecView) -> list[tuple[str, str]]:

@@ -24,11 +24,12 @@ PATH_PREFIX = "/scaling/"
 
 
 async def ensure_queue_meta(redis: Any, spec: PlatformSpec) -> None:
-    """Create each queue's meta hash the way BullMQ's first add does (HSETNX, idempotent)."""
+    """Create each queue's meta hash (each partition's) the way BullMQ's first add does
+    (HSETNX, idempotent)."""
     pipe = redis.pipeline(transaction=False)
     for queue in spec.queues:
-        keys = spec.queue_keys(queue.name)
-        pipe.hsetnx(keys.meta, META_MAX_LEN_EVENTS, spec.scheduler.events_max_length)
+        for keys in spec.partition_keys(queue.name):
+            pipe.hsetnx(keys.meta, META_MAX_LEN_EVENTS, spec.scheduler.events_max_length)
     await pipe.execute()
 
 

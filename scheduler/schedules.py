@@ -77,7 +77,8 @@ def split_owned_field(value: str) -> tuple[str, str]:
 def declare(schedule: Schedule, spec: PlatformSpec) -> DeclaredSchedule:
     return DeclaredSchedule(
         id=schedule.name,
-        queue=schedule.queue,
+        # A partitioned queue's schedules tick into its partition 0.
+        queue=spec.schedule_queue(schedule.queue),
         job_name=schedule.job_name,
         pattern=schedule.cron,
         every_ms=schedule.every_ms,

@@ -5,8 +5,12 @@
     python -m workers ops pause|resume QUEUE
     python -m workers ops retry-failed QUEUE
     python -m workers ops clean QUEUE --state completed --grace-seconds 3600
-    python -m workers ops enqueue QUEUE NAME --data '{"to": ["a@b.c"], ...}'
+    python -m workers ops enqueue QUEUE NAME --data '{"to": ["a@b.c"], ...}' [--key K]
     python -m workers ops dlq list|show|retry|purge QUEUE ...
+
+A partitioned queue (`partitions: K`) is one queue here: counts add up its
+partitions, pause/resume/retry-failed/clean act on all of them, and enqueue
+picks the partition by `--key` (else round-robin; workers/producer.py).
 
 The spec comes from BULLMQ_PLATFORM_SPEC_FILE (or --spec-file), Redis from
 BULLMQ_PLATFORM_REDIS_* and the secrets directory. Tables for people, --json
@@ -26,7 +30,6 @@ import typer
 from bullmq import Queue as BullQueue
 from redis.exceptions import OutOfMemoryError
 
-from platform_spec.job_options import job_options
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers import worker_command
@@ -34,10 +37,11 @@ from workers.connection import bullmq_connection, bullmq_connection_arg
 from workers.dlq import DeadLetterQueue
 from workers.engine_factory import DEFAULT_ENGINE, ENGINES
 from workers.errors import InvalidJob
-from workers.memory_guard import ProducerGuard, RedisNearlyFull
+from workers.memory_guard import RedisNearlyFull
 from workers.payloads import validate_job
+from workers.producer import Enqueued, Producer
 from workers.registry import load_registry
-from workers.replication_ack import NotReplicated, add_acknowledged, spec_wait_policy
+from workers.replication_ack import NotReplicated
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -99,6 +103,7 @@ def _queue_names(spec: PlatformSpec, queue: list[str] | None) -> list[str]:
 
 
 async def _with_queue(spec: PlatformSpec, name: str, fn: Callable[[BullQueue], Awaitable[T]]) -> T:
+    """`fn` on the BullMQ queue `name` (a catalog queue, or one partition of one)."""
     conn = bullmq_connection(RedisSettings())
     queue = BullQueue(
         name, {"connection": bullmq_connection_arg(conn), "prefix": spec.queue_prefix(name)}
@@ -109,23 +114,22 @@ async def _with_queue(spec: PlatformSpec, name: str, fn: Callable[[BullQueue], A
         await queue.close()
 
 
-def _guarded_add(
-    spec: PlatformSpec, name: str, payload: Any, opts: dict[str, Any]
-) -> Callable[[BullQueue], Awaitable[Any]]:
-    """Add one job unless Redis is past the producers' memory limit (workers/memory_guard.py)."""
-
-    async def add(queue: BullQueue) -> Any:
-        await ProducerGuard(queue.client, spec.redis.producer_memory_limit_percent).check()
-        return await add_acknowledged(queue, name, payload, opts, spec_wait_policy(spec))
-
-    return add
+async def _each_partition(
+    spec: PlatformSpec, name: str, fn: Callable[[BullQueue], Awaitable[T]]
+) -> list[T]:
+    """`fn` on every BullMQ queue of catalog queue `name` (its partitions, or itself)."""
+    return [await _with_queue(spec, p, fn) for p in spec.queue(name).partition_names]
 
 
 async def _with_dlq(
     spec: PlatformSpec, name: str, fn: Callable[[DeadLetterQueue], Awaitable[T]]
 ) -> T:
+    queue = spec.queue(name)
     dlq = DeadLetterQueue(
-        spec.queue(name), spec.queue_prefix(name), bullmq_connection(RedisSettings())
+        queue,
+        spec.queue_prefix(name),
+        bullmq_connection(RedisSettings()),
+        {p: spec.queue_prefix(p) for p in queue.partition_names},
     )
     try:
         return await fn(dlq)
@@ -165,13 +169,15 @@ def counts(
     spec_file: SpecFile = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Jobs per state for each queue (and its DLQ size)."""
+    """Jobs per state for each queue (and its DLQ size); a partitioned queue's partitions
+    added up."""
     spec = _spec(spec_file)
 
     async def one(name: str) -> dict[str, Any]:
-        got = await _with_queue(spec, name, lambda q: q.getJobCounts(*COUNT_STATES))
+        parts = await _each_partition(spec, name, lambda q: q.getJobCounts(*COUNT_STATES))
         dead = await _with_dlq(spec, name, lambda d: d.count())
-        return {"queue": name, **{s: int(got.get(s, 0)) for s in COUNT_STATES}, "dlq": dead}
+        sums = {s: sum(int(got.get(s, 0)) for got in parts) for s in COUNT_STATES}
+        return {"queue": name, **sums, "dlq": dead}
 
     async def all_rows() -> list[dict[str, Any]]:
         return [await one(n) for n in _queue_names(spec, queue)]
@@ -181,17 +187,17 @@ def counts(
 
 @ops.command()
 def pause(queue: str, spec_file: SpecFile = None) -> None:
-    """Pause a queue: workers finish active jobs and take no new ones."""
+    """Pause a queue (every partition): workers finish active jobs and take no new ones."""
     spec = _spec(spec_file)
-    asyncio.run(_with_queue(spec, _queue_names(spec, [queue])[0], lambda q: q.pause()))
+    asyncio.run(_each_partition(spec, _queue_names(spec, [queue])[0], lambda q: q.pause()))
     typer.echo(f"paused {queue}")
 
 
 @ops.command()
 def resume(queue: str, spec_file: SpecFile = None) -> None:
-    """Resume a paused queue."""
+    """Resume a paused queue (every partition)."""
     spec = _spec(spec_file)
-    asyncio.run(_with_queue(spec, _queue_names(spec, [queue])[0], lambda q: q.resume()))
+    asyncio.run(_each_partition(spec, _queue_names(spec, [queue])[0], lambda q: q.resume()))
     typer.echo(f"resumed {queue}")
 
 
@@ -204,7 +210,9 @@ def retry_failed(
     """Move every failed job of a queue back to waiting."""
     spec = _spec(spec_file)
     asyncio.run(
-        _with_queue(spec, _queue_names(spec, [queue])[0], lambda q: q.retryJobs({"count": count}))
+        _each_partition(
+            spec, _queue_names(spec, [queue])[0], lambda q: q.retryJobs({"count": count})
+        )
     )
     typer.echo(f"retried failed jobs of {queue}")
 
@@ -222,9 +230,10 @@ def clean(
     spec = _spec(spec_file)
     name = _queue_names(spec, [queue])[0]
     removed = asyncio.run(
-        _with_queue(spec, name, lambda q: q.clean(grace_seconds * 1000, limit, state))
+        _each_partition(spec, name, lambda q: q.clean(grace_seconds * 1000, limit, state))
     )
-    _emit([{"queue": name, "state": state, "removed": len(removed or [])}], as_json, "Cleaned")
+    total = sum(len(r or []) for r in removed)
+    _emit([{"queue": name, "state": state, "removed": total}], as_json, "Cleaned")
 
 
 @ops.command()
@@ -237,6 +246,13 @@ def enqueue(
     job_id: Annotated[
         str | None,
         typer.Option(help="Custom id (idempotent add); default a new random id, printed."),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            help="Partitioned queue: the partition is picked by this key (jobs of one key "
+            "stay in order); default round-robin. Ignored by a queue with one partition."
+        ),
     ] = None,
     spec_file: SpecFile = None,
     as_json: JsonOut = False,
@@ -252,9 +268,24 @@ def enqueue(
     # Always an explicit id: an add that is not acknowledged by the replicas can then be
     # repeated with the printed id without making a duplicate.
     job_id = job_id or uuid.uuid4().hex
-    opts = job_options(target, priority=priority, delay_ms=delay_ms, job_id=job_id)
+
+    async def add() -> Enqueued:
+        producer = Producer(spec, bullmq_connection(RedisSettings()))
+        try:
+            return await producer.enqueue(
+                target.name,
+                name,
+                payload,
+                key=key,
+                job_id=job_id,
+                priority=priority,
+                delay_ms=delay_ms,
+            )
+        finally:
+            await producer.close()
+
     try:
-        job = asyncio.run(_with_queue(spec, target.name, _guarded_add(spec, name, payload, opts)))
+        job = asyncio.run(add())
     except RedisNearlyFull as exc:
         typer.echo(f"enqueue refused: {exc}; free memory or raise redis.maxmemory", err=True)
         raise typer.Exit(3) from None
@@ -274,7 +305,10 @@ def enqueue(
             err=True,
         )
         raise typer.Exit(4) from None
-    _emit([{"queue": target.name, "name": name, "id": job.id}], as_json, "Enqueued")
+    row = {"queue": target.name, "name": name, "id": job.id}
+    if target.partitions > 1:
+        row["partition"] = job.partition
+    _emit([row], as_json, "Enqueued")
 
 
 # ---------------------------------------------------------------- dlq

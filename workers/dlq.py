@@ -92,14 +92,28 @@ def entry_id(queue: str, job_id: str) -> str:
 
 
 class DeadLetterQueue:
-    """Read and write the DLQ of one queue."""
+    """Read and write the DLQ of one queue.
 
-    def __init__(self, queue: Queue, prefix: str, connection: Any) -> None:
+    A partitioned queue (`partitions: K`) has one DLQ, `<queue>-dlq`, under the
+    queue's own tag: an entry's `queue` is the partition its job failed in, its id
+    `<partition>-<job id>` (BullMQ ids count per partition), and a retry goes back to
+    that partition. `source_prefixes` maps each BullMQ queue entries come from to its
+    prefix (default: the queue itself under `prefix`).
+    """
+
+    def __init__(
+        self,
+        queue: Queue,
+        prefix: str,
+        connection: Any,
+        source_prefixes: dict[str, str] | None = None,
+    ) -> None:
         self.queue = queue
         self.prefix = prefix
         self.connection = connection
+        self.source_prefixes = source_prefixes or {queue.name: prefix}
         self._dlq: BullQueue | None = None
-        self._source: BullQueue | None = None
+        self._sources: dict[str, BullQueue] = {}
 
     @property
     def dlq(self) -> BullQueue:
@@ -108,12 +122,20 @@ class DeadLetterQueue:
             self._dlq = BullQueue(self.queue.dlq_name, opts)
         return self._dlq
 
-    @property
-    def source(self) -> BullQueue:
-        if self._source is None:
-            opts = {"connection": bullmq_connection_arg(self.connection), "prefix": self.prefix}
-            self._source = BullQueue(self.queue.name, opts)
-        return self._source
+    def source(self, name: str) -> BullQueue:
+        """The BullMQ queue `name` entries came from (the queue, or one of its partitions)."""
+        found = self._sources.get(name)
+        if found is None:
+            opts = {
+                "connection": bullmq_connection_arg(self.connection),
+                "prefix": self.source_prefixes[name],
+            }
+            found = self._sources[name] = BullQueue(name, opts)
+        return found
+
+    def _source_name(self, letter: DeadLetter) -> str:
+        """Where a retry goes: the entry's own queue, if it is one of ours."""
+        return letter.queue if letter.queue in self.source_prefixes else self.queue.name
 
     def letter(
         self,
@@ -125,10 +147,13 @@ class DeadLetterQueue:
         stacktrace: list[str],
         attempts_made: int,
         tenant_id: str | None,
+        source: str | None = None,
     ) -> dict[str, Any]:
-        """One DLQ entry as a BullMQ bulk job (name, data, opts)."""
+        """One DLQ entry as a BullMQ bulk job (name, data, opts); `source` is the partition
+        the job failed in (default the queue itself)."""
+        source = source or self.queue.name
         entry = {
-            "queue": self.queue.name,
+            "queue": source,
             "jobId": job_id,
             "name": name,
             "data": data,
@@ -140,7 +165,7 @@ class DeadLetterQueue:
         }
         age = self.queue.dead_letter.retention_seconds
         opts = {
-            "jobId": entry_id(self.queue.name, job_id),
+            "jobId": entry_id(source, job_id),
             "attempts": 1,
             "removeOnComplete": {"age": age},
         }
@@ -192,7 +217,9 @@ class DeadLetterQueue:
             raise KeyError(entry)
         data = letter.data
         await self._mark_handled(letter)
-        job = await self.source.add(letter.name, data, job_options(self.queue))
+        job = await self.source(self._source_name(letter)).add(
+            letter.name, data, job_options(self.queue)
+        )
         await self.dlq.remove(entry)
         return str(job.id)
 
@@ -215,7 +242,8 @@ class DeadLetterQueue:
         so workers/dlq_reconcile.py does not dead-letter it again."""
         if not letter.job_id:
             return
-        key = QueueKeys(self.prefix, self.queue.name).job(letter.job_id)
+        name = self._source_name(letter)
+        key = QueueKeys(self.source_prefixes[name], name).job(letter.job_id)
         now = str(int(time.time() * 1000))
         await self.dlq.client.eval(MARK_SCRIPT, 1, key, JOB_DLQ_HANDLED, now)
 
@@ -224,6 +252,6 @@ class DeadLetterQueue:
         return int(sum(counts.values()))
 
     async def close(self) -> None:
-        for q in (self._dlq, self._source):
+        for q in (self._dlq, *self._sources.values()):
             if q is not None:
                 await q.close()

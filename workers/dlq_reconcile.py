@@ -121,7 +121,7 @@ class DeadLetterReconciler:
         return added, not full
 
     async def _add_missing(self, ids: list[str]) -> int:
-        name = self.dlq.queue.name
+        name = self.source.queue  # the queue, or the partition this reconciler reads
         pipe = self.client.pipeline(transaction=False)
         for job_id in ids:
             pipe.exists(self.dlq_keys.job(entry_id(name, job_id)))
@@ -151,6 +151,7 @@ class DeadLetterReconciler:
                     stacktrace=[str(x) for x in stack] if isinstance(stack, list) else [],
                     attempts_made=_int(fields[b"atm"] or fields[b"attemptsMade"]),
                     tenant_id=tenant_of(data),
+                    source=name,
                 )
             )
         if not letters:

@@ -60,6 +60,7 @@ class LoopWatch:
         handlers: dict[CodeType, str],
         observe: Observe,
         report_after_seconds: float,
+        report_blocks: bool = True,
     ) -> None:
         self._connection = connection
         keys = QueueKeys(prefix, queue)
@@ -71,6 +72,8 @@ class LoopWatch:
         self._handlers = handlers
         self._observe = observe
         self._report_after = report_after_seconds
+        # False: renew locks only (the other partitions of a partitioned queue's worker).
+        self._report_blocks = report_blocks
         self._queue = queue
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -177,6 +180,8 @@ class LoopWatch:
         return f"unknown ({innermost})"
 
     def _report(self, handler: str, seconds: float) -> None:
+        if not self._report_blocks:
+            return
         self._observe(handler, seconds)
         log.warning(
             "event loop blocked",

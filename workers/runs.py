@@ -52,7 +52,9 @@ async def should_skip_overlap(
         return False
     schedule_id, millis = tick
     schedule = next((s for s in spec.schedules if s.name == schedule_id), None)
-    if schedule is None or schedule.queue != queue or schedule.overlap != "skip":
+    if schedule is None or schedule.overlap != "skip":
+        return False
+    if spec.schedule_queue(schedule.queue) != queue:
         return False
     # Clients here decode replies (decode_responses=True): every reply is a str.
     active = cast(list[str], await redis.lrange(spec.queue_keys(queue).active, 0, -1))
@@ -83,7 +85,7 @@ async def refresh_last_success(redis: aioredis.Redis, spec: PlatformSpec) -> dic
     runs = spec.platform_keys().schedule_runs
     by_queue: dict[str, set[str]] = {}
     for schedule in spec.schedules:
-        by_queue.setdefault(schedule.queue, set()).add(schedule.name)
+        by_queue.setdefault(spec.schedule_queue(schedule.queue), set()).add(schedule.name)
     newest: dict[str, float] = {}
     for queue, ids in by_queue.items():
         events = cast(

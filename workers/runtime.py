@@ -21,10 +21,11 @@ import time
 from collections import Counter
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
 from types import CodeType
 from typing import Any
 
-from bullmq import Queue as BullQueue
 from pydantic import BaseModel
 from redis.exceptions import (
     AuthenticationError,
@@ -35,12 +36,11 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from platform_spec.job_options import job_options, retention
+from platform_spec.job_options import retention
 from platform_spec.model import PlatformSpec, Queue
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers.connection import (
     bullmq_connection,
-    bullmq_connection_arg,
     connect,
     redis_client,
     round_trip_seconds,
@@ -65,13 +65,14 @@ from workers.job import Job, JobServices
 from workers.job_log import CompletionLog
 from workers.logs import get_logger, set_level
 from workers.loop_watch import LoopWatch
-from workers.memory_guard import ProducerGuard
 from workers.metrics import JobSeries, WorkerMetrics
 from workers.options import retry_delay_ms
+from workers.partitioned_engine import PartitionedEngine
 from workers.payloads import tenant_of, validate_job
+from workers.producer import Producer
 from workers.rate_limit import apply_rate_limit
 from workers.registry import JobContext, JobHandler, load_registry
-from workers.replication_ack import NotReplicated, add_acknowledged, spec_wait_policy
+from workers.replication_ack import NotReplicated
 from workers.runs import SKIPPED_RESULT, should_skip_overlap
 from workers.settings import WorkerSettings
 
@@ -91,8 +92,41 @@ STARTUP_RETRY_FIRST_DELAY_SECONDS = 0.5
 STARTUP_RETRY_MAX_DELAY_SECONDS = 8.0
 
 
+@dataclass
+class Lane:
+    """One BullMQ queue this worker consumes: the queue itself, or one of its partitions
+    (`queues[].partitions`; workers/partitioned_engine.py)."""
+
+    name: str
+    index: int
+    services: JobServices | None = None
+
+
+class LaneHooks:
+    """The engine hooks of one partition: the runtime's, told which partition finished
+    the job (job ids count per partition, and a dead letter names its partition)."""
+
+    def __init__(self, runtime: WorkerRuntime, lane: Lane) -> None:
+        self.runtime = runtime
+        self.lane = lane
+
+    def retry_delay_ms(self, job: JobView, opts_backoff: Any, attempts_made: int) -> int:
+        return self.runtime.retry_delay_ms(job, opts_backoff, attempts_made)
+
+    def on_completed(self, job: JobView, result: Any) -> None:
+        self.runtime.on_completed(job, result, self.lane)
+
+    async def on_failed(self, job: JobView, error: BaseException, final: bool) -> None:
+        await self.runtime.on_failed(job, error, final, self.lane)
+
+
 class WorkerRuntime:
-    """The worker of one queue: engine + handlers + DLQ + metrics + health."""
+    """The worker of one queue: engine + handlers + DLQ + metrics + health.
+
+    A partitioned queue (`partitions: K`) runs one engine per partition, each with
+    its share of `concurrency`, behind one PartitionedEngine; handlers, metrics, logs,
+    the DLQ and the health server see the one queue (logs name the partition too).
+    """
 
     def __init__(
         self,
@@ -118,24 +152,39 @@ class WorkerRuntime:
         self.metrics = WorkerMetrics(self.queue.name, self.registry.names)
         self.connection = bullmq_connection(redis)
         self.redis = redis_client(redis)
-        self.dlq = DeadLetterQueue(self.queue, spec.queue_prefix(queue_name), self.connection)
-        self.dead_letters = DeadLetterWriter(self.dlq, self._dead_lettered)
-        self.reconciler = DeadLetterReconciler(
-            self.dlq,
-            connect(self.connection, decode_responses=False),
-            spec.queue_keys(queue_name),
-            spec.platform_keys().dlq_checkpoint(queue_name),
-            self.metrics.dead_letters_recovered.labels(self.queue.name).inc,
+        self.lanes = [Lane(name, i) for i, name in enumerate(self.queue.partition_names)]
+        self.partitioned = len(self.lanes) > 1
+        self.dlq = DeadLetterQueue(
+            self.queue,
+            spec.queue_prefix(queue_name),
+            self.connection,
+            {lane.name: spec.queue_prefix(lane.name) for lane in self.lanes},
         )
+        self.dead_letters = DeadLetterWriter(self.dlq, self._dead_lettered)
+        # One reconciler per partition, each with its own checkpoint (failed scores and
+        # job ids are per BullMQ queue), all writing the queue's one DLQ.
+        self.reconcilers = [
+            DeadLetterReconciler(
+                self.dlq,
+                connect(self.connection, decode_responses=False),
+                spec.queue_keys(lane.name),
+                spec.platform_keys().dlq_checkpoint(lane.name),
+                self.metrics.dead_letters_recovered.labels(self.queue.name).inc,
+            )
+            for lane in self.lanes
+        ]
+        self.reconciler = self.reconcilers[0]
+        self.producer = Producer(spec, self.connection)
         self.pool = ThreadPoolExecutor(
             max_workers=self.queue.concurrency, thread_name_prefix=f"job-{self.queue.name}"
         )
         self.tenants: Counter[str] = Counter()
         self.engine: Engine | None = None
         self.loop_watch: LoopWatch | None = None
+        self.loop_watches: list[LoopWatch] = []
         self.health: HealthServer | None = None
         self.draining = False
-        self._elapsed: dict[str, float] = {}
+        self._elapsed: dict[tuple[str, str], float] = {}
         self.completions = CompletionLog(
             log,
             self.queue.name,
@@ -146,9 +195,6 @@ class WorkerRuntime:
         self._timeout = float(self.queue.job_timeout_seconds)
         self.deadlines = JobDeadlines()
         self._tenant_limit = self.queue.tenancy.max_active_per_tenant
-        self._producers: dict[str, BullQueue] = {}
-        self._guards: dict[str, ProducerGuard] = {}
-        self._job_services: JobServices | None = None
         self._stop = asyncio.Event()
         # Only queues that receive schedules patch bullmq's cron strategy (cron ticks need
         # the DST-correct one, workers/cron.py) or check overlaps (workers/runs.py).
@@ -168,42 +214,33 @@ class WorkerRuntime:
         await self.wait_for_redis()
         await self.apply_queue_limits()
         q = self.queue
-        config = EngineConfig(
-            queue=q.name,
-            prefix=self.spec.queue_prefix(q.name),
-            connection=self.connection,
-            concurrency=q.concurrency,
-            default_attempts=q.attempts,
-            lock_duration_ms=self.settings.lock_duration_ms,
-            stalled_interval_ms=self.settings.stalled_interval_ms,
-            max_stalled_count=self.settings.max_stalled_count,
-            drain_delay_seconds=self.settings.drain_delay_seconds,
-            remove_on_complete=retention(q.remove_on_complete),
-            remove_on_fail=retention(q.remove_on_fail),
-        )
-        own = self._producer(q.name)
-        self._job_services = JobServices(
-            self.spec.queue_keys(q.name), own.backend, self.redis, self.enqueue
-        )
-        self.engine = create_engine(self.engine_kind, config, self.process, self)
+        engines = [self._lane_engine(lane) for lane in self.lanes]
+        self.engine = PartitionedEngine(engines) if self.partitioned else engines[0]
         self.health = HealthServer(self)
         await self.health.start(self.runtime_settings.http_host, self.runtime_settings.http_port)
         self.completions.start()
         self.dead_letters.start()
         if q.dead_letter.enabled:
-            self.reconciler.start(self.settings.dlq_reconcile_interval_seconds)
+            for reconciler in self.reconcilers:
+                reconciler.start(self.settings.dlq_reconcile_interval_seconds)
         await self.engine.start()
-        self.loop_watch = LoopWatch(
-            connection=self.connection,
-            prefix=self.spec.queue_prefix(q.name),
-            queue=q.name,
-            lock_duration_ms=self.settings.lock_duration_ms,
-            active_locks=self.engine.active_locks,
-            handlers=self._handler_codes(),
-            observe=self._loop_blocked,
-            report_after_seconds=self.settings.loop_block_report_seconds,
-        )
-        await self.loop_watch.start()
+        for lane, engine in zip(self.lanes, engines, strict=True):
+            # One lock-renewing thread per partition (locks are keyed by it); only the
+            # first reports a blocked loop, so one block is one log line and one sample.
+            watch = LoopWatch(
+                connection=self.connection,
+                prefix=self.spec.queue_prefix(lane.name),
+                queue=lane.name,
+                lock_duration_ms=self.settings.lock_duration_ms,
+                active_locks=engine.active_locks,
+                handlers=self._handler_codes(),
+                observe=self._loop_blocked,
+                report_after_seconds=self.settings.loop_block_report_seconds,
+                report_blocks=lane.index == 0,
+            )
+            await watch.start()
+            self.loop_watches.append(watch)
+        self.loop_watch = self.loop_watches[0]
         # Known from the start, then refreshed by every /readyz (workers/health.py); a
         # gauge, never a reason to stop a worker that is already fetching.
         with contextlib.suppress(Exception):
@@ -215,10 +252,37 @@ class WorkerRuntime:
                 "queue": q.name,
                 "engine": self.engine_kind,
                 "concurrency": q.concurrency,
+                "partitions": len(self.lanes),
                 "jobs": self.registry.names,
                 "redis": self.redis_settings.describe(),
                 "httpPort": self.health.port,
             },
+        )
+
+    def _lane_engine(self, lane: Lane) -> Engine:
+        """The engine of one partition (the queue itself when not partitioned)."""
+        q = self.queue
+        config = EngineConfig(
+            queue=lane.name,
+            prefix=self.spec.queue_prefix(lane.name),
+            connection=self.connection,
+            concurrency=q.partition_concurrency(lane.index),
+            default_attempts=q.attempts,
+            lock_duration_ms=self.settings.lock_duration_ms,
+            stalled_interval_ms=self.settings.stalled_interval_ms,
+            max_stalled_count=self.settings.max_stalled_count,
+            drain_delay_seconds=self.settings.drain_delay_seconds,
+            remove_on_complete=retention(q.remove_on_complete),
+            remove_on_fail=retention(q.remove_on_fail),
+        )
+        own = self.producer.bull_queue(lane.name)
+        lane.services = JobServices(
+            self.spec.queue_keys(lane.name), own.backend, self.redis, self.enqueue
+        )
+        if not self.partitioned:
+            return create_engine(self.engine_kind, config, self.process, self)
+        return create_engine(
+            self.engine_kind, config, partial(self.process, lane=lane), LaneHooks(self, lane)
         )
 
     async def wait_for_redis(self) -> None:
@@ -259,10 +323,19 @@ class WorkerRuntime:
 
     async def apply_queue_limits(self) -> None:
         """The spec's global rate limit (Python bullmq's Worker has no `limiter`);
-        a limit the platform did not set is left alone (workers/rate_limit.py)."""
-        meta = self.spec.queue_keys(self.queue.name).meta
-        done = await apply_rate_limit(self.redis, meta, self.queue.rate_limit)
-        log.info("rate limit", extra={"queue": self.queue.name, "rateLimit": done})
+        a limit the platform did not set is left alone (workers/rate_limit.py). A
+        partitioned queue's limit is split: each partition gets max // K per window."""
+        limit = self.queue.rate_limit
+        if limit is not None and self.partitioned:
+            share = limit.max // len(self.lanes)
+            limit = limit.model_copy(update={"max": share})
+        for lane in self.lanes:
+            meta = self.spec.queue_keys(lane.name).meta
+            done = await apply_rate_limit(self.redis, meta, limit)
+            log.info(
+                "rate limit",
+                extra={"queue": self.queue.name, "bullQueue": lane.name, "rateLimit": done},
+            )
 
     async def stop(self) -> None:
         """Drain: stop fetching, finish active jobs within the grace period, close."""
@@ -275,16 +348,16 @@ class WorkerRuntime:
         handed_back = await self.engine.stop(budget) if self.engine else 0
         log.info("drained", extra={"queue": self.queue.name, "handedBack": handed_back})
         await self.dead_letters.stop(DLQ_FLUSH_SECONDS)
-        await self.reconciler.stop()
+        for reconciler in self.reconcilers:
+            await reconciler.stop()
         await self.completions.stop()
         await self.deadlines.close()
-        if self.loop_watch:
-            await self.loop_watch.stop()
+        for watch in self.loop_watches:
+            await watch.stop()
         if self.health:
             await self.health.stop()
         await self.dlq.close()
-        for producer in self._producers.values():
-            await producer.close()
+        await self.producer.close()
         await self.redis.aclose()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
@@ -303,10 +376,12 @@ class WorkerRuntime:
 
     # ------------------------------------------------------------ one job
 
-    async def process(self, job: JobView) -> Any:
-        """Run one attempt of a job; raise to fail it (see workers.engine)."""
+    async def process(self, job: JobView, lane: Lane | None = None) -> Any:
+        """Run one attempt of a job; raise to fail it (see workers.engine). `lane`: the
+        partition it came from (None: the queue is not partitioned)."""
+        lane = lane or self.lanes[0]
         if self._skips_overlap and await should_skip_overlap(
-            self.redis, self.spec, self.queue.name, job.id
+            self.redis, self.spec, lane.name, job.id
         ):
             log.info(
                 "tick skipped: its previous run is still active",
@@ -320,8 +395,8 @@ class WorkerRuntime:
         limit = self._tenant_limit
         if tenant and limit is not None and self.tenants[tenant] >= limit:
             raise Deferred(TENANT_RETRY_MS, f"tenant {tenant} at its active limit {limit}")
-        assert self._job_services is not None, "process() before start()"
-        handle = Job(self._job_services, job, payload)
+        assert lane.services is not None, "process() before start()"
+        handle = Job(lane.services, job, payload)
         ctx = JobContext(
             job_id=job.id,
             name=job.name,
@@ -354,7 +429,7 @@ class WorkerRuntime:
                 self.tenants[tenant] -= 1
                 if self.tenants[tenant] <= 0:
                     del self.tenants[tenant]
-            self._elapsed[job.id] = elapsed
+            self._elapsed[lane.name, job.id] = elapsed
 
     async def _run(
         self, handler: JobHandler, payload: BaseModel, ctx: JobContext, handle: Job
@@ -400,36 +475,19 @@ class WorkerRuntime:
         data: Any,
         job_id: str | None = None,
         extra_opts: dict[str, Any] | None = None,
+        key: str | None = None,
     ) -> str:
         """Add a job to a queue of the catalog with its spec options (for handlers);
-        `extra_opts` adds BullMQ options (a flow child's `parent`)."""
-        target = self.spec.queue(queue_name)
-        opts = job_options(target, job_id=job_id)
-        if extra_opts:
-            opts.update(extra_opts)
-        producer = self._producer(queue_name)
-        # Past the producers' memory limit this raises RedisNearlyFull (an OutOfMemoryError):
-        # the calling job is deferred, not failed, while the workers drain (memory_guard.py).
-        await self._guard(queue_name, producer).check()
-        job = await add_acknowledged(producer, name, data, opts, spec_wait_policy(self.spec))
-        return str(job.id)
+        `extra_opts` adds BullMQ options (a flow child's `parent`); `key` picks a
+        partitioned queue's partition (workers/producer.py; else round-robin).
 
-    def _guard(self, queue_name: str, producer: BullQueue) -> ProducerGuard:
-        guard = self._guards.get(queue_name)
-        if guard is None:
-            limit = self.spec.redis.producer_memory_limit_percent
-            guard = self._guards[queue_name] = ProducerGuard(producer.client, limit)
-        return guard
-
-    def _producer(self, queue_name: str) -> BullQueue:
-        producer = self._producers.get(queue_name)
-        if producer is None:
-            opts = {
-                "connection": bullmq_connection_arg(self.connection),
-                "prefix": self.spec.queue_prefix(queue_name),
-            }
-            producer = self._producers[queue_name] = BullQueue(queue_name, opts)
-        return producer
+        Past the producers' memory limit this raises RedisNearlyFull (an
+        OutOfMemoryError): the calling job is deferred, not failed, while the workers
+        drain (memory_guard.py)."""
+        added = await self.producer.enqueue(
+            queue_name, name, data, key=key, job_id=job_id, extra_opts=extra_opts
+        )
+        return added.id
 
     def _handler_codes(self) -> dict[CodeType, str]:
         """Code object of each handler run on the loop -> its job name (for LoopWatch)."""
@@ -452,14 +510,18 @@ class WorkerRuntime:
     def retry_delay_ms(self, job: JobView, opts_backoff: Any, attempts_made: int) -> int:
         return retry_delay_ms(opts_backoff, self.queue.backoff, attempts_made)
 
-    def on_completed(self, job: JobView, result: Any) -> None:
+    def on_completed(self, job: JobView, result: Any, lane: Lane | None = None) -> None:
+        lane = lane or self.lanes[0]
         self.metrics.series(job.name).completed.inc()
-        seconds = self._elapsed.pop(job.id, 0.0)
+        seconds = self._elapsed.pop((lane.name, job.id), 0.0)
         self.completions.completed(
-            job.name, seconds, lambda: self._fields(job, "completed", seconds)
+            job.name, seconds, lambda: self._fields(job, "completed", seconds, lane)
         )
 
-    async def on_failed(self, job: JobView, error: BaseException, final: bool) -> None:
+    async def on_failed(
+        self, job: JobView, error: BaseException, final: bool, lane: Lane | None = None
+    ) -> None:
+        lane = lane or self.lanes[0]
         series = self.metrics.series(job.name)
         reason = (
             "invalid"
@@ -469,8 +531,8 @@ class WorkerRuntime:
             else "error"
         )
         series.failed(reason).inc()
-        seconds = self._elapsed.pop(job.id, 0.0)
-        fields = self._fields(job, "failed" if final else "retrying", seconds)
+        seconds = self._elapsed.pop((lane.name, job.id), 0.0)
+        fields = self._fields(job, "failed" if final else "retrying", seconds, lane)
         fields.update(error=str(error), reason=reason)
         if not final:
             series.retried.inc()
@@ -487,13 +549,16 @@ class WorkerRuntime:
             stacktrace=job.stacktrace,
             attempts_made=job.attempts_made,
             tenant_id=tenant_of(job.data),
+            source=lane.name,
         )
 
     def _dead_lettered(self, job_name: str) -> None:
         self.metrics.series(job_name).dead_lettered.inc()
 
-    def _fields(self, job: JobView, outcome: str, seconds: float = 0.0) -> dict[str, Any]:
-        return {
+    def _fields(
+        self, job: JobView, outcome: str, seconds: float = 0.0, lane: Lane | None = None
+    ) -> dict[str, Any]:
+        fields = {
             "queue": self.queue.name,
             "jobId": job.id,
             "jobName": job.name,
@@ -502,6 +567,9 @@ class WorkerRuntime:
             "seconds": round(seconds, 6),
             "tenantId": tenant_of(job.data),
         }
+        if self.partitioned and lane is not None:
+            fields["partition"] = lane.name
+        return fields
 
 
 async def run_worker(queue_name: str, engine: str | None = None) -> None:

@@ -13,7 +13,7 @@ from pydantic import (
 )
 
 from platform_spec.base import SpecModel
-from platform_spec.keys import DLQ_QUEUE_SUFFIX
+from platform_spec.keys import DLQ_QUEUE_SUFFIX, partition_queues
 from platform_spec.pod_facts import GRACE_MARGIN_SECONDS
 from platform_spec.sections.common import (
     DNS_LABEL,
@@ -25,6 +25,10 @@ from platform_spec.sections.common import (
     Resources,
     duplicates,
 )
+
+# Most partitions of one queue: each is a fetch loop in every worker process of the queue
+# (and KEDA's redis scaler mode reads 3-4 keys per partition).
+MAX_PARTITIONS = 64
 
 
 class Backoff(SpecModel):
@@ -195,6 +199,17 @@ class Queue(SpecModel):
         default_factory=list, description="Job names the queue accepts (plus the built-in ping)."
     )
     concurrency: int = Field(10, ge=1, le=1000, description="Jobs in flight per worker process.")
+    partitions: int = Field(
+        1,
+        ge=1,
+        le=MAX_PARTITIONS,
+        description="BullMQ queues this queue is spread over (`<name>-p0` ...; 1: the queue "
+        "itself). In Redis Cluster mode each partition has its own hash tag, so a hot queue "
+        "uses several shards. Producers pick a partition by key (per-key order kept) or "
+        "round-robin (workers/partitions.py); each worker consumes all of them, splitting "
+        "`concurrency` between them; counts and autoscaling add them up. "
+        "docs/redis-cluster.md, 'Partitioned queues'.",
+    )
     attempts: int = Field(
         3, ge=1, description="Tries per job, the first included; after the last, the DLQ."
     )
@@ -268,6 +283,17 @@ class Queue(SpecModel):
         if self.termination_grace_period_seconds is not None:
             return self.termination_grace_period_seconds
         return self.job_timeout_seconds + GRACE_MARGIN_SECONDS
+
+    @property
+    def partition_names(self) -> list[str]:
+        """The BullMQ queues that hold this queue's jobs: its partitions, or itself."""
+        return partition_queues(self.name, self.partitions)
+
+    def partition_concurrency(self, index: int) -> int:
+        """Jobs in flight per worker process on partition `index`: `concurrency` split
+        over the partitions, the remainder to the first ones (the sum is `concurrency`)."""
+        share, rest = divmod(self.concurrency, self.partitions)
+        return share + (1 if index < rest else 0)
 
     @property
     def dlq_name(self) -> str:

@@ -70,3 +70,15 @@ seen_contexts: list[JobContext] = []
 async def keep_context(payload: Echo, ctx: JobContext) -> str:
     seen_contexts.append(ctx)
     return payload.text
+
+
+# (key, sequence number) in the order `ordered` jobs ran (in-process workers only): the
+# partitioned-queue test checks each key's jobs ran in the order they were enqueued.
+ran_in_order: list[tuple[str, int]] = []
+
+
+@registry.job("ordered", Echo)
+async def ordered(payload: Echo, ctx: JobContext) -> int:
+    await asyncio.sleep(0)  # let the other partitions' jobs interleave
+    ran_in_order.append((payload.text, payload.count))
+    return payload.count

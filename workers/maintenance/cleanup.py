@@ -53,13 +53,17 @@ async def cleanup(
     dry_run = bool(flag(payload, "dryRun", "dry_run", False))
     per_queue: dict[str, dict[str, int]] = {}
     for q in spec.queues:
-        queue = bull_queue(redis, spec, q.name)
         counts = {"completed": 0, "failed": 0}
-        for state, retention in (("completed", q.remove_on_complete), ("failed", q.remove_on_fail)):
-            if retention.age_seconds is not None:
-                counts[state] = await clean_older_than(
-                    queue, state, retention.age_seconds, dry_run=dry_run
-                )
+        for name in q.partition_names:  # a partitioned queue's partitions, added up
+            queue = bull_queue(redis, spec, name)
+            for state, retention in (
+                ("completed", q.remove_on_complete),
+                ("failed", q.remove_on_fail),
+            ):
+                if retention.age_seconds is not None:
+                    counts[state] += await clean_older_than(
+                        queue, state, retention.age_seconds, dry_run=dry_run
+                    )
         per_queue[q.name] = counts
     total = sum(c["completed"] + c["failed"] for c in per_queue.values())
     return {"dryRun": dry_run, "removed": per_queue, "total": total}

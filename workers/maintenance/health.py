@@ -112,27 +112,33 @@ async def check_queue(
     redis: aioredis.Redis, spec: PlatformSpec, queue: Queue, workers: int, now_ms: int
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     alerts = spec.monitoring.alerts
-    keys = spec.queue_keys(queue.name)
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.llen(keys.wait)
-        pipe.zcard(keys.prioritized)
-        pipe.zcard(keys.failed)
-        pipe.lrange(keys.active, 0, ACTIVE_SCAN - 1)
-        pipe.hexists(keys.meta, "paused")
-        pipe.lindex(keys.wait, -1)  # oldest: BullMQ LPUSHes new jobs
-        wait, prioritized, failed, active_ids, paused, oldest = await pipe.execute()
     stuck_after_ms = max(alerts.stuck_seconds, queue.job_timeout_seconds) * 1000
-    started = await _job_times(redis, keys, list(active_ids), "processedOn")
-    stuck = sum(1 for t in started if now_ms - t > stuck_after_ms)
-    backlog = int(wait) + int(prioritized)
+    backlog = failed = active = stuck = 0
+    paused = True
     oldest_age_ms = 0
-    if oldest:
-        created = await _job_times(redis, keys, [oldest], "timestamp")
-        oldest_age_ms = now_ms - created[0] if created else 0
+    # A partitioned queue's partitions, added up (one BullMQ queue otherwise).
+    for keys in spec.partition_keys(queue.name):
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.llen(keys.wait)
+            pipe.zcard(keys.prioritized)
+            pipe.zcard(keys.failed)
+            pipe.lrange(keys.active, 0, ACTIVE_SCAN - 1)
+            pipe.hexists(keys.meta, "paused")
+            pipe.lindex(keys.wait, -1)  # oldest: BullMQ LPUSHes new jobs
+            wait, prioritized, part_failed, active_ids, part_paused, oldest = await pipe.execute()
+        started = await _job_times(redis, keys, list(active_ids), "processedOn")
+        stuck += sum(1 for t in started if now_ms - t > stuck_after_ms)
+        backlog += int(wait) + int(prioritized)
+        failed += int(part_failed)
+        active += len(active_ids)
+        paused = paused and bool(part_paused)
+        if oldest:
+            created = await _job_times(redis, keys, [oldest], "timestamp")
+            oldest_age_ms = max(oldest_age_ms, now_ms - created[0] if created else 0)
     facts = {
         "waiting": backlog,
         "failed": int(failed),
-        "active": len(active_ids),
+        "active": active,
         "stuck": stuck,
         "paused": bool(paused),
         "workers": workers,
@@ -151,12 +157,7 @@ async def check_queue(
         out.append(finding("paused", "queue is paused", q))
     if backlog and workers == 0 and not paused:
         out.append(finding("backlog_without_workers", f"{backlog} waiting, no worker", q))
-    if (
-        workers > 0
-        and not paused
-        and not active_ids
-        and oldest_age_ms > alerts.stuck_seconds * 1000
-    ):
+    if workers > 0 and not paused and not active and oldest_age_ms > alerts.stuck_seconds * 1000:
         out.append(
             finding(
                 "workers_not_fetching",
@@ -172,12 +173,14 @@ async def worker_counts(redis: aioredis.Redis, spec: PlatformSpec) -> dict[str, 
     """Connected bullmq workers per queue from CLIENT LIST (None if the server refuses it)."""
     counts: dict[str, int] = {}
     for queue in spec.queues:
+        # A partitioned queue's worker consumes every partition: count those of the first.
+        first = queue.partition_names[0]
         try:
-            workers = await bull_queue(redis, spec, queue.name).get_workers()
+            workers = await bull_queue(redis, spec, first).get_workers()
         except Exception as exc:  # managed Redis may refuse CLIENT LIST
             log.warning("cannot list workers", extra={"error": str(exc)})
             return None
-        counts[queue.name] = sum(1 for w in workers if w.get("name") == queue.name)
+        counts[queue.name] = sum(1 for w in workers if w.get("name") == first)
     return counts
 
 

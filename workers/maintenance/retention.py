@@ -26,7 +26,7 @@ async def enforce_retention(
     trimmed: dict[str, int] = {}
     dlq_removed: dict[str, int] = {}
     for q in spec.queues:
-        names = [q.name] + ([q.dlq_name] if q.dead_letter.enabled else [])
+        names = q.partition_names + ([q.dlq_name] if q.dead_letter.enabled else [])
         for name in names:
             events = spec.queue_keys(name).events
             trimmed[name] = int(await redis.xtrim(events, maxlen=maxlen, approximate=True))

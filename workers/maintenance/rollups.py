@@ -60,17 +60,22 @@ async def _durations(redis: aioredis.Redis, keys: QueueKeys, ids: list[str]) -> 
 async def rollup_hour(
     redis: aioredis.Redis, spec: PlatformSpec, queue: str, start_ms: int, now_ms: int
 ) -> dict[str, float]:
-    keys = spec.queue_keys(queue)
     end_ms = start_ms + HOUR_MS
-    # The client decodes replies (decode_responses=True): members are str.
-    completed = cast(
-        list[str],
-        await redis.zrangebyscore(
-            keys.completed, start_ms, f"({end_ms}", start=0, num=MAX_JOBS_PER_HOUR
-        ),
-    )
-    failed = await redis.zcount(keys.failed, start_ms, f"({end_ms}")
-    durations = await _durations(redis, keys, list(completed))
+    completed: list[str] = []
+    failed = 0
+    durations: list[float] = []
+    # A partitioned queue's partitions, added up (one BullMQ queue otherwise).
+    for keys in spec.partition_keys(queue):
+        # The client decodes replies (decode_responses=True): members are str.
+        ids = cast(
+            list[str],
+            await redis.zrangebyscore(
+                keys.completed, start_ms, f"({end_ms}", start=0, num=MAX_JOBS_PER_HOUR
+            ),
+        )
+        completed += ids
+        failed += int(await redis.zcount(keys.failed, start_ms, f"({end_ms}"))
+        durations += await _durations(redis, keys, list(ids))
     elapsed = max(1.0, (min(end_ms, now_ms) - start_ms) / 1000)
     return {
         "completed": float(len(completed)),

@@ -7,5 +7,5 @@
 {{/* Generated from platform_spec/keys.py: the BullMQ key suffixes templates build
    keys from: (include "bullmq-platform.keys" . | fromJson).backlog */}}
 {{- define "bullmq-platform.keys" -}}
-{"backlog": ["wait", "prioritized"], "busy": ["active"], "delayed": "delayed", "dlqBacklog": "wait", "dlqQueueSuffix": "-dlq", "exported": ["wait", "prioritized", "active", "delayed", "failed"], "failed": "failed"}
+{"backlog": ["wait", "prioritized"], "busy": ["active"], "delayed": "delayed", "dlqBacklog": "wait", "dlqQueueSuffix": "-dlq", "exported": ["wait", "prioritized", "active", "delayed", "failed"], "failed": "failed", "partitionFormat": "%s-p%d", "partitionPattern": "%s-p[0-9]+"}
 {{- end -}}

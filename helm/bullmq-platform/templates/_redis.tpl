@@ -72,6 +72,26 @@ a DLQ passes its queue's name. PlatformSpec.queue_prefix is the Python side.
 {{- end -}}
 {{- end -}}
 
+{{/*
+The BullMQ queues holding a queue's jobs, as a JSON list: its partitions
+(`partitions: K` > 1, names from platform_spec/keys.py through the facts), or
+itself. Call with (dict "ctx" $ "queue" $queue). Queue.partition_names is the
+Python side.
+*/}}
+{{- define "bullmq-platform.partitionNames" -}}
+{{- $k := include "bullmq-platform.keys" .ctx | fromJson -}}
+{{- $n := int (.queue.partitions | default 1) -}}
+{{- $names := list -}}
+{{- if le $n 1 -}}
+{{- $names = list .queue.name -}}
+{{- else -}}
+{{- range $i := until $n -}}
+{{- $names = append $names (printf $k.partitionFormat $.queue.name $i) -}}
+{{- end -}}
+{{- end -}}
+{{- $names | toJson -}}
+{{- end -}}
+
 {{/* "true" when clients talk Redis Cluster: redis.mode cluster, or external.cluster. */}}
 {{- define "bullmq-platform.redisCluster" -}}
 {{- $r := .Values.redis -}}
@@ -87,8 +107,11 @@ failed keys, and its DLQ's waiting jobs (suffixes: platform_spec/keys.py via _fa
 {{- $keys := list -}}
 {{- range $q := .Values.queues -}}
 {{- $prefix := include "bullmq-platform.queuePrefix" (dict "ctx" $ "queue" $q.name) -}}
+{{- range $part := include "bullmq-platform.partitionNames" (dict "ctx" $ "queue" $q) | fromJsonArray -}}
+{{- $partPrefix := include "bullmq-platform.queuePrefix" (dict "ctx" $ "queue" $part) -}}
 {{- range $suffix := $k.exported -}}
-{{- $keys = append $keys (printf "db0=%s:%s:%s" $prefix $q.name $suffix) -}}
+{{- $keys = append $keys (printf "db0=%s:%s:%s" $partPrefix $part $suffix) -}}
+{{- end -}}
 {{- end -}}
 {{- if $q.deadLetter.enabled -}}
 {{- $keys = append $keys (printf "db0=%s:%s%s:%s" $prefix $q.name $k.dlqQueueSuffix $k.dlqBacklog) -}}
