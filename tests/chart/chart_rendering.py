@@ -15,11 +15,14 @@ from platform_spec.model import PlatformSpec
 from platform_spec.values import chart_values
 
 # Each stack's example values, plus prod's with redis.mode sentinel and cluster (the
-# same render, schema and policy tests cover the Sentinel and Cluster StatefulSets).
+# same render, schema and policy tests cover the Sentinel and Cluster StatefulSets);
+# the cluster variant also partitions one queue (PARTITIONED), so they cover
+# partitioned queues' triggers and keys too.
 SENTINEL_SUFFIX = "+sentinel"
 CLUSTER_SUFFIX = "+cluster"
 STACKS = ("dev", "staging", "prod", f"prod{SENTINEL_SUFFIX}", f"prod{CLUSTER_SUFFIX}")
 HELM_MAJORS = (4, 3)
+PARTITIONED = {"queue": "notifications", "partitions": 3}
 Obj = dict[str, Any]
 
 
@@ -30,9 +33,18 @@ def stack_values(stack: str) -> dict[str, Any]:
         if stack.endswith(suffix):
             values = stack_values(stack.removesuffix(suffix))
             values["redis"]["mode"] = mode
+            if mode == "cluster":
+                partition(values, str(PARTITIONED["queue"]), int(PARTITIONED["partitions"]))
             return values
     path: Path = CHART_DIR / "ci" / f"{stack}-values.yaml"
     return dict(yaml.safe_load(path.read_text()) or {})
+
+
+def partition(values: dict[str, Any], queue: str, partitions: int) -> dict[str, Any]:
+    """`values` with `queue` spread over `partitions` partitions (queues[].partitions)."""
+    (entry,) = [q for q in values["queues"] if q["name"] == queue]
+    entry["partitions"] = partitions
+    return values
 
 
 def default_values(**changes: Any) -> dict[str, Any]:
