@@ -61,6 +61,11 @@ class FlowProducer:
             queue = self.spec.queue(job.queue)
         except KeyError:
             raise ValueError(f"{path}.queue: no queue {job.queue!r} in the spec") from None
+        if queue.partitions > 1:
+            raise ValueError(
+                f"{path}.queue: {job.queue!r} is partitioned ({queue.partitions} BullMQ "
+                "queues, each its own hash slot): a flow's jobs must share one slot"
+            )
         prefix = self.spec.queue_prefix(job.queue)
         root_prefix = root_prefix or prefix
         if prefix != root_prefix:
