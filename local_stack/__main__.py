@@ -102,20 +102,20 @@ def depth_table(client: redis.Redis, spec: PlatformSpec) -> Table:
     columns = ("wait", "prio", "active", "delayed", "done", "failed", "dlq")
     for column in columns:
         table.add_column(column, justify="right")
-    pipe = client.pipeline(transaction=False)
     for queue in spec.queues:
-        keys = spec.queue_keys(queue.name)
-        pipe.llen(keys.wait)
-        pipe.zcard(keys.prioritized)
-        pipe.llen(keys.active)
-        pipe.zcard(keys.delayed)
-        pipe.zcard(keys.completed)
-        pipe.zcard(keys.failed)
-        pipe.llen(spec.queue_keys(queue.dlq_name).wait)
-    counts = pipe.execute()
-    n = len(columns)
-    for i, queue in enumerate(spec.queues):
-        table.add_row(queue.name, *(str(c) for c in counts[i * n : i * n + n]))
+        # A partitioned queue's partitions, added up (one BullMQ queue otherwise).
+        totals = [0] * len(columns)
+        for keys in spec.partition_keys(queue.name):
+            pipe = client.pipeline(transaction=False)
+            pipe.llen(keys.wait)
+            pipe.zcard(keys.prioritized)
+            pipe.llen(keys.active)
+            pipe.zcard(keys.delayed)
+            pipe.zcard(keys.completed)
+            pipe.zcard(keys.failed)
+            totals = [t + int(c) for t, c in zip(totals, pipe.execute(), strict=False)]
+        totals[-1] = int(client.llen(spec.queue_keys(queue.dlq_name).wait))
+        table.add_row(queue.name, *(str(c) for c in totals))
     return table
 
 
