@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from autoscaling.signal import scaling_payload
 from local_stack.redis_server import RedisServer
+from platform_spec.keys import META_RATE_MAX
 from platform_spec.model import PlatformSpec
 from workers.cli import app
 from workers.connection import bullmq_connection
@@ -47,7 +48,9 @@ def test_it_should_drain_every_partition_in_key_order_and_count_them_as_one_queu
     redis_server: RedisServer, queue_name: str
 ) -> None:
     # concurrency == partitions: each partition runs one job at a time, in its order.
-    spec = make_spec(queue_name, partitions=K, concurrency=K)
+    # The rate limit is split: 2 * K per ms for the queue, 2 per ms for each partition.
+    limit = {"max": 2 * K, "durationMs": 1}
+    spec = make_spec(queue_name, partitions=K, concurrency=K, rateLimit=limit)
     keys = [f"customer-{i}" for i in range(6)]
 
     async def scenario() -> None:
@@ -73,6 +76,8 @@ def test_it_should_drain_every_partition_in_key_order_and_count_them_as_one_queu
             state = body["state"]
             assert state["wait"] + state["prioritized"] == total  # the partitions' sum
             async with running_worker(redis_server, spec) as runtime:
+                for keys_of in spec.partition_keys(queue_name):
+                    assert await client.hget(keys_of.meta, META_RATE_MAX) == "2"
 
                 async def drained() -> bool:
                     done = await _counts(producer, spec, "completed")
