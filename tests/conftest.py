@@ -9,6 +9,7 @@ Redis on 6379 is never touched.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +18,37 @@ import pytest
 import redis
 from containers import Containers
 
-from local_stack.redis_server import RedisServer, local_spec
+from local_stack.lifetime import die_with_parent
+from local_stack.redis_server import PORT_SLICE_ENV, RedisServer, local_spec
+
+TESTS = Path(__file__).resolve().parent
+# scripts/test runs the suite in two processes (pytest-xdist, `--dist loadgroup`). Each
+# process takes whole groups: a test module by default, so its module fixtures are made
+# once; these folders whole, because their session fixtures are costly (the images, the
+# 6-node cluster, the dashboard's board) or their drills share one machine-wide budget.
+WHOLE_FOLDERS = frozenset({"image", "dashboard", "redis_cluster", "sentinel", "bench"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A parallel worker dies with the pytest that started it (an orphaned worker would run
+    its drills on; their processes die with the worker, local_stack/lifetime.py), and
+    takes its own slice of listening ports (local_stack.free_port)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", ... under xdist
+    if worker is not None:
+        die_with_parent()
+        count = os.environ["PYTEST_XDIST_WORKER_COUNT"]
+        os.environ[PORT_SLICE_ENV] = f"{worker.removeprefix('gw')}/{count}"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        relative = item.path.relative_to(TESTS)
+        whole = len(relative.parts) > 1 and relative.parts[0] in WHOLE_FOLDERS
+        group = relative.parts[0] if whole else relative.as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
