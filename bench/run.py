@@ -48,6 +48,7 @@ from bench.subjects import (
     launch,
 )
 from bench.verify import delete_queue, queue_state, verify
+from local_stack.npm import npm_ci
 from local_stack.redis_server import RedisServer
 from platform_spec.keys import DEFAULT_PREFIX, QueueKeys
 
@@ -83,16 +84,11 @@ def ensure_node() -> str:
     if node is None:
         raise SystemExit("node not found: install Node.js (>= 18) to run the bench")
     if not (NODE_DIR / "node_modules" / "bullmq").is_dir():
-        npm = shutil.which("npm")
-        if npm is None:
-            raise SystemExit("npm not found: it installs Node BullMQ into bench/node")
         print("installing Node BullMQ into bench/node (npm ci) ...", flush=True)
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=NODE_DIR,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+    try:
+        npm_ci(NODE_DIR, "bullmq")
+    except FileNotFoundError as error:
+        raise SystemExit(f"{error}; npm installs Node BullMQ into bench/node") from error
     return node
 
 

@@ -9,10 +9,9 @@ in a 0600 file (never on a command line).
 from __future__ import annotations
 
 import secrets
-import shutil
-import subprocess
 from pathlib import Path
 
+from local_stack.npm import npm_ci
 from platform_spec.stack import REPO_ROOT
 
 DASHBOARD_DIR = REPO_ROOT / "dashboard"
@@ -21,17 +20,7 @@ MAIN = DASHBOARD_DIR / "src" / "main.mjs"
 
 def install_node_modules() -> None:
     """`npm ci` from the committed lock, once (bull-board, bullmq, ioredis, express)."""
-    if (DASHBOARD_DIR / "node_modules" / "@bull-board" / "api").is_dir():
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        raise FileNotFoundError("npm not found: run scripts/bootstrap (it installs nodejs and npm)")
-    subprocess.run(
-        [npm, "ci", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=DASHBOARD_DIR,
-        check=True,
-        timeout=600,
-    )
+    npm_ci(DASHBOARD_DIR, "@bull-board/api", "--omit=dev")
 
 
 def basic_auth_password_file(state_dir: Path) -> Path:

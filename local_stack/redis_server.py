@@ -47,12 +47,22 @@ LOWEST_LISTEN_PORT = 20000
 _handed_out: set[int] = set()
 
 
+# Processes picking ports at the same time (the test suite's parallel workers) each take
+# their own slice, "<index>/<count>" of the range, so two never pick the same port between
+# a pick and its bind. tests/conftest.py sets it per pytest-xdist worker.
+PORT_SLICE_ENV = "LOCAL_STACK_PORT_SLICE"
+
+
 def _listen_port_range() -> range:
     try:
         ephemeral_low = int(EPHEMERAL_RANGE.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         ephemeral_low = 32768
-    return range(LOWEST_LISTEN_PORT, max(ephemeral_low, LOWEST_LISTEN_PORT + 1000))
+    whole = range(LOWEST_LISTEN_PORT, max(ephemeral_low, LOWEST_LISTEN_PORT + 1000))
+    index, _, count = os.environ.get(PORT_SLICE_ENV, "0/1").partition("/")
+    size = len(whole) // int(count)
+    start = whole.start + int(index) * size
+    return range(start, start + size)
 
 
 def free_port() -> int:

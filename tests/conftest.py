@@ -9,15 +9,74 @@ Redis on 6379 is never touched.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 from containers import Containers
+from xdist.scheduler import LoadScopeScheduling
 
-from local_stack.redis_server import RedisServer, local_spec
+from local_stack.lifetime import die_with_parent
+from local_stack.redis_server import PORT_SLICE_ENV, RedisServer, local_spec
+
+TESTS = Path(__file__).resolve().parent
+# scripts/test runs the suite in two processes (pytest-xdist, `-n 2 --dist loadscope`).
+# Each process takes whole groups: a test module by default, so its module fixtures are
+# made once; these folders whole, because their session fixtures are costly (the images,
+# the 6-node cluster, the dashboard's board, the runtime venv) or their drills would
+# otherwise compete with each other for the machine.
+WHOLE_FOLDERS = frozenset({"image", "dashboard", "redis_cluster", "sentinel", "bench"})
+# Folders whose groups start first, longest first (measured with --durations), so that
+# the run does not end on one long drill while the other process idles.
+LONG_FIRST = ("drills", "dashboard", "image", "redis_cluster", "sentinel", "monitoring")
+
+
+def group_of(nodeid: str) -> str:
+    """The group of a test (`tests/<folder>/<module>.py::<name>`) one process runs whole."""
+    parts = nodeid.split("::", 1)[0].split("/")
+    if len(parts) > 2 and parts[1] in WHOLE_FOLDERS:
+        return "/".join(parts[:2])
+    return "/".join(parts)
+
+
+class GroupScheduling(LoadScopeScheduling):
+    """xdist's loadscope with the groups above, in collection order (LONG_FIRST)."""
+
+    def __init__(self, config: pytest.Config, log: Any = None) -> None:
+        config.option.loadscopereorder = False  # keep LONG_FIRST, not the tests' count
+        super().__init__(config, log)
+
+    def _split_scope(self, nodeid: str) -> str:
+        return group_of(nodeid)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> GroupScheduling | None:
+    return GroupScheduling(config, log) if config.getvalue("dist") == "loadscope" else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A parallel worker dies with the pytest that started it (an orphaned worker would run
+    its drills on; their processes die with the worker, local_stack/lifetime.py), and
+    takes its own slice of listening ports (local_stack.free_port)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", ... under xdist
+    if worker is not None:
+        die_with_parent()
+        count = os.environ["PYTEST_XDIST_WORKER_COUNT"]
+        os.environ[PORT_SLICE_ENV] = f"{worker.removeprefix('gw')}/{count}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """LONG_FIRST folders first; the rest, and the order inside a folder, as collected."""
+
+    def rank(item: pytest.Item) -> int:
+        folder = item.path.relative_to(TESTS).parts[0]
+        return LONG_FIRST.index(folder) if folder in LONG_FIRST else len(LONG_FIRST)
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")

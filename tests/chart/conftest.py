@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from node_json import node_json
+
+from local_stack.npm import npm_ci
 
 VALIDATORS = Path(__file__).parent / "crd_validators"
 
@@ -24,16 +25,7 @@ def crd_validate() -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
     npm, node = shutil.which("npm"), shutil.which("node")
     if npm is None or node is None:
         pytest.fail("node and npm are needed for the CRD schema tests (apt-get install nodejs npm)")
-    if not (VALIDATORS / "node_modules" / "@kubernetes-models" / "keda").is_dir():
-        result = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=VALIDATORS,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert result.returncode == 0, f"npm ci failed:\n{result.stderr}"
+    npm_ci(VALIDATORS, "@kubernetes-models/keda", timeout=300)
 
     def validate(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         script = VALIDATORS / "validate.mjs"

@@ -5,7 +5,6 @@ Debian's chromium by apt), then one platform with the dashboard per test module.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 
@@ -13,6 +12,7 @@ import pytest
 from board import BROWSER_DIR, CHROMIUM, Board, start_board, stop_board
 
 from local_stack.dashboard import install_node_modules
+from local_stack.npm import npm_ci
 
 APT_LOCK_TIMEOUT = "900"  # other builds on the machine may hold the dpkg lock
 
@@ -32,17 +32,7 @@ def browser_ready() -> None:
     if not CHROMIUM.exists():
         _apt_install("chromium")
     install_node_modules()
-    if not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
-        npm = shutil.which("npm")
-        assert npm, "npm is missing: run scripts/bootstrap"
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=BROWSER_DIR,
-            check=True,
-            timeout=600,
-            # playwright-core downloads nothing at install; say so anyway.
-            env={**os.environ, "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"},
-        )
+    npm_ci(BROWSER_DIR, "playwright-core")
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from bullmq import Job
 from bullmq import Queue as BullQueue
 
 from local_stack.lifetime import die_with_parent
+from local_stack.npm import npm_ci
 from local_stack.redis_server import RedisServer
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings, RuntimeSettings
@@ -189,10 +190,7 @@ def node_bullmq() -> Path:
     """tests/node with node_modules installed (`npm ci` from the committed lock)."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node/npm not installed")
-    if not (NODE_DIR / "node_modules" / "bullmq").is_dir():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300
-        )
+    npm_ci(NODE_DIR, "bullmq", timeout=300)
     return NODE_DIR
 
 
