@@ -51,8 +51,8 @@ def parse(argv: list[str]) -> Config:
     parser.add_argument(
         "--levers",
         action="store_true",
-        help="also run variants with one lever off (worker: one log line per job; fast: flush "
-        "adaptive/immediate, no fetch-next)",
+        help="also run variants with one lever off (worker: one log line per job, flush per tick "
+        "at c=1, writes every 4 commands; fast: flush adaptive/immediate, no fetch-next)",
     )
     parser.add_argument(
         "--baseline",

@@ -39,6 +39,10 @@ GRACE_SECONDS = 20
 LEVER_ENV = {
     # One JSON line per completed job, as before the success-log lever.
     "worker[log=each]": {"BULLMQ_PLATFORM_LOG_LEVEL": "DEBUG"},
+    # Batched per tick at concurrency 1 too (flush "auto" writes at once there).
+    "worker[flush=tick]": {"BULLMQ_PLATFORM_FAST_FLUSH": "tick"},
+    # Batched writes leave every 4 commands (measured, not kept: docs/throughput.md).
+    "worker[chunk=4]": {"BULLMQ_PLATFORM_FAST_FLUSH_CHUNK": "4"},
     "fast[flush=adaptive]": {"BULLMQ_PLATFORM_FAST_FLUSH": "adaptive"},
     "fast[flush=immediate]": {"BULLMQ_PLATFORM_FAST_FLUSH": "immediate"},
     "fast[no-fetch-next]": {"BULLMQ_PLATFORM_FAST_NO_FETCH_NEXT": "1"},

@@ -33,8 +33,8 @@ ReplyError = hiredis.ReplyError
 # How writes are flushed: "adaptive" (at once when idle, else at the end of the
 # tick), "tick" (always at the end of the tick) or "immediate" (one write per
 # command). The bench measures the three (`python -m bench --levers`); the fast
-# engine uses "tick" (EngineOptions.flush_mode), this client's default stays
-# "adaptive" for one-off callers.
+# engine uses "adaptive" at concurrency 1 and "tick" above (EngineOptions.flush_mode
+# "auto"), this client's default stays "adaptive" for one-off callers.
 FLUSH_MODES = ("adaptive", "tick", "immediate")
 
 
@@ -43,8 +43,11 @@ class RedisConnectionLost(ConnectionError):
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self, loop: asyncio.AbstractEventLoop, flush_mode: str) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, flush_mode: str, flush_chunk: int = 0
+    ) -> None:
         self._loop = loop
+        self._flush_chunk = flush_chunk
         self._reader = hiredis.Reader()
         self._waiters: deque[asyncio.Future[Any]] = deque()
         self._buffer: list[bytes] = []
@@ -104,7 +107,14 @@ class _Protocol(asyncio.Protocol):
             self.transport.write(packed)
             return future
         self._waiters.append(future)
-        self._buffer.append(packed)
+        buffer = self._buffer
+        buffer.append(packed)
+        if len(buffer) == self._flush_chunk:
+            # A full chunk leaves now: Redis starts on it while this tick's other
+            # callers are still being run (their commands follow in the next chunk).
+            self.transport.write(b"".join(buffer))
+            buffer.clear()
+            return future
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
@@ -144,15 +154,20 @@ class PipelinedRedis:
     `RedisSettings.redis_kwargs()` works as is.
     """
 
-    def __init__(self, connection: dict[str, Any], *, flush_mode: str = "adaptive") -> None:
+    def __init__(
+        self, connection: dict[str, Any], *, flush_mode: str = "adaptive", flush_chunk: int = 0
+    ) -> None:
         if flush_mode not in FLUSH_MODES:
             raise ValueError(f"flush_mode must be one of {FLUSH_MODES}, not {flush_mode!r}")
+        if flush_chunk < 0:
+            raise ValueError(f"flush_chunk must be >= 0, not {flush_chunk}")
         # The password apart: a printed or logged `_kwargs` must not carry it.
         data, self._sentinel_target = split_sentinel(connection)
         self._kwargs = {k: v for k, v in data.items() if k != "password"}
         self._sentinels: Sentinel | None = None
         self._password: str | None = connection.get("password")
         self._flush_mode = flush_mode
+        self._flush_chunk = flush_chunk
         self._protocol: _Protocol | None = None
         self._scripts: dict[str, tuple[bytes, bytes]] = {}  # name -> (sha, body)
 
@@ -174,7 +189,7 @@ class PipelinedRedis:
         timeout = kwargs.get("socket_connect_timeout") or 10.0
         _, protocol = await asyncio.wait_for(
             loop.create_connection(
-                lambda: _Protocol(loop, self._flush_mode),
+                lambda: _Protocol(loop, self._flush_mode, self._flush_chunk),
                 host,
                 port,
                 ssl=context,

@@ -32,6 +32,10 @@ from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
 
 from platform_spec.settings import RedisSettings, SentinelTarget
 from workers.cluster_client import cluster_client, cluster_client_sync, split_cluster
+from workers.tls_context import install as _install_tls_contexts
+
+# One TLS context per settings, platform CA only, for every redis-py client of the process.
+_install_tls_contexts()
 
 # Key of the Sentinel target in the connection kwargs (platform_spec/settings.py).
 SENTINEL_KEY = "sentinel"

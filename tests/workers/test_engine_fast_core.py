@@ -58,11 +58,14 @@ def events(client: redis.Redis, queue: str) -> list[dict[str, str]]:
     return [fields for _, fields in client.xrange(f"bull:{queue}:events")]
 
 
+# flush_chunk 3: writes leave every 3 buffered commands too (the lever stays switchable).
+@pytest.mark.parametrize("flush_chunk", [0, 3], ids=["tick", "chunk3"])
 def test_it_should_process_every_job_exactly_once(
     redis_server: RedisServer,
     redis_client: redis.Redis,
     admin_client: redis.Redis,
     queue_name: str,
+    flush_chunk: int,
 ) -> None:
     n = 300
     seen: list[str] = []
@@ -82,7 +85,9 @@ def test_it_should_process_every_job_exactly_once(
             ],
         )
         engine = FastEngine(
-            queue_name, redis_server.connection_kwargs("worker"), EngineOptions(concurrency=10)
+            queue_name,
+            redis_server.connection_kwargs("worker"),
+            EngineOptions(concurrency=10, flush_chunk=flush_chunk),
         )
         await run_until(engine, processor, lambda: engine.processed >= n)
 
