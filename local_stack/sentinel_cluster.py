@@ -274,13 +274,14 @@ class SentinelCluster:
                 node.process.stderr.close()  # a node killed by a drill left its pipe open
 
     @staticmethod
-    def wait_for(condition: Any, timeout: float, what: str) -> None:
-        """Poll `condition` until true; TimeoutError naming `what` after `timeout` s."""
+    def wait_for(condition: Any, timeout: float, what: str, pause: float = 0.1) -> None:
+        """Poll `condition` every `pause` s until true; TimeoutError naming `what` after
+        `timeout` s."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if condition():
                 return
-            time.sleep(0.1)
+            time.sleep(pause)
         raise TimeoutError(f"gave up waiting {timeout:.0f}s for {what}")
 
     # ------------------------------------------------------------ who is who

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,8 @@ from local_stack.sentinel_cluster import HOST, SentinelCluster, SentinelProcess
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 ROTATED = ("replication", "sentinel", "worker")
 TIMEOUT = 60.0
+# Each look opens 15 TLS connections: look less often, leave the CPU to the reloaders.
+PAUSE = 0.5
 
 
 def write_like_the_kubelet(path: Path, text: str) -> None:
@@ -125,12 +128,17 @@ def test_it_should_rotate_the_sentinel_passwords_without_a_restart(
     old = {user: first.passwords[user] for user in ROTATED}
     new = {user: secrets.token_urlsafe(24) for user in ROTATED}
     logs = cluster.reloader_logs
+    marks: dict[str, float] = {}
+    started = time.monotonic()
 
     # Step 1: new passwords current, the old ones kept as previous.
     for user in ROTATED:
         write_like_the_kubelet(first.password_dir / "previous" / user, old[user])
         write_like_the_kubelet(first.password_dir / user, new[user])
-    cluster.wait_for(lambda: all(everywhere(cluster, new)), TIMEOUT, f"new passwords\n{logs()}")
+    cluster.wait_for(
+        lambda: all(everywhere(cluster, new)), TIMEOUT, f"new passwords\n{logs()}", PAUSE
+    )
+    marks["new_taken_everywhere"] = time.monotonic() - started
     assert all(everywhere(cluster, old)), "the old passwords must work until the cut-over"
     cluster.wait_for(
         lambda: all(
@@ -141,14 +149,21 @@ def test_it_should_rotate_the_sentinel_passwords_without_a_restart(
         f"every Sentinel to log in to its peers with the new password\n{logs()}",
     )
 
+    marks["sentinels_switched"] = time.monotonic() - started
     # Step 2: the cut-over: the old passwords are refused everywhere.
+    started = time.monotonic()
     for user in ROTATED:
         (first.password_dir / "previous" / user).unlink()
     cluster.wait_for(
-        lambda: not any(everywhere(cluster, old)), TIMEOUT, f"old passwords refused\n{logs()}"
+        lambda: not any(everywhere(cluster, old)),
+        TIMEOUT,
+        f"old passwords refused\n{logs()}",
+        PAUSE,
     )
 
+    marks["old_refused_everywhere"] = time.monotonic() - started
     # Every replication and Sentinel connection logs in again, with what it holds now.
+    started = time.monotonic()
     for node in cluster.nodes:
         admin = redis.Redis(**node.connection_kwargs("admin"), socket_timeout=5)
         for user in ("replication", "sentinel"):
@@ -160,7 +175,9 @@ def test_it_should_rotate_the_sentinel_passwords_without_a_restart(
         client.close()
     cluster.wait_for(lambda: synced(cluster), TIMEOUT, f"replicas to sync again\n{logs()}")
 
+    marks["replicas_synced_again"] = time.monotonic() - started
     # A failover: the Sentinels promote a replica; the other nodes follow it (masterauth).
+    started = time.monotonic()
     before = cluster.primary()
     client = on_sentinel(cluster, cluster.sentinels[0], "sentinel", new["sentinel"])
     assert client.execute_command("SENTINEL", "FAILOVER", cluster.master_name)
@@ -171,6 +188,10 @@ def test_it_should_rotate_the_sentinel_passwords_without_a_restart(
     cluster.wait_for(lambda: cluster.role(before) == "slave", TIMEOUT, "the old one to follow")
     cluster.wait_for(cluster.writable, TIMEOUT, f"the new primary to take writes\n{logs()}")
     cluster.wait_for(lambda: synced(cluster), TIMEOUT, f"every replica to follow\n{logs()}")
+    marks["failover_writable_and_synced"] = time.monotonic() - started
+    print(
+        "[drill] Sentinel password rotation, seconds:", {k: round(v, 1) for k, v in marks.items()}
+    )
     worker = on_node(cluster.primary(), "worker", new["worker"])
     assert worker.set("bull:rotation-check", "1")
     worker.close()
