@@ -74,9 +74,10 @@ class _PlatformWorker(Worker):  # type: ignore[misc]
 
     async def _scheduleNextIteration(self, job: Job) -> None:
         """bullmq's step, sent again through a failover's refusals (NOREPLICAS from a
-        new primary without a replica yet) while the tick's lock lasts: bullmq retries
+        new primary without a replica yet) for a quarter of the lock: bullmq retries
         only connection errors, and a refused add left the chain to the scheduler's
-        repair (workers/next_tick.py; the script is idempotent)."""
+        repair (workers/next_tick.py; the script is idempotent). A quarter: bullmq runs
+        this before the tick's processing starts, so it must end well before the lock."""
         await add_next_tick(
             self,
             str(job.repeatJobKey),
@@ -85,7 +86,7 @@ class _PlatformWorker(Worker):  # type: ignore[misc]
             job.data,
             job.opts or {},
             str(job.id),
-            retry_seconds=int(self.opts.get("lockDuration") or 30_000) / 1000,
+            retry_seconds=int(self.opts.get("lockDuration") or 30_000) / 4000,
         )
 
     async def moveToActive(self, token: str) -> Any:
