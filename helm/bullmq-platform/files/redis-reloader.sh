@@ -77,18 +77,17 @@ fingerprint() {
 
 apply_passwords() {
   sh "$conf/assemble-acl.sh" "$conf/acl.rules" "$pwdir" "$localdir" "$state/users.acl" || return 1
-  count=0
-  while read -r _ user rules; do
-    [ "$user" = "default" ] && continue
-    # $rules unquoted on purpose: one argument per rule (globbing is off).
-    # shellcheck disable=SC2086
-    reply=$(cli ACL SETUSER "$user" $rules)
-    if [ "$reply" != "OK" ]; then
-      echo "redis-reloader: ACL SETUSER $user failed: $reply" >&2
-      return 1
-    fi
-    count=$((count + 1))
-  done <"$state/users.acl"
+  # One redis-cli for every user but `default`: a command per line on stdin (the
+  # rules hold no quotes; each word is one argument).
+  grep '^user ' "$state/users.acl" | grep -v '^user default ' >"$state/users.replay" || true
+  count=$(grep -c '^user ' "$state/users.replay" || true)
+  replies=$(sed 's/^user /ACL SETUSER /' "$state/users.replay" |
+    cli_to 127.0.0.1 "${REDIS_PORT:-6379}" reloader)
+  if [ "$(printf '%s\n' "$replies" | grep -c '^OK$')" != "$count" ]; then
+    echo "redis-reloader: ACL SETUSER failed: $(printf '%s\n' "$replies" |
+      grep -v '^OK$' | head -n 1)" >&2
+    return 1
+  fi
   cp "$state/users.acl" "$acl.next"
   mv "$acl.next" "$acl"
   echo "redis-reloader: applied the passwords of $count ACL users" >&2
@@ -107,16 +106,15 @@ apply_sentinel_users() {
   # shellcheck disable=SC2086
   sh "$conf/sentinel-acl.sh" "$pwdir" ${SENTINEL_CLIENT_USERS:-} >"$state/sentinel-users.acl" ||
     return 1
-  count=0
-  while read -r _ user rules; do
-    # shellcheck disable=SC2086
-    reply=$(scli ACL SETUSER "$user" $rules)
-    if [ "$reply" != "OK" ]; then
-      echo "redis-reloader: Sentinel ACL SETUSER $user failed: $reply" >&2
-      return 1
-    fi
-    count=$((count + 1))
-  done <"$state/sentinel-users.acl"
+  # One redis-cli for every user: a command per line on stdin (the rules hold no quotes).
+  count=$(grep -c '^user ' "$state/sentinel-users.acl")
+  replies=$(sed 's/^user /ACL SETUSER /' "$state/sentinel-users.acl" |
+    cli_to 127.0.0.1 "$SENTINEL_PORT" reloader)
+  if [ "$(printf '%s\n' "$replies" | grep -c '^OK$')" != "$count" ]; then
+    echo "redis-reloader: Sentinel ACL SETUSER failed: $(printf '%s\n' "$replies" |
+      grep -v '^OK$' | head -n 1)" >&2
+    return 1
+  fi
   # Sentinel writes its users to its own sentinel.conf: a restarted Sentinel keeps them.
   reply=$(scli SENTINEL FLUSHCONFIG)
   [ "$reply" = "OK" ] || echo "redis-reloader: SENTINEL FLUSHCONFIG failed: $reply" >&2
