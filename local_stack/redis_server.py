@@ -248,10 +248,22 @@ class RedisServer:
             f"redis-server not ready after {timeout}s: {last_error}\n{self._log_tail()}"
         )
 
-    def start_reloader(self, interval_seconds: int = 1) -> subprocess.Popen[bytes]:
-        """Run the chart's redis-reloader.sh beside the server, as the pod's sidecar does."""
+    def start_reloader(
+        self,
+        interval_seconds: int = 1,
+        *,
+        files_of: RedisServer | None = None,
+        local_dir: Path | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """Run the chart's redis-reloader.sh beside the server, as the pod's sidecar does.
+
+        A Sentinel set's nodes use node 0's rendered files, password files and ACL file
+        (`files_of`), each with its own `local_dir`, and add the Sentinel's `extra_env`.
+        """
         assert self.tls is not None
-        conf_dir = self.state_dir / "conf"
+        files = files_of or self
+        conf_dir = files.state_dir / "conf"
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "REDIS_PORT": str(self.port),
@@ -267,7 +279,9 @@ class RedisServer:
             env["DATA_DIR"] = str(self.state_dir / "data")
             env["APPENDFSYNC"] = persistence.appendfsync
             env["DISK_RESERVE_PERCENT"] = str(persistence.disk_reserve_percent)
-        argv = [str(p) for p in (conf_dir, self.password_dir, self.local_dir, self.acl_file)]
+        env.update(extra_env or {})
+        local = local_dir or self.local_dir
+        argv = [str(p) for p in (conf_dir, files.password_dir, local, files.acl_file)]
         with (self.state_dir / "reloader.log").open("ab") as log:
             self.reloader = subprocess.Popen(
                 ["sh", str(conf_dir / "redis-reloader.sh"), *argv],

@@ -11,6 +11,7 @@ line. Used by `scripts/local --redis sentinel` and by the failover drills.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import subprocess
@@ -144,6 +145,8 @@ class SentinelCluster:
             ],
             check=True,
             capture_output=True,
+            # The Sentinel's `reloader` user (the pod-local password), as the chart's init.
+            env={**os.environ, "RELOADER_PASSWORD_FILE": str(first.local_dir / "reloader")},
         )
         tls = first.tls
         node.config_file.write_text(
@@ -228,6 +231,40 @@ class SentinelCluster:
             and int(state.get("num-other-sentinels", 0)) >= others
         )
 
+    def start_reloaders(self, interval_seconds: int = 1) -> None:
+        """The chart's redis-reloader.sh beside every node, as each pod's sidecar, with
+        the Sentinel beside it (its users, auth-pass, sentinel-pass) and masterauth.
+
+        The nodes share node 0's password files and ACL file; each reloader gets its own
+        copy of the pod-local passwords (its state folder lives there)."""
+        first = self.nodes[0]
+        peers = " ".join(f"{HOST}:{n.port}" for n in self.nodes)
+        sentinel_peers = " ".join(f"{HOST}:{s.port}" for s in self.sentinels)
+        for node, sentinel in zip(self.nodes, self.sentinels, strict=True):
+            local = first.local_dir
+            if node is not first:
+                local = node.state_dir / "local"
+                local.mkdir(mode=0o700, exist_ok=True)
+                for user in ("exporter", "reloader"):
+                    shutil.copy2(first.local_dir / user, local / user)
+            node.start_reloader(
+                interval_seconds,
+                files_of=first,
+                local_dir=local,
+                extra_env={
+                    "SENTINEL_PORT": str(sentinel.port),
+                    "SENTINEL_MASTER": self.master_name,
+                    "SENTINEL_CLIENT_USERS": " ".join(SENTINEL_CLIENTS),
+                    "PEER_NODES": peers,
+                    "SENTINEL_PEERS": sentinel_peers,
+                    "NODE_CONF": str(node.state_dir / "replication.conf"),
+                },
+            )
+
+    def reloader_logs(self) -> str:
+        """Every node's reloader log (no secrets: the reloader never prints one)."""
+        return "\n".join(f"--- node {n.port}\n{n.reloader_log()}" for n in self.nodes)
+
     def stop(self) -> None:
         for sentinel in self.sentinels:
             sentinel.stop()
@@ -237,13 +274,14 @@ class SentinelCluster:
                 node.process.stderr.close()  # a node killed by a drill left its pipe open
 
     @staticmethod
-    def wait_for(condition: Any, timeout: float, what: str) -> None:
-        """Poll `condition` until true; TimeoutError naming `what` after `timeout` s."""
+    def wait_for(condition: Any, timeout: float, what: str, pause: float = 0.1) -> None:
+        """Poll `condition` every `pause` s until true; TimeoutError naming `what` after
+        `timeout` s."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if condition():
                 return
-            time.sleep(0.1)
+            time.sleep(pause)
         raise TimeoutError(f"gave up waiting {timeout:.0f}s for {what}")
 
     # ------------------------------------------------------------ who is who

@@ -12,7 +12,9 @@ One pass (`Registrar.reconcile`):
 3. verify that each unchanged schedule still has its next job (delayed,
    waiting, prioritized or active); if not (the chain broke: a worker died
    between fetching a tick and materializing the next, Redis restored without
-   it, remove then re-add as in #3063) upsert it again and count a repair;
+   it, remove then re-add as in #3063) add the tick after the one it points at,
+   guarded as a worker's add is (workers/next_tick.py: never a second job for
+   a tick, even when the chain moved on meanwhile) and count a repair;
 4. remove schedules this stack registered and no longer declares (or declares
    disabled); leave everybody else's alone.
 
@@ -46,6 +48,7 @@ from scheduler.schedules import (
 )
 from workers.connection import bullmq_connection_arg, connect
 from workers.cron import patch_bullmq_cron
+from workers.next_tick import add_next_tick, tick_job_id
 
 # A next job may be due this much later than the schedule allows (clock jitter).
 NEXT_SLACK_MS = 1000
@@ -198,8 +201,10 @@ class Registrar:
                 await self._upsert(decl)
                 report.updated.append(decl.id)
         elif not await self._next_job_present(decl, record):
-            await self._upsert(decl)
-            report.repaired[decl.id] = "next job missing"
+            if await self._add_missing_next(decl, int(record["next"])):
+                report.repaired[decl.id] = "next job missing"
+            else:
+                report.unchanged.append(decl.id)  # a worker moved the chain on meanwhile
         elif int(record["next"]) > latest_next_ms(decl, time.time()) + NEXT_SLACK_MS:
             # A worker whose clock ran ahead produced the next job late: re-create the
             # scheduler so its next job is due by our clock (drill:
@@ -231,6 +236,29 @@ class Registrar:
             "schedule upserted",
             extra={"schedule": decl.id, "queue": decl.queue, "repeat": decl.repeat_opts},
         )
+
+    async def _add_missing_next(self, decl: DeclaredSchedule, seen_next_ms: int) -> bool:
+        """Add the tick after the one the scheduler points at (`seen_next_ms`), only if it
+        still points there and that tick's job does not exist (workers/next_tick.py).
+
+        Not an upsert: its next fire is computed before the script runs, and a pass slowed
+        by a failover ran it after a worker had run that tick; bullmq then queued the
+        finished job again (one tick ran twice). True when a job was added.
+        """
+        added = await add_next_tick(
+            self.queue(decl.queue),
+            decl.id,
+            decl.repeat_opts,
+            decl.job_name,
+            decl.data,
+            decl.opts,
+            tick_job_id(decl.id, seen_next_ms),
+        )
+        log.info(
+            "next job added" if added else "next job present after all",
+            extra={"schedule": decl.id, "queue": decl.queue, "job": added},
+        )
+        return added is not None
 
     async def _next_job_present(self, decl: DeclaredSchedule, record: dict[str, Any]) -> bool:
         """Whether the job the scheduler points at is still on its way to a worker."""

@@ -65,6 +65,7 @@ from workers.bullmq_wire import (
     now_ms,
 )
 from workers.connection import bullmq_connection_arg
+from workers.next_tick import add_next_tick
 
 log = logging.getLogger(__name__)
 
@@ -662,10 +663,12 @@ class FastEngine:
         """Materialise the next iteration of the job scheduler that produced `job`.
 
         The same step Node's worker takes in nextJobFromJobData (bullmq's
-        JobScheduler.upsertJobScheduler with override=False).
+        JobScheduler.upsertJobScheduler with override=False), sent again through a
+        failover's refusals while the tick's lock lasts (workers/next_tick.py: the
+        script is idempotent). Before, one NOREPLICAS left the chain to the
+        scheduler's repair.
         """
         from bullmq import Queue
-        from bullmq.job_scheduler import JobScheduler
 
         try:
             if self._scheduler_queue is None:
@@ -676,14 +679,15 @@ class FastEngine:
                         "prefix": self.options.prefix,
                     },
                 )
-            await JobScheduler(self._scheduler_queue).upsertJobScheduler(
-                job.repeat_job_key,
+            await add_next_tick(
+                self._scheduler_queue,
+                str(job.repeat_job_key),
                 job.opts.get("repeat"),
                 job.name,
                 job.data,
                 job.opts,
-                override=False,
-                producer_id=job.id,
+                job.id,
+                retry_seconds=self.options.lock_duration_ms / 1000,
             )
         except Exception as err:
             log.warning("next iteration of scheduler %s not added: %s", job.repeat_job_key, err)

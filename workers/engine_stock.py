@@ -12,6 +12,7 @@ Everything camelCase and every library quirk stays in this module:
   seconds (`every` schedulers otherwise lose slots);
 - a handler's `JobMoved` (waiting for children) becomes bullmq's
   WaitingChildrenError, so the worker leaves the job alone;
+- a scheduler's next iteration is added again through a failover's refusals;
 - a job hash it cannot read (workers/job_hash.py) fails at once as InvalidJob;
 - progress of the fetch loop is stamped for liveness.
 """
@@ -34,6 +35,7 @@ from workers.engine import EngineConfig, EngineHooks, JobView, Process
 from workers.errors import Deferred, InvalidJob, JobMoved
 from workers.job_hash import check_job_hash
 from workers.logs import get_logger
+from workers.next_tick import add_next_tick
 from workers.payloads import MalformedData
 
 # Name of the in-memory backoff type that routes bullmq's delay computation to us.
@@ -69,6 +71,23 @@ class _PlatformWorker(Worker):  # type: ignore[misc]
             if running:
                 await asyncio.wait(running)
         await super().close(force)
+
+    async def _scheduleNextIteration(self, job: Job) -> None:
+        """bullmq's step, sent again through a failover's refusals (NOREPLICAS from a
+        new primary without a replica yet) for a quarter of the lock: bullmq retries
+        only connection errors, and a refused add left the chain to the scheduler's
+        repair (workers/next_tick.py; the script is idempotent). A quarter: bullmq runs
+        this before the tick's processing starts, so it must end well before the lock."""
+        await add_next_tick(
+            self,
+            str(job.repeatJobKey),
+            (job.opts or {}).get("repeat"),
+            job.name,
+            job.data,
+            job.opts or {},
+            str(job.id),
+            retry_seconds=int(self.opts.get("lockDuration") or 30_000) / 4000,
+        )
 
     async def moveToActive(self, token: str) -> Any:
         job = await super().moveToActive(token)

@@ -23,6 +23,23 @@ export function redisOptions(redis) {
       ...(redis.serverName ? { servername: redis.serverName } : {}),
     };
   }
+  if (redis.sentinels?.length) {
+    // Follow the primary: ioredis asks the Sentinels at every (re)connect, and a
+    // failover's READONLY or dropped connection sends it back to them.
+    delete options.host;
+    delete options.port;
+    options.sentinels = redis.sentinels;
+    options.name = redis.sentinelMaster;
+    if (redis.sentinelUsername) {
+      options.sentinelUsername = redis.sentinelUsername;
+      options.sentinelPassword = redis.sentinelPassword;
+    }
+    if (redis.tls) {
+      options.enableTLSForSentinelMode = true;
+      options.sentinelTLS = { ca: options.tls.ca, rejectUnauthorized: true };
+    }
+    options.reconnectOnError = (err) => (err.message.startsWith('READONLY') ? 2 : false);
+  }
   return options;
 }
 
@@ -33,5 +50,9 @@ export function connect(redis) {
 /** Where we connect, for logs: never the password. */
 export function describe(redis) {
   const user = redis.username ? `${redis.username}@` : '';
+  if (redis.sentinels?.length) {
+    const hosts = redis.sentinels.map((s) => `${s.host}:${s.port}`).join(',');
+    return `${redis.tls ? 'rediss' : 'redis'}+sentinel://${user}${hosts}/${redis.sentinelMaster}`;
+  }
   return `${redis.tls ? 'rediss' : 'redis'}://${user}${redis.host}:${redis.port}`;
 }

@@ -84,8 +84,16 @@ export function loadSettings() {
       caFile: env('REDIS_CA_FILE', join(secretsDir, 'ca.crt')),
       serverName: env('REDIS_SERVER_NAME', undefined),
       passwordFile,
+      // redis.mode sentinel (or an external Sentinel set): ask these for the primary.
+      sentinels: sentinelHosts(env('REDIS_SENTINEL_HOSTS', '')),
+      sentinelMaster: env('REDIS_SENTINEL_MASTER', spec.redis?.sentinel?.masterName),
+      sentinelUsername: env('REDIS_SENTINEL_USERNAME', username),
+      sentinelPasswordFile: env('REDIS_SENTINEL_PASSWORD_FILE', passwordFile),
     },
   };
+  if (settings.redis.sentinels.length && !settings.redis.sentinelMaster) {
+    throw new SettingsError(`${ENV_PREFIX}REDIS_SENTINEL_MASTER: required with ${ENV_PREFIX}REDIS_SENTINEL_HOSTS`);
+  }
   if (!['basic', 'proxyHeader'].includes(settings.auth.mode)) {
     throw new SettingsError(`dashboard.auth.mode: ${JSON.stringify(settings.auth.mode)} is not basic or proxyHeader`);
   }
@@ -97,7 +105,26 @@ export function loadSettings() {
     throw new SettingsError('dashboard.auth.proxyHeader: required when dashboard.auth.mode is proxyHeader');
   }
   if (username) settings.redis.password = readSecretFile(passwordFile, `${ENV_PREFIX}REDIS_PASSWORD_FILE`);
+  if (settings.redis.sentinels.length && settings.redis.sentinelUsername) {
+    settings.redis.sentinelPassword = readSecretFile(
+      settings.redis.sentinelPasswordFile,
+      `${ENV_PREFIX}REDIS_SENTINEL_PASSWORD_FILE`,
+    );
+  }
   return settings;
+}
+
+/** "host:port,host:port" (BULLMQ_PLATFORM_REDIS_SENTINEL_HOSTS) -> [{host, port}]. */
+export function sentinelHosts(value) {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const at = item.lastIndexOf(':');
+      if (at <= 0) throw new SettingsError(`${ENV_PREFIX}REDIS_SENTINEL_HOSTS: ${JSON.stringify(item)} is not host:port`);
+      return { host: item.slice(0, at), port: port(item.slice(at + 1), `${ENV_PREFIX}REDIS_SENTINEL_HOSTS`) };
+    });
 }
 
 /** `/ops/bull/` and `/ops/bull` both become `/ops/bull`; `/` stays `/`. */

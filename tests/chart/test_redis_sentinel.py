@@ -123,3 +123,48 @@ def test_it_should_admit_sentinel_traffic_between_redis_pods() -> None:
     policy = named(docs, "NetworkPolicy", REDIS)
     ports = [{p["port"] for p in rule["ports"]} for rule in policy["spec"]["ingress"]]
     assert {"redis", "sentinel"} in ports
+
+
+def test_it_should_let_the_reloader_rotate_the_sentinel_passwords_live() -> None:
+    """The reloader sidecar reaches the Sentinel beside it, knows every peer (a new
+    password is switched to once all take it) and may rewrite masterauth; the Sentinel
+    seeds a `reloader` user from the pod-local password (files/sentinel-acl.sh)."""
+    docs = objects(
+        sentinel_values(**{"dashboard.enabled": True, "dashboard.auth.existingSecret": "d"})
+    )
+    sts = named(docs, "StatefulSet", REDIS)
+    spec = sts["spec"]["template"]["spec"]
+    reloader = {c["name"]: c for c in spec["containers"]}["reloader"]
+    env = {e["name"]: e.get("value") for e in reloader["env"]}
+    pods = [f"{REDIS}-{i}.{HEADLESS}.bullmq.svc.cluster.local" for i in range(3)]
+    assert env["SENTINEL_PORT"] == "26379"
+    assert env["SENTINEL_MASTER"] == "bullmq"
+    assert env["PEER_NODES"] == " ".join(f"{p}:6379" for p in pods)
+    assert env["SENTINEL_PEERS"] == " ".join(f"{p}:26379" for p in pods)
+    assert env["SENTINEL_CLIENT_USERS"] == "worker scheduler keda exporter dashboard"
+    assert env["NODE_CONF"] == "/etc/redis/node/replication.conf"
+    mounts = {m["name"]: m for m in reloader["volumeMounts"]}
+    assert mounts["node"]["mountPath"] == "/etc/redis/node"
+    assert not mounts["node"].get("readOnly")
+    (init,) = spec["initContainers"]
+    init_env = {e["name"]: e.get("value") for e in init["env"]}
+    assert init_env["RELOADER_PASSWORD_FILE"] == "/etc/redis/acl/local/reloader"
+    data = named(docs, "ConfigMap", f"{REDIS}-config")["data"]
+    assert "sentinel-acl.sh" in data
+    assert 'sh "$conf/sentinel-acl.sh"' in data["sentinel-node.sh"]
+    assert "+acl|setuser" not in data["sentinel.conf"]  # users are added in the pod
+
+
+def test_it_should_point_the_dashboard_at_the_sentinels() -> None:
+    """The dashboard gets the Sentinel env every client gets (and follows the primary:
+    tests/sentinel/test_it_should_connect_the_dashboard_to_the_primary.py)."""
+    docs = objects(
+        sentinel_values(**{"dashboard.enabled": True, "dashboard.auth.existingSecret": "d"})
+    )
+    dashboard = named(docs, "Deployment", "bullmq-platform-dashboard")
+    (container,) = dashboard["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    pods = [f"{REDIS}-{i}.{HEADLESS}.bullmq.svc.cluster.local" for i in range(3)]
+    assert env["BULLMQ_PLATFORM_REDIS_SENTINEL_HOSTS"] == ",".join(f"{p}:26379" for p in pods)
+    assert env["BULLMQ_PLATFORM_REDIS_SENTINEL_MASTER"] == "bullmq"
+    assert env["BULLMQ_PLATFORM_REDIS_SENTINEL_USERNAME"] == "dashboard"

@@ -20,12 +20,18 @@
 #   (MISCONF), reports aof_last_write_status:err (alert BullmqRedisAofWriteErrors)
 #   and resumes by itself once space is freed. Back to `always` at twice the
 #   reserve. Re-applied every second, so a restarted Redis is guarded too.
+# - redis.mode sentinel: the same for the Sentinel beside it (its ACL users), then
+#   masterauth, Sentinel's auth-pass and sentinel-pass once every peer takes the new
+#   password (see below).
 # It logs in as the `reloader` ACL user with a pod-local password (see
-# local-passwords.sh); it never prints a password.
+# local-passwords.sh; the Sentinel has the same user); it never prints a password
+# and never puts one in argv (`redis-cli -x` reads it from stdin).
 # usage: redis-reloader.sh CONF_DIR PASSWORD_DIR LOCAL_DIR ACL_FILE
 # env: REDIS_PORT, REDIS_TLS, REDIS_TLS_AUTH_CLIENTS, REDIS_TLS_CERT_FILE,
 #      REDIS_TLS_KEY_FILE, REDIS_TLS_CA_FILE, RELOAD_INTERVAL_SECONDS,
-#      DATA_DIR, APPENDFSYNC, DISK_RESERVE_PERCENT (disk guard; off without DATA_DIR)
+#      DATA_DIR, APPENDFSYNC, DISK_RESERVE_PERCENT (disk guard; off without DATA_DIR),
+#      SENTINEL_PORT, SENTINEL_MASTER, SENTINEL_CLIENT_USERS, PEER_NODES, SENTINEL_PEERS,
+#      NODE_CONF (redis.mode sentinel; "host:port ..." lists; NODE_CONF: replication.conf)
 set -eu
 set -f # the rules hold globs (~bull:*): never expand them
 conf=$1
@@ -40,15 +46,27 @@ mkdir -p "$state"
 REDISCLI_AUTH=$(cat "$localdir/reloader")
 export REDISCLI_AUTH
 
-cli() {
-  set -- -h 127.0.0.1 -p "${REDIS_PORT:-6379}" --user reloader --no-auth-warning "$@"
+# redis-cli HOST PORT USER ARGS...: the password comes from REDISCLI_AUTH, stdin
+# from the caller (`-x` reads the last argument from it, so no secret is in argv).
+cli_to() {
+  host=$1 port=$2 user=$3
+  shift 3
+  set -- -h "$host" -p "$port" --user "$user" --no-auth-warning "$@"
   if [ "$tls" = "true" ]; then
     set -- --tls --cacert "$state/ca-bundle.crt" "$@"
     if [ "${REDIS_TLS_AUTH_CLIENTS:-no}" != "no" ]; then
       set -- --cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE" "$@"
     fi
   fi
-  timeout 10 redis-cli "$@" </dev/null 2>&1 || true
+  timeout 10 redis-cli "$@" 2>&1 || true
+}
+
+# The pod's Redis, and its Sentinel (redis.mode sentinel), as `reloader`.
+cli() {
+  cli_to 127.0.0.1 "${REDIS_PORT:-6379}" reloader "$@" </dev/null
+}
+scli() {
+  cli_to 127.0.0.1 "$SENTINEL_PORT" reloader "$@" </dev/null
 }
 
 # A digest of the files' contents; kubelet's hidden ..data folders are skipped.
@@ -59,21 +77,111 @@ fingerprint() {
 
 apply_passwords() {
   sh "$conf/assemble-acl.sh" "$conf/acl.rules" "$pwdir" "$localdir" "$state/users.acl" || return 1
-  count=0
-  while read -r _ user rules; do
-    [ "$user" = "default" ] && continue
-    # $rules unquoted on purpose: one argument per rule (globbing is off).
-    # shellcheck disable=SC2086
-    reply=$(cli ACL SETUSER "$user" $rules)
-    if [ "$reply" != "OK" ]; then
-      echo "redis-reloader: ACL SETUSER $user failed: $reply" >&2
-      return 1
-    fi
-    count=$((count + 1))
-  done <"$state/users.acl"
+  # One redis-cli for every user but `default`: a command per line on stdin (the
+  # rules hold no quotes; each word is one argument).
+  grep '^user ' "$state/users.acl" | grep -v '^user default ' >"$state/users.replay" || true
+  count=$(grep -c '^user ' "$state/users.replay" || true)
+  replies=$(sed 's/^user /ACL SETUSER /' "$state/users.replay" |
+    cli_to 127.0.0.1 "${REDIS_PORT:-6379}" reloader)
+  if [ "$(printf '%s\n' "$replies" | grep -c '^OK$')" != "$count" ]; then
+    echo "redis-reloader: ACL SETUSER failed: $(printf '%s\n' "$replies" |
+      grep -v '^OK$' | head -n 1)" >&2
+    return 1
+  fi
   cp "$state/users.acl" "$acl.next"
   mv "$acl.next" "$acl"
   echo "redis-reloader: applied the passwords of $count ACL users" >&2
+}
+
+# ---- redis.mode sentinel (SENTINEL_PORT set): the Sentinel's own ACL users, and the
+# passwords Redis and Sentinel send as clients: masterauth (replica -> primary, user
+# `replication`), auth-pass (Sentinel -> data nodes) and sentinel-pass (Sentinel ->
+# Sentinel, both user `sentinel`). A client password is switched only once every peer
+# that answers takes it (a rotation puts the new password on every node, the old one
+# in previous/; the pods' reloaders see the Secret at different times): switched
+# sooner, a Sentinel would get NOAUTH from a primary still on the old password and
+# could declare it down.
+
+apply_sentinel_users() {
+  # shellcheck disable=SC2086
+  sh "$conf/sentinel-acl.sh" "$pwdir" ${SENTINEL_CLIENT_USERS:-} >"$state/sentinel-users.acl" ||
+    return 1
+  # One redis-cli for every user: a command per line on stdin (the rules hold no quotes).
+  count=$(grep -c '^user ' "$state/sentinel-users.acl")
+  replies=$(sed 's/^user /ACL SETUSER /' "$state/sentinel-users.acl" |
+    cli_to 127.0.0.1 "$SENTINEL_PORT" reloader)
+  if [ "$(printf '%s\n' "$replies" | grep -c '^OK$')" != "$count" ]; then
+    echo "redis-reloader: Sentinel ACL SETUSER failed: $(printf '%s\n' "$replies" |
+      grep -v '^OK$' | head -n 1)" >&2
+    return 1
+  fi
+  # Sentinel writes its users to its own sentinel.conf: a restarted Sentinel keeps them.
+  reply=$(scli SENTINEL FLUSHCONFIG)
+  [ "$reply" = "OK" ] || echo "redis-reloader: SENTINEL FLUSHCONFIG failed: $reply" >&2
+  echo "redis-reloader: applied the passwords of $count Sentinel ACL users" >&2
+}
+
+# Whether every peer (host:port ...) that answers takes USER's current password.
+taken_by() {
+  user=$1
+  shift
+  password=$(tr -d '\r\n' <"$pwdir/$user")
+  for peer in "$@"; do
+    reply=$(REDISCLI_AUTH=$password cli_to "${peer%:*}" "${peer##*:}" "$user" PING </dev/null)
+    case $reply in
+      *WRONGPASS* | *NOAUTH* | *NOPERM* | *invalid*) return 1 ;;
+    esac # PONG, or no answer: a node that is down reads the Secret when it starts
+  done
+}
+
+password_hash() {
+  tr -d '\r\n' <"$pwdir/$1" | sha256sum | cut -d' ' -f1
+}
+
+replication_applied=""
+sentinel_applied=""
+switch_client_passwords() {
+  current=$(password_hash replication)
+  if [ "$current" != "$replication_applied" ]; then
+    # shellcheck disable=SC2086
+    if taken_by replication ${PEER_NODES:-}; then
+      reply=$(tr -d '\r\n' <"$pwdir/replication" | cli_to 127.0.0.1 "${REDIS_PORT:-6379}" \
+        reloader -x CONFIG SET masterauth)
+      if [ "$reply" = "OK" ]; then
+        replication_applied=$current
+        if [ -n "${NODE_CONF:-}" ] && [ -f "$NODE_CONF" ]; then
+          # A restarted redis-server (same pod) reads it again.
+          { grep -v '^masterauth ' "$NODE_CONF" || true
+            printf 'masterauth %s\n' "$(tr -d '\r\n' <"$pwdir/replication")"; } >"$NODE_CONF.next"
+          mv "$NODE_CONF.next" "$NODE_CONF"
+        fi
+        echo "redis-reloader: masterauth follows the replication password" >&2
+      else
+        echo "redis-reloader: CONFIG SET masterauth failed: $reply" >&2
+      fi
+    else
+      echo "redis-reloader: a data node refuses the new replication password yet" >&2
+    fi
+  fi
+  current=$(password_hash sentinel)
+  if [ "$current" != "$sentinel_applied" ]; then
+    # shellcheck disable=SC2086
+    if taken_by sentinel ${PEER_NODES:-} ${SENTINEL_PEERS:-}; then
+      auth=$(tr -d '\r\n' <"$pwdir/sentinel" | cli_to 127.0.0.1 "$SENTINEL_PORT" reloader \
+        -x SENTINEL SET "$SENTINEL_MASTER" auth-pass)
+      peers=$(tr -d '\r\n' <"$pwdir/sentinel" | cli_to 127.0.0.1 "$SENTINEL_PORT" reloader \
+        -x SENTINEL CONFIG SET sentinel-pass)
+      if [ "$auth" = "OK" ] && [ "$peers" = "OK" ]; then
+        sentinel_applied=$current
+        echo "redis-reloader: Sentinel's auth-pass and sentinel-pass follow the sentinel" \
+          "password" >&2
+      else
+        echo "redis-reloader: SENTINEL SET auth-pass / sentinel-pass failed: $auth $peers" >&2
+      fi
+    else
+      echo "redis-reloader: a data node or Sentinel refuses the new sentinel password yet" >&2
+    fi
+  fi
 }
 
 apply_certificates() {
@@ -147,7 +255,12 @@ while :; do
   tick=1
   now=$(fingerprint "$pwdir")
   if [ "$now" != "$passwords_seen" ] && apply_passwords; then
-    passwords_seen=$now
+    if [ -z "${SENTINEL_PORT:-}" ] || apply_sentinel_users; then
+      passwords_seen=$now
+    fi
+  fi
+  if [ -n "${SENTINEL_PORT:-}" ] && [ "$passwords_seen" = "$now" ]; then
+    switch_client_passwords
   fi
   if [ "$tls" = "true" ]; then
     now=$(fingerprint "$REDIS_TLS_CERT_FILE" "$REDIS_TLS_KEY_FILE" "$REDIS_TLS_CA_FILE")

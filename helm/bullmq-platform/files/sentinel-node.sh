@@ -2,7 +2,8 @@
 # Fill in one node's replication.conf and sentinel.conf (redis.mode sentinel):
 # its announce name, the primary to follow at first start, and the secrets the
 # ConfigMap must not hold (masterauth, Sentinel's auth-pass and sentinel-pass,
-# and the Sentinel ACL users as SHA-256 hashes of the mounted password files).
+# and the Sentinel ACL users as SHA-256 hashes of the mounted password files, from
+# sentinel-acl.sh). redis-reloader.sh keeps them in step with the Secret later.
 # Clients log in to the Sentinels as their own data-node user and password, with
 # only the commands that find the primary.
 #
@@ -16,7 +17,8 @@
 #          PRIMARY_HOST PRIMARY_PORT OUT_DIR [CLIENT_USER...]
 # env (all optional): SENTINEL_PEERS, PEER_NODES ("host:port ..."), DATA_DIR, TLS_CA,
 #   TLS_CERT, TLS_KEY (redis-cli over TLS), PEER_TIMEOUT (s per question, default 3),
-#   PEER_WAIT (s an empty would-be primary waits for every peer to answer, default 60)
+#   PEER_WAIT (s an empty would-be primary waits for every peer to answer, default 60),
+#   RELOADER_PASSWORD_FILE (the pod-local password redis-reloader.sh logs in to Sentinel with)
 set -eu
 conf=$1 pwdir=$2 announce=$3 redis_port=$4 sentinel_port=$5 primary=$6 primary_port=$7 out=$8
 shift 8
@@ -30,9 +32,6 @@ secret() {
     exit 1
   fi
   tr -d '\r\n' <"$pwdir/$1"
-}
-hash_of() {
-  tr -d '\r\n' <"$1" | sha256sum | cut -d' ' -f1
 }
 auth=false
 grep -q '^sentinel auth-user ' "$conf/sentinel.conf" && auth=true
@@ -138,20 +137,14 @@ if [ ! -s "$out/sentinel.conf" ]; then
       master=$(sed -n 's/^sentinel auth-user \([^ ]*\) .*/\1/p' "$conf/sentinel.conf")
       echo "sentinel auth-pass $master $(secret sentinel)"
       echo "sentinel sentinel-pass $(secret sentinel)"
-      echo "user default off resetpass resetkeys resetchannels -@all"
-      echo "user sentinel on resetpass #$(hash_of "$pwdir/sentinel") ~* &* +@all"
-      for user in $users; do
-        [ -s "$pwdir/$user" ] || continue
-        hashes="#$(hash_of "$pwdir/$user")"
-        if [ -s "$pwdir/previous/$user" ]; then
-          hashes="$hashes #$(hash_of "$pwdir/previous/$user")"
-        fi
-        echo "user $user on resetpass $hashes -@all +auth +hello +ping +client|setname" \
-          "+sentinel|masters +sentinel|master +sentinel|get-master-addr-by-name +sentinel|sentinels" \
-          "+sentinel|replicas +sentinel|slaves"
-      done
+      sh "$conf/sentinel-acl.sh" "$pwdir" $users
     fi
   } >"$out/sentinel.conf.tmp"
+  mv "$out/sentinel.conf.tmp" "$out/sentinel.conf"
+elif [ "$auth" = true ] && [ -s "${RELOADER_PASSWORD_FILE:-}" ]; then
+  # A pod whose init ran again has a new pod-local reloader password.
+  { grep -v '^user reloader ' "$out/sentinel.conf" || true
+    sh "$conf/sentinel-acl.sh" "$pwdir" | grep '^user reloader '; } >"$out/sentinel.conf.tmp"
   mv "$out/sentinel.conf.tmp" "$out/sentinel.conf"
 fi
 echo "sentinel-node: $announce follows $primary:$primary_port" >&2
