@@ -15,12 +15,18 @@ platform's own Lua (PLATFORM_SCRIPTS).
 (b) is written out below, each command with the code that sends it. It was
 found by reading that code (redis-py's connection set-up, python bullmq's
 non-script calls, the platform's packages) and checked by watching: the
-worker, scheduler, maintenance, autoscaling and drill suites ran against a
-server whose every command was recorded per ACL user (MONITOR, each client's
-user from CLIENT LIST); every command a platform process sent is below. Commands
-only tests sent were moved to the test fixture's admin credential instead.
-tests/redis/test_acl_allow_list.py runs a real worker and scheduler under these
-rules and fails on any ACL LOG denial.
+tests/workers, tests/scheduler, tests/maintenance and tests/autoscaling suites
+ran (131 tests, under the earlier category rules) with a pytest plugin that
+wrapped `RedisServer.start` with a MONITOR reader, naming each client's ACL user
+from CLIENT LIST. Every command a platform process sent as `worker` or
+`scheduler` is below (and each command scripts called, "lua" in MONITOR, is in
+(a)); XRANGE, TTL, XLEN and SCAN were only tests inspecting Redis, which now
+use the admin credential.
+
+Kept in step by tests: `no_acl_denials` (tests/conftest.py) fails any test on
+the suite's server during which Redis refused `worker` or `scheduler` a command
+(ACL LOG), and tests/redis/test_acl_allow_list.py checks the rendered rules and
+the refusals.
 """
 
 from __future__ import annotations

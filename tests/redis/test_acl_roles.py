@@ -263,7 +263,7 @@ def test_it_should_allow_every_command_bullmqs_scripts_call(
 ) -> None:
     """Redis 7 checks each command a Lua script calls against the caller's ACL (issue 25):
     every command of the installed bullmq's scripts must pass for the roles that run
-    them, and none may sit in the deny list of the chart's ACL rules."""
+    them (platform_spec/acl_commands.py puts all of them on both allow-lists)."""
     admin = clients["admin"]
     key = QueueKeys("bull", "acl-dryrun").wait
     refused = {}
