@@ -19,7 +19,9 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from platform_spec.chart import CHART_DIR
+from platform_spec.acl_commands import ROLES as ACL_ROLES
+from platform_spec.acl_commands import chart_acl_commands, role_commands
+from platform_spec.chart import CHART_DIR, REPO_ROOT
 from platform_spec.keys import chart_keys
 from platform_spec.model import PlatformSpec
 from platform_spec.pod_facts import chart_facts
@@ -175,6 +177,23 @@ def chart_readme(current: str) -> str:
     return current[: start + len(README_START)] + "\n" + values_table() + "\n" + current[end:]
 
 
+# ---------------------------------------------------------------- ACL allow-lists
+
+ACL_START = "<!-- acl-commands:start -->"
+ACL_END = "<!-- acl-commands:end -->"
+
+
+def security_doc(current: str) -> str:
+    """docs/security.md with its worker and scheduler command lists replaced by the derived ones."""
+    start, end = current.index(ACL_START), current.index(ACL_END)
+    lists = "\n".join(
+        f"- `{role}` ({len(role_commands(role))}): "
+        + " ".join(f"`{c.replace('|', ' ')}`" for c in role_commands(role))
+        for role in ACL_ROLES
+    )
+    return current[: start + len(ACL_START)] + "\n" + lists + "\n" + current[end:]
+
+
 # ---------------------------------------------------------------- example values
 
 
@@ -194,7 +213,8 @@ def example_values(stack: str) -> str:
 
 
 def facts_helper() -> str:
-    """templates/_facts.tpl: the runtime's ports, paths and margins, and BullMQ's key suffixes."""
+    """templates/_facts.tpl: the runtime's ports, paths and margins, BullMQ's key suffixes
+    and the worker and scheduler ACL allow-lists."""
     return (
         "{{/* Generated from platform_spec/pod_facts.py by "
         "`python -m platform_spec generate`. */}}\n"
@@ -207,6 +227,11 @@ def facts_helper() -> str:
         '   keys from: (include "bullmq-platform.keys" . | fromJson).backlog */}}\n'
         '{{- define "bullmq-platform.keys" -}}\n'
         f"{json.dumps(chart_keys(), sort_keys=True)}\n"
+        "{{- end -}}\n"
+        "{{/* Generated from platform_spec/acl_commands.py: the only commands the worker and\n"
+        "   scheduler ACL users may run (templates/redis/_config.tpl): .worker, .scheduler */}}\n"
+        '{{- define "bullmq-platform.aclCommands" -}}\n'
+        f"{json.dumps(chart_acl_commands(), sort_keys=True)}\n"
         "{{- end -}}\n"
     )
 
@@ -223,6 +248,8 @@ def generated_files() -> dict[Path, str]:
         readme: chart_readme(readme.read_text()),
         CHART_DIR / "templates" / "_facts.tpl": facts_helper(),
     }
+    security = REPO_ROOT / "docs" / "security.md"
+    files[security] = security_doc(security.read_text())
     for stack in STACKS:
         files[CHART_DIR / "ci" / f"{stack}-values.yaml"] = example_values(stack)
     return files

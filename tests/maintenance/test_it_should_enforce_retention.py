@@ -27,6 +27,8 @@ def test_it_should_enforce_retention(redis_server: RedisServer, queue_name: str)
 
     async def scenario() -> None:
         client = aioredis.Redis(**redis_server.connection_kwargs("worker"), decode_responses=True)
+        # Inspections go through admin: the worker's ACL holds only what the code sends.
+        admin = aioredis.Redis(**redis_server.connection_kwargs("admin"), decode_responses=True)
         try:
             async with client.pipeline(transaction=False) as pipe:
                 for i in range(1000):
@@ -39,7 +41,7 @@ def test_it_should_enforce_retention(redis_server: RedisServer, queue_name: str)
                 await client.hset(f"bull:_platform:rollup:{queue_name}:{label}", "completed", 1)
                 await client.zadd(index, {label: time.time() - age_h * 3600})
             report = await run_maintenance("retention-enforce", {}, redis=client, spec=spec)
-            length = await client.xlen(f"bull:{queue_name}:events")
+            length = await admin.xlen(f"bull:{queue_name}:events")
             assert 100 <= length < 1000 and report["eventsTrimmed"][queue_name] == 1000 - length
             assert report["dlqRemoved"][dlq] == 1
             assert await client.lrange(f"bull:{dlq}:wait", 0, -1) == ["young"]
@@ -49,5 +51,6 @@ def test_it_should_enforce_retention(redis_server: RedisServer, queue_name: str)
             assert not await client.exists(f"bull:_platform:rollup:{queue_name}:old")
         finally:
             await client.aclose()
+            await admin.aclose()
 
     asyncio.run(scenario())

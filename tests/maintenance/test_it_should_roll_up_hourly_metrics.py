@@ -23,6 +23,8 @@ def test_it_should_roll_up_hourly_metrics(redis_server: RedisServer, queue_name:
 
     async def scenario() -> None:
         client = aioredis.Redis(**redis_server.connection_kwargs("worker"), decode_responses=True)
+        # Inspections go through admin: the worker's ACL holds only what the code sends.
+        admin = aioredis.Redis(**redis_server.connection_kwargs("admin"), decode_responses=True)
         try:
             for i in range(1, 21):  # 20 jobs of 1..20 s, finished in the last full hour
                 finished = last_hour + i * 60_000
@@ -62,9 +64,10 @@ def test_it_should_roll_up_hourly_metrics(redis_server: RedisServer, queue_name:
             assert rollup["throughput_per_second"] == pytest.approx(20 / 3600)
             stored = await read_rollups(client, spec, queue_name)
             assert stored[hour_label(last_hour)]["completed"] == 20
-            ttl = await client.ttl(f"bull:_platform:rollup:{queue_name}:{hour_label(last_hour)}")
+            ttl = await admin.ttl(f"bull:_platform:rollup:{queue_name}:{hour_label(last_hour)}")
             assert 0 < ttl <= spec.scheduler.rollup_retention_seconds
         finally:
             await client.aclose()
+            await admin.aclose()
 
     asyncio.run(scenario())

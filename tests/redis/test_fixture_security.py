@@ -96,6 +96,7 @@ def test_it_should_run_the_production_policy(admin_client: redis.Redis) -> None:
     assert admin_client.config_get("appendfsync") == {"appendfsync": "everysec"}
 
 
+@pytest.mark.acl_denials
 def test_it_should_let_the_worker_user_use_only_the_key_prefix(
     redis_client: redis.Redis, queue_name: str
 ) -> None:

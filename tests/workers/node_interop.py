@@ -15,9 +15,15 @@ from typing import Any
 from local_stack.lifetime import die_with_parent
 from local_stack.redis_server import RedisServer
 
+# interop.mjs commands that only observe Redis for a test: they log in as admin, since
+# the worker's ACL holds only what the platform sends (XRANGE, for one, is not on it).
+OBSERVING = frozenset({"read", "events", "delays", "logs"})
 
-def node_env(server: RedisServer) -> dict[str, str]:
-    return {**server.env("worker"), "PATH": os.environ["PATH"]}
+
+def node_env(server: RedisServer, command: str = "add") -> dict[str, str]:
+    """Env of one interop.mjs run: a producer or a worker as `worker`, an observer as admin."""
+    role = "admin" if command in OBSERVING else "worker"
+    return {**server.env(role), "PATH": os.environ["PATH"]}
 
 
 def node(node_dir: Path, server: RedisServer, *args: str, timeout: float = 60) -> Any:
@@ -25,7 +31,7 @@ def node(node_dir: Path, server: RedisServer, *args: str, timeout: float = 60) -
     done = subprocess.run(
         ["node", "interop.mjs", *args],
         cwd=node_dir,
-        env=node_env(server),
+        env=node_env(server, args[0]),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -63,7 +69,7 @@ def node_events(
     listener = subprocess.Popen(
         ["node", "interop.mjs", "events", queue, str(count), str(timeout_ms)],
         cwd=node_dir,
-        env=node_env(server),
+        env=node_env(server, "events"),
         stdout=subprocess.PIPE,
         text=True,
         preexec_fn=die_with_parent,

@@ -62,7 +62,6 @@ def events(client: redis.Redis, queue: str) -> list[dict[str, str]]:
 @pytest.mark.parametrize("flush_chunk", [0, 3], ids=["tick", "chunk3"])
 def test_it_should_process_every_job_exactly_once(
     redis_server: RedisServer,
-    redis_client: redis.Redis,
     admin_client: redis.Redis,
     queue_name: str,
     flush_chunk: int,
@@ -94,24 +93,24 @@ def test_it_should_process_every_job_exactly_once(
     asyncio.run(main())
     assert len(seen) == n and len(set(seen)) == n
     base = f"bull:{queue_name}:"
-    assert redis_client.llen(base + "wait") == 0
-    assert redis_client.llen(base + "active") == 0
-    kept = redis_client.zrange(base + "completed", 0, -1)
+    assert admin_client.llen(base + "wait") == 0
+    assert admin_client.llen(base + "active") == 0
+    kept = admin_client.zrange(base + "completed", 0, -1)
     assert len(kept) == n // 2  # removeOnComplete honoured for even i
     for job_id in kept:
-        atm, ats, data, value = redis_client.hmget(
+        atm, ats, data, value = admin_client.hmget(
             base + job_id, "atm", "ats", "data", "returnvalue"
         )
         assert (atm, ats) == ("1", "1")
         assert int(value) == 2 * int(data.split(":")[1].rstrip("}"))
     # SCAN as admin: the worker user may not list key names (issue 25).
     assert not list(admin_client.scan_iter(match=base + "*:lock"))
-    kinds = [e["event"] for e in events(redis_client, queue_name)]
+    kinds = [e["event"] for e in events(admin_client, queue_name)]
     assert kinds.count("completed") == n and kinds.count("active") == n
 
 
 def test_it_should_retry_with_backoff_then_complete(
-    redis_server: RedisServer, redis_client: redis.Redis, queue_name: str
+    redis_server: RedisServer, admin_client: redis.Redis, queue_name: str
 ) -> None:
     calls: list[float] = []
 
@@ -131,15 +130,15 @@ def test_it_should_retry_with_backoff_then_complete(
     assert len(calls) == 3
     assert calls[1] - calls[0] >= 0.09 and calls[2] - calls[1] >= 0.19  # 100 ms, then 200 ms
     base = f"bull:{queue_name}:"
-    (job_id,) = redis_client.zrange(base + "completed", 0, -1)
-    assert redis_client.hget(base + job_id, "atm") == "3"
-    assert "boom 1" in redis_client.hget(base + job_id, "stacktrace")
-    kinds = [e["event"] for e in events(redis_client, queue_name)]
+    (job_id,) = admin_client.zrange(base + "completed", 0, -1)
+    assert admin_client.hget(base + job_id, "atm") == "3"
+    assert "boom 1" in admin_client.hget(base + job_id, "stacktrace")
+    kinds = [e["event"] for e in events(admin_client, queue_name)]
     assert kinds.count("delayed") == 2 and kinds[-1] in ("completed", "drained")
 
 
 def test_it_should_fail_unrecoverable_errors_at_once_with_a_failed_event(
-    redis_server: RedisServer, redis_client: redis.Redis, queue_name: str
+    redis_server: RedisServer, admin_client: redis.Redis, queue_name: str
 ) -> None:
     calls = 0
     failures: list[tuple[str, bool]] = []
@@ -162,12 +161,12 @@ def test_it_should_fail_unrecoverable_errors_at_once_with_a_failed_event(
 
     asyncio.run(main())
     assert calls == 1 and failures == [("bad payload", True)]
-    failed = [e for e in events(redis_client, queue_name) if e["event"] == "failed"]
+    failed = [e for e in events(admin_client, queue_name) if e["event"] == "failed"]
     assert failed[0]["failedReason"] == "bad payload"
 
 
 def test_it_should_fail_a_job_that_outlives_its_timeout(
-    redis_server: RedisServer, redis_client: redis.Redis, queue_name: str
+    redis_server: RedisServer, admin_client: redis.Redis, queue_name: str
 ) -> None:
     failures: list[tuple[str, bool]] = []
 
@@ -186,11 +185,11 @@ def test_it_should_fail_a_job_that_outlives_its_timeout(
 
     asyncio.run(main())
     assert failures == [("job timed out after 0.2s", True)]
-    assert redis_client.zcard(f"bull:{queue_name}:failed") == 1
+    assert admin_client.zcard(f"bull:{queue_name}:failed") == 1
 
 
 def test_it_should_renew_locks_of_jobs_that_outlive_them(
-    redis_server: RedisServer, redis_client: redis.Redis, queue_name: str
+    redis_server: RedisServer, admin_client: redis.Redis, queue_name: str
 ) -> None:
     """Lock 600 ms, job 2 s, a second worker checking for stalled jobs every 200 ms."""
     calls = 0
@@ -219,7 +218,7 @@ def test_it_should_renew_locks_of_jobs_that_outlive_them(
 
     asyncio.run(main())
     assert calls == 1
-    assert redis_client.zcard(f"bull:{queue_name}:completed") == 1
+    assert admin_client.zcard(f"bull:{queue_name}:completed") == 1
 
 
 CHILD = textwrap.dedent(
@@ -271,7 +270,7 @@ def wait_started(proc: subprocess.Popen[str], count: int) -> list[str]:
 
 @pytest.mark.drill
 def test_it_should_recover_a_job_after_its_worker_is_killed(
-    redis_server: RedisServer, redis_client: redis.Redis, queue_name: str
+    redis_server: RedisServer, admin_client: redis.Redis, queue_name: str
 ) -> None:
     asyncio.run(add_jobs(redis_server, queue_name, [{"name": "k", "data": {}}]))
     proc = child(redis_server, queue_name, 60)
@@ -299,14 +298,14 @@ def test_it_should_recover_a_job_after_its_worker_is_killed(
     asyncio.run(main())
     assert done == [job_id]
     base = f"bull:{queue_name}:"
-    assert redis_client.hget(base + job_id, "returnvalue") == '"recovered"'
-    assert redis_client.hget(base + job_id, "atm") == "1"
-    assert redis_client.hget(base + job_id, "stc") == "1"
+    assert admin_client.hget(base + job_id, "returnvalue") == '"recovered"'
+    assert admin_client.hget(base + job_id, "atm") == "1"
+    assert admin_client.hget(base + job_id, "stc") == "1"
 
 
 @pytest.mark.drill
 def test_it_should_finish_active_jobs_and_stop_fetching_on_sigterm(
-    redis_server: RedisServer, redis_client: redis.Redis, queue_name: str
+    redis_server: RedisServer, admin_client: redis.Redis, queue_name: str
 ) -> None:
     jobs = [{"name": "s", "data": {"i": i}} for i in range(12)]
     asyncio.run(add_jobs(redis_server, queue_name, jobs))
@@ -320,7 +319,7 @@ def test_it_should_finish_active_jobs_and_stop_fetching_on_sigterm(
             proc.kill()
     assert proc.returncode == 0 and "closed" in out
     base = f"bull:{queue_name}:"
-    completed = set(redis_client.zrange(base + "completed", 0, -1))
+    completed = set(admin_client.zrange(base + "completed", 0, -1))
     assert set(started) <= completed
-    assert redis_client.llen(base + "active") == 0
-    assert redis_client.llen(base + "wait") == 12 - len(completed)
+    assert admin_client.llen(base + "active") == 0
+    assert admin_client.llen(base + "wait") == 12 - len(completed)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import get_job, make_spec, producer, running_worker, wait_finished
+from node_interop import node_env
 
 from local_stack.lifetime import die_with_parent
 from local_stack.redis_server import RedisServer
@@ -24,7 +25,7 @@ def _node(node_dir: Path, server: RedisServer, *args: str) -> str:
     done = subprocess.run(
         ["node", "interop.mjs", *args],
         cwd=node_dir,
-        env={**server.env("worker"), "PATH": os.environ["PATH"]},
+        env=node_env(server, args[0]),
         capture_output=True,
         text=True,
         timeout=60,

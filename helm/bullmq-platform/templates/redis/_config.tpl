@@ -103,23 +103,29 @@ script adds "#<sha256>" of each user's mounted password file.
 {{- $keys := printf "~%s:*" .Values.keyPrefix -}}
 {{- /* CLIENT SETINFO (7.2+) is left out: Redis 7.0 would reject the whole ACL file. */ -}}
 {{- $conn := "+hello +auth +ping +select +client|setname +client|getname +client|id" -}}
+{{- $clusterConn := "" -}}
 {{- if eq .Values.redis.mode "cluster" }}
 {{- /* Cluster clients discover the slot map (and the key positions of every command: COMMAND), follow ASK redirections, and may WAIT for a replica to hold their writes (replication is asynchronous: an add is kept through a failover once a replica has it). */}}
-{{- $conn = printf "%s +cluster|slots +cluster|shards +cluster|nodes +cluster|info +cluster|myid +asking +readonly +readwrite +command +wait" $conn }}
+{{- $clusterConn = "+cluster|slots +cluster|shards +cluster|nodes +cluster|info +cluster|myid +asking +readonly +readwrite +command +wait" }}
+{{- $conn = printf "%s %s" $conn $clusterConn }}
 {{- end }}
-# Refused to every role but admin, whatever its categories allow. SCAN lists the key
-# names of every prefix (ACL key patterns do not filter it); BullMQ and the platform
-# only scan inside their own keys (SSCAN, HSCAN, ZSCAN), which stay allowed.
+{{- /* worker and scheduler: -@all, then exactly the commands platform_spec/acl_commands.py
+derived from bullmq's scripts, the platform's scripts and the code (generated, never copied). */ -}}
+{{- $allowed := include "bullmq-platform.aclCommands" . | fromJson }}
+{{- $worker := "" }}
+{{- range $allowed.worker }}{{ $worker = printf "%s +%s" $worker . }}{{ end }}
+{{- $scheduler := "" }}
+{{- range $allowed.scheduler }}{{ $scheduler = printf "%s +%s" $scheduler . }}{{ end }}
+# Refused to the dashboard, whatever its categories allow (worker and scheduler hold an
+# allow-list instead). SCAN lists the key names of every prefix (ACL key patterns do not
+# filter it); BullMQ and the platform only scan inside their own keys (SSCAN, HSCAN, ZSCAN).
 {{- $deny := "-@dangerous -script|flush -script|kill -function -flushall -flushdb -debug -config -keys -scan -shutdown -monitor -swapdb -migrate" }}
-{{- /* Writes that grow one value in place, past any request size (SETRANGE at offset 200 MB
-took Redis to 225 MB against a 20 MB maxmemory), or copy whole keys: neither BullMQ's
-scripts nor the platform call them (issue 25; docs/security.md). */ -}}
-{{- $noBigWrites := "-setrange -append -setbit -bitfield -bitop -sort -copy -sunionstore -sinterstore -sdiffstore -zunionstore -zinterstore -zdiffstore -zrangestore -georadius -georadiusbymember -geosearchstore" }}
-# BullMQ workers: data and scripting commands on the platform's key prefix only.
-worker {{ $keys }} -@all +@read +@write +@scripting +@transaction +@blocking +@keyspace {{ $deny }} {{ $noBigWrites }} {{ $conn }} +info +client|list +wait
+# BullMQ workers: exactly the commands BullMQ's scripts, the platform's scripts and the
+# workers' code send (platform_spec/acl_commands.py; docs/security.md), on the prefix only.
+worker {{ $keys }} -@all{{ $worker }}{{ if $clusterConn }} {{ $clusterConn }}{{ end }}
 # The scheduler: job schedulers are BullMQ scripts too. Its watchdog may SCRIPT KILL a
 # runaway script (scheduler/watchdog.py): the one role allowed to.
-scheduler {{ $keys }} -@all +@read +@write +@scripting +@transaction +@keyspace {{ $deny }} {{ $noBigWrites }} {{ $conn }} +info +script|kill +wait
+scheduler {{ $keys }} -@all{{ $scheduler }}{{ if $clusterConn }} {{ $clusterConn }}{{ end }}
 {{- if eq .Values.keda.scaler "redis" }}
 # KEDA: the redis scaler's Lua script (TYPE, then LLEN/ZCARD/SCARD/HLEN). Read-only by its
 # commands: Redis 7 flags EVAL's keys read-write, so a %R key pattern would refuse it.
