@@ -119,20 +119,16 @@ def test_it_should_check_flows_only_in_cluster_mode() -> None:
     ("requested", "cluster", "expected"),
     [
         (None, False, "fast"),
-        (None, True, "stock"),
+        (None, True, "fast"),
         ("stock", True, "stock"),
+        ("fast", True, "fast"),
         ("fast", False, "fast"),
     ],
 )
-def test_it_should_pick_the_stock_engine_on_a_cluster(
+def test_it_should_run_either_engine_on_a_cluster(
     requested: str | None, cluster: bool, expected: str
 ) -> None:
     assert pick_engine(requested, cluster) == expected
-
-
-def test_it_should_refuse_the_fast_engine_on_a_cluster_naming_the_field() -> None:
-    with pytest.raises(ValueError, match=r"--engine fast: redis\.mode cluster .* --engine stock"):
-        pick_engine("fast", True)
 
 
 def test_it_should_mark_cluster_kwargs_and_keep_the_password_out_of_describe() -> None:
