@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from typing import Any
 
@@ -32,6 +33,8 @@ from redis.crc import key_slot
 
 from workers._fast_redis import PipelinedRedis, RedisConnectionLost, ReplyError
 from workers.cluster_client import split_cluster
+
+log = logging.getLogger(__name__)
 
 # How long one command may keep following MOVED / ASK / TRYAGAIN.
 REDIRECT_SECONDS = 10.0
@@ -159,6 +162,7 @@ class SlotPipelinedRedis(PipelinedRedis):
                 return  # another command already followed
             old = self._protocol
             self._moved_to = address
+            log.info("slot %s moved to %s:%s: following", self.slot, *address)
             await super().connect(self._client_name)
             if old is not None and old is not self._protocol:
                 task = asyncio.ensure_future(self._retire(old))
