@@ -64,6 +64,8 @@ class Pins:
     held: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     # A command answered by a node reached through a redirect (not on a held connection).
     unpinned: bool = False
+    # What a held connection last raised (MOVED, ASK, ...): says why a command was unpinned.
+    last_error: str = ""
 
 
 _PINS: ContextVar[Pins | None] = ContextVar("bullmq_platform_cluster_pins", default=None)
@@ -105,8 +107,12 @@ class _PinnedNode:
         try:
             await conn.send_packed_command(conn.pack_command(*args))
             reply = await node.parse_response(conn, args[0], **kwargs)
-        except (RedisConnectionError, RedisTimeoutError, OSError):
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            self._pins.last_error = f"{type(exc).__name__}: {exc}"
             await conn.disconnect()
+            raise
+        except Exception as exc:
+            self._pins.last_error = f"{type(exc).__name__}: {exc}"
             raise
         self.answered = True
         return reply

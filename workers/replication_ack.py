@@ -87,6 +87,7 @@ async def add_acknowledged(
     replicas, timeout_ms = policy
     client = queue.client
     if replicas > 0 and isinstance(client, RedisCluster):
+        await client.initialize()  # the slot map first (a no-op once known)
         # The add's commands on one held connection per node, WAIT on the owner's.
         async with pinned_connections() as pins:
             job = await queue.add(name, data, opts)
@@ -103,7 +104,7 @@ async def wait_replicas_pinned(pins: Pins, replicas: int, timeout_ms: int) -> in
     if pins.unpinned:
         raise NotReplicated(
             "the add was redirected (slot moving or failing over): unknown whether any "
-            "replica holds it"
+            f"replica holds it ({pins.last_error or 'no error on the held connection'})"
         )
     if not pins.held:
         raise NotReplicated("the add wrote on no connection WAIT could ask")
