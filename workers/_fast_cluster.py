@@ -191,14 +191,24 @@ class SlotPipelinedRedis(PipelinedRedis):
         await asking
         return await reply
 
-    async def _call(self, args: tuple[Any, ...], script: str | None = None) -> Any:
-        """Send `args` to the slot's owner, following MOVED / ASK / TRYAGAIN."""
+    async def _call(
+        self,
+        args: tuple[Any, ...],
+        script: str | None = None,
+        sent: tuple[Any, asyncio.Future[Any]] | None = None,
+    ) -> Any:
+        """Send `args` to the slot's owner, following MOVED / ASK / TRYAGAIN.
+
+        `sent`: (connection, reply) of a first attempt already on the wire."""
         deadline = 0.0
         ask_to: Address | None = None
         reloaded = False
         while True:
             protocol = self._protocol
             try:
+                if sent is not None:
+                    (protocol, first), sent = sent, None
+                    return await first
                 if ask_to is not None:
                     sent = args
                     if script is not None:  # EVAL: the target may not have the script
@@ -235,12 +245,14 @@ class SlotPipelinedRedis(PipelinedRedis):
     # ------------------------------------------------------------ PipelinedRedis interface
 
     def execute(self, *args: Any) -> asyncio.Future[Any]:
-        return asyncio.ensure_future(self._call(args))
+        # On the wire now, as PipelinedRedis does: after a connect AUTH must go first.
+        sent = (self._protocol, PipelinedRedis.execute(self, *args))
+        return asyncio.ensure_future(self._call(args, sent=sent))
 
     async def evalsha(self, name: str, keys: list[Any], args: list[Any]) -> Any:
-        return await self._call(
-            ("EVALSHA", self._scripts[name][0], len(keys), *keys, *args), script=name
-        )
+        call = ("EVALSHA", self._scripts[name][0], len(keys), *keys, *args)
+        sent = (self._protocol, PipelinedRedis.execute(self, *call))
+        return await self._call(call, script=name, sent=sent)
 
     async def close(self) -> None:
         for task in list(self._retiring):
