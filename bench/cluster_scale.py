@@ -2,8 +2,8 @@
 
 For each shard count it starts a local TLS + ACL Redis Cluster (local_stack/redis_cluster.py,
 no replicas: this measures throughput, not failover), pre-enqueues the same jobs into
-the same queues, starts one `python -m workers --queue Q` per queue (the stock engine:
-the fast one refuses a cluster) and measures, between 10% and 100% of the jobs
+the same queues, starts one `python -m workers --queue Q --engine E` per queue (`--engine`, fast by
+default, as the runtime) and measures, between 10% and 100% of the jobs
 finished: total jobs/s, Redis CPU per job (all nodes, and the busiest node) and
 worker CPU per job, read from /proc. It prints figures, not verdicts: on a 2-core
 machine the worker processes and the Redis nodes share the same cores, so the gain
@@ -135,7 +135,14 @@ async def _finished(
         await client.aclose()
 
 
-def measure(shards: int, queues: list[str], per_queue: int, concurrency: int, tmp: Path) -> Figures:
+def measure(
+    shards: int,
+    queues: list[str],
+    per_queue: int,
+    concurrency: int,
+    tmp: Path,
+    engine: str = "fast",
+) -> Figures:
     spec = bench_spec(queues, concurrency, per_queue)
     stack = RedisClusterStack(tmp / f"cluster-{shards}", spec=spec, shards=shards, replicas=0)
     workers: list[PlatformProcess] = []
@@ -147,7 +154,9 @@ def measure(shards: int, queues: list[str], per_queue: int, concurrency: int, tm
         spec_file = write_spec_file(tmp / f"spec-{shards}.json", spec)
         env = {"BULLMQ_PLATFORM_LOG_LEVEL": "WARNING"}
         workers = [
-            worker_process(stack, spec, spec_file, q, tmp / f"logs-{shards}", extra_env=env).start()
+            worker_process(
+                stack, spec, spec_file, q, tmp / f"logs-{shards}", extra_env=env, engine=engine
+            ).start()
             for q in queues
         ]
 
@@ -194,13 +203,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--shards", type=int, nargs="+", default=[1, 3], help="shard counts (default: 1 3)"
     )
+    parser.add_argument(
+        "--engine", choices=("fast", "stock"), default="fast", help="worker engine (default fast)"
+    )
     args = parser.parse_args(argv)
     queues = spread_queues(args.queues, max(args.shards))
-    print(f"[bench] queues: {', '.join(queues)}; {args.jobs} no-op jobs each")
+    print(f"[bench] queues: {', '.join(queues)}; {args.jobs} no-op jobs each; {args.engine} engine")
     results: list[Figures] = []
     with tempfile.TemporaryDirectory(prefix="cluster-scale-") as tmp:
         for shards in args.shards:
-            results.append(measure(shards, queues, args.jobs, args.concurrency, Path(tmp)))
+            results.append(
+                measure(shards, queues, args.jobs, args.concurrency, Path(tmp), args.engine)
+            )
             print(results[-1].line())
     print(f"[bench] cores: {os.cpu_count()} (workers and Redis nodes share them)")
     for r in results:

@@ -349,8 +349,8 @@ def up(
             "(redis.mode sentinel, the chart's config); the status shows the primary and "
             "`python -m local_stack kill-primary` makes it fail over; `cluster`: a Redis "
             "Cluster of the stack's redis.cluster shards x (1 + replicasPerShard) nodes "
-            "(default 3 x 2, redis.mode cluster, the chart's config; workers run the stock "
-            "engine), killed nodes restarted.",
+            "(default 3 x 2, redis.mode cluster, the chart's config; workers run the fast "
+            "engine, the default), killed nodes restarted.",
         ),
     ] = RedisMode.standalone,
 ) -> None:

@@ -29,8 +29,7 @@ from scheduler.certificates import ServingCertificate, peer_not_after
 from scheduler.metrics import ServiceState, build_registry, render, schedule_intervals
 from scheduler.register import Registrar
 from scheduler.scaling import ScalingEndpoint, desired_replicas, ensure_queue_meta
-from scheduler.watchdog import ScriptWatchdog
-from workers.connection import is_cluster
+from scheduler.watchdog import script_watchdog
 from workers.maintenance.health import last_health
 from workers.maintenance.rollups import latest_rollups
 from workers.runs import refresh_last_success, run_records
@@ -197,11 +196,10 @@ async def serve(
             extra={"port": bound_port(server), "tls": scaling.cert_dir is not None},
         )
     watchdog: asyncio.Task[None] | None = None
-    # The watchdog holds one connection to one node; on a Redis Cluster a runaway script
-    # would need one per primary (not built yet: docs/redis-cluster.md, "Limits").
-    if not once and not is_cluster(redis_kwargs):
+    # On a Redis Cluster: one connection per primary (scheduler/watchdog.py).
+    if not once:
         state = service.state
-        dog = ScriptWatchdog(
+        dog = script_watchdog(
             redis_kwargs,
             lambda outcome: state.scripts_killed.update(
                 {outcome: state.scripts_killed.get(outcome, 0) + 1}

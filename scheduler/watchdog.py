@@ -11,6 +11,11 @@ default), and it answers with SCRIPT KILL, counted in
 the one role allowed `SCRIPT|KILL` (helm/bullmq-platform/templates/redis/_config.tpl).
 A script that already wrote cannot be killed (Redis answers UNKILLABLE): that is
 logged as an error for an operator (SHUTDOWN NOSAVE is theirs to decide).
+
+On a Redis Cluster a script runs on one node and only that node's SCRIPT KILL
+ends it: `ClusterScriptWatchdog` keeps one such connection per primary, found
+with the cluster client and looked up again every REDISCOVER_SECONDS (a
+failover promotes a replica, a reshard may add a primary).
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
 
-from workers.connection import connect
+from workers.cluster_client import split_cluster
+from workers.connection import connect, is_cluster
 
 log = logging.getLogger("scheduler.watchdog")
 CHECK_SECONDS = 1.0
 PING_TIMEOUT_SECONDS = 2.0
+REDISCOVER_SECONDS = 30.0
 
 
 class ScriptWatchdog:
@@ -70,3 +77,71 @@ class ScriptWatchdog:
         log.warning("runaway script killed (Redis answered BUSY)")
         self.on_kill("killed")
         return "killed"
+
+
+class ClusterScriptWatchdog:
+    """A ScriptWatchdog per primary of a Redis Cluster, on connections of its own."""
+
+    def __init__(self, redis_kwargs: dict[str, Any], on_kill: Callable[[str], None]) -> None:
+        self.cluster_kwargs = redis_kwargs
+        self.node_kwargs, _ = split_cluster(redis_kwargs)
+        self.on_kill = on_kill
+        self.dogs: dict[tuple[str, int], ScriptWatchdog] = {}
+
+    async def discover(self) -> list[tuple[str, int]]:
+        """Ask the cluster for its primaries; open a watchdog for each new one."""
+        cluster: Any = connect(self.cluster_kwargs)
+        try:
+            await cluster.initialize()
+            primaries = [(str(n.host), int(n.port)) for n in cluster.get_primaries()]
+        finally:
+            await cluster.aclose()
+        for address in primaries:
+            if address not in self.dogs:
+                host, port = address
+                kwargs = {**self.node_kwargs, "host": host, "port": port}
+                self.dogs[address] = ScriptWatchdog(kwargs, self.on_kill)
+        for address in [a for a in self.dogs if a not in primaries]:
+            with contextlib.suppress(Exception):
+                await self.dogs.pop(address).redis.aclose()
+        return primaries
+
+    async def check(self) -> dict[tuple[str, int], str]:
+        """One look at every primary: its outcome ('ok', 'killed', ...)."""
+        addresses = list(self.dogs)
+        outcomes = await asyncio.gather(
+            *(self.dogs[a].check() for a in addresses), return_exceptions=True
+        )
+        return {
+            a: o if isinstance(o, str) else f"error: {o}"
+            for a, o in zip(addresses, outcomes, strict=True)
+        }
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        next_discovery = 0.0
+        try:
+            while not stopping.is_set():
+                if loop.time() >= next_discovery:
+                    try:
+                        await self.discover()
+                        next_discovery = loop.time() + REDISCOVER_SECONDS
+                    except (RedisError, OSError) as exc:  # keep the dogs we have; ask again soon
+                        log.warning("cluster primaries not found", extra={"error": str(exc)})
+                        next_discovery = loop.time() + CHECK_SECONDS
+                await self.check()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), CHECK_SECONDS)
+        finally:
+            for dog in self.dogs.values():
+                with contextlib.suppress(Exception):
+                    await dog.redis.aclose()
+
+
+def script_watchdog(
+    redis_kwargs: dict[str, Any], on_kill: Callable[[str], None]
+) -> ScriptWatchdog | ClusterScriptWatchdog:
+    """The watchdog for these connection kwargs: one per primary on a Redis Cluster."""
+    if is_cluster(redis_kwargs):
+        return ClusterScriptWatchdog(redis_kwargs, on_kill)
+    return ScriptWatchdog(redis_kwargs, on_kill)

@@ -68,8 +68,8 @@ def run(
     engine: Annotated[
         str | None,
         typer.Option(
-            help=f"Fetch/finish loop: {', '.join(ENGINES)} (default {DEFAULT_ENGINE}; "
-            "stock on a Redis Cluster, which the fast engine refuses)."
+            help=f"Fetch/finish loop: {', '.join(ENGINES)} (default {DEFAULT_ENGINE}, "
+            "on a Redis Cluster too)."
         ),
     ] = None,
 ) -> None:

@@ -14,16 +14,27 @@ client here remembers every script it registered and sends such a call as
 EVAL with the script's text (routed by its keys, which must share one slot,
 as the spec's hash tags make sure): one round trip, no NOSCRIPT on a node that
 never saw the script.
+
+`WAIT n` counts the writes of the connection it runs on, and a RedisCluster
+hands each command any free connection of the node. Inside
+`pinned_connections()` the commands of the current task keep one connection
+per node, held until the block ends, so a producer can send WAIT on the
+connection that made its add (workers/replication_ack.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any
+from collections.abc import AsyncIterator, Generator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import redis.cluster as sync_cluster
-from redis.asyncio.cluster import ClusterPipeline, RedisCluster
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from platform_spec.settings import CLUSTER_KWARG
 
@@ -44,6 +55,67 @@ def _cluster_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("Redis Cluster has only database 0 (BULLMQ_PLATFORM_REDIS_DB)")
     data.setdefault("require_full_coverage", False)
     return data
+
+
+@dataclass
+class Pins:
+    """Connections held for one task: node name -> (node, connection)."""
+
+    held: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    # A command answered by a node reached through a redirect (not on a held connection).
+    unpinned: bool = False
+    # What a held connection last raised (MOVED, ASK, ...): says why a command was unpinned.
+    last_error: str = ""
+
+
+_PINS: ContextVar[Pins | None] = ContextVar("bullmq_platform_cluster_pins", default=None)
+
+
+@asynccontextmanager
+async def pinned_connections() -> AsyncIterator[Pins]:
+    """Within the block, this task's cluster commands use one held connection per node."""
+    pins = Pins()
+    token = _PINS.set(pins)
+    try:
+        yield pins
+    finally:
+        _PINS.reset(token)
+        for node, conn in pins.held.values():
+            node.release(conn)
+
+
+class _PinnedNode:
+    """A ClusterNode stand-in that runs commands on the task's held connection."""
+
+    def __init__(self, node: Any, pins: Pins) -> None:
+        self._node = node
+        self._pins = pins
+        self.answered = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._node, name)
+
+    async def execute_command(self, *args: Any, asking: bool = False, **kwargs: Any) -> Any:
+        self.answered = False
+        node = self._node
+        if asking:  # only HIMPORT uses this path; not a producer's command
+            return await node.execute_command(*args, asking=asking, **kwargs)
+        held = self._pins.held.get(node.name)
+        if held is None:
+            held = self._pins.held[node.name] = (node, node.acquire_connection())
+        conn = held[1]
+        try:
+            await conn.send_packed_command(conn.pack_command(*args))
+            reply = await node.parse_response(conn, args[0], **kwargs)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            self._pins.last_error = f"{type(exc).__name__}: {exc}"
+            await conn.disconnect()
+            raise
+        except Exception as exc:
+            self._pins.last_error = f"{type(exc).__name__}: {exc}"
+            raise
+        self.answered = True
+        return reply
 
 
 class _Queued:
@@ -89,6 +161,16 @@ class ScriptingRedisCluster(RedisCluster):
             self.script_bodies = {}
         self.script_bodies[registered.sha] = registered.script
         return registered
+
+    async def _execute_command(self, target_node: Any, *args: Any, **kwargs: Any) -> Any:
+        pins = _PINS.get()
+        if pins is None:
+            return await super()._execute_command(target_node, *args, **kwargs)
+        pinned = _PinnedNode(target_node, pins)
+        reply = await super()._execute_command(cast(ClusterNode, pinned), *args, **kwargs)
+        if not pinned.answered:
+            pins.unpinned = True  # MOVED / ASK: answered by a node on a pooled connection
+        return reply
 
     def pipeline(
         self, transaction: Any | None = None, shard_hint: Any | None = None

@@ -5,10 +5,10 @@ pipelined on one connection, one loop per slot, finish with fetch-next) and
 `stock` (workers/engine_stock.py: Python bullmq's `Worker`, `--engine stock`).
 The interface they implement is workers/engine.py.
 
-The fast engine's own pipelined connection talks to one Redis node: it does not
-route by hash slot nor follow MOVED/ASK, so against a Redis Cluster the worker
-runs the stock engine (bullmq over redis-py's RedisCluster), and asking for
-the fast one there is refused.
+Both run on a Redis Cluster: the stock engine over redis-py's RedisCluster, the
+fast one with its pipelined connection sent to the primary that owns the queue's
+hash slot, following MOVED / ASK itself (workers/_fast_cluster.py). The fast
+engine stays the default there too: it passes the shard-kill and reshard drills.
 """
 
 from __future__ import annotations
@@ -23,17 +23,14 @@ DEFAULT_ENGINE = "fast"
 
 
 def pick_engine(requested: str | None, cluster: bool) -> str:
-    """The engine to run: the requested one, or by default fast (stock on a cluster)."""
+    """The engine to run: the requested one, or the default (fast, on a cluster too).
+
+    `cluster` is kept so a mode that needs another default has one place to say so."""
+    del cluster
     if requested is None:
-        return "stock" if cluster else DEFAULT_ENGINE
+        return DEFAULT_ENGINE
     if requested not in ENGINES:
         raise ValueError(f"unknown engine {requested!r} (known: {', '.join(ENGINES)})")
-    if requested == "fast" and cluster:
-        raise ValueError(
-            "--engine fast: redis.mode cluster (or redis.external.cluster) needs --engine "
-            "stock, the default there: the fast engine's pipelined connection talks to one "
-            "node and does not route queues by hash slot"
-        )
     return requested
 
 

@@ -10,6 +10,8 @@ never copied) and changes only how they are called:
   finish *and fetch the next job* in one moveToFinished call;
 - every slot's commands share one connection, many in flight, their writes
   batched per event-loop tick (`_fast_redis.PipelinedRedis`), hiredis parsing;
+  on a Redis Cluster that connection goes to the primary that owns the queue's
+  hash slot and follows MOVED / ASK itself (`_fast_cluster.SlotPipelinedRedis`);
 - locks of all active jobs renewed in one `extendLocks` call per interval;
 - one blocking connection waits on the queue's marker (BZPOPMIN) for every
   idle slot at once.
@@ -52,7 +54,8 @@ import msgpack
 import orjson
 
 from platform_spec.keys import DEFAULT_PREFIX
-from workers._fast_redis import PipelinedRedis, ReplyError
+from workers._fast_cluster import pipelined_for_queue
+from workers._fast_redis import ReplyError
 from workers.bullmq_wire import (
     SCRIPT_FILES,
     SCRIPTS_DIR,
@@ -181,10 +184,12 @@ class FastEngine:
         mode = self.options.flush_mode
         if mode == "auto":
             mode = "adaptive" if self.options.concurrency <= 1 else "tick"
-        self._redis = PipelinedRedis(
-            connection, flush_mode=mode, flush_chunk=self.options.flush_chunk
+        self.keys = ScriptKeys(self.options.prefix, queue)
+        # On a Redis Cluster both follow the queue's slot (workers/_fast_cluster.py).
+        self._redis = pipelined_for_queue(
+            connection, self.keys.base, flush_mode=mode, flush_chunk=self.options.flush_chunk
         )
-        self._blocking = PipelinedRedis(connection, flush_mode="immediate")
+        self._blocking = pipelined_for_queue(connection, self.keys.base, flush_mode="immediate")
         self._closing = False
         self._closed = asyncio.Event()
         self._active: dict[str, str] = {}  # job id -> lock token
@@ -199,7 +204,6 @@ class FastEngine:
         self.processed = 0
         self.last_progress = time.monotonic()
         self._handing_back = False
-        self.keys = ScriptKeys(self.options.prefix, queue)
         self.base = self.keys.base
         self._base_b = self.keys.base_b
 

@@ -42,8 +42,8 @@ def parser() -> argparse.ArgumentParser:
         ENGINE_FLAG,
         default=None,
         choices=ENGINES,
-        help=f"Fetch/finish loop: {', '.join(ENGINES)} (default {DEFAULT_ENGINE}; stock on a "
-        "Redis Cluster, which the fast engine refuses).",
+        help=f"Fetch/finish loop: {', '.join(ENGINES)} (default {DEFAULT_ENGINE}, on a "
+        "Redis Cluster too).",
     )
     return p
 

@@ -72,6 +72,21 @@ class ClusterMode(SpecModel):
         description="`cluster-node-timeout`: how long a primary may be unreachable before "
         "its replica is promoted. Lower fails over faster but may promote on a GC pause.",
     )
+    wait_replicas: int | None = Field(
+        None,
+        ge=0,
+        description="The platform's producers (ops CLI, ctx.enqueue) send `WAIT n` to the "
+        "primary that owns the queue's slot, on the connection that made the add, and report "
+        "the add failed unless n replicas of that shard acknowledged it, so an acknowledged "
+        "enqueue survives a shard failover. null: 1 outside dev when replicasPerShard is at "
+        "least 1, else 0. At most `replicasPerShard` (set it to a managed cluster's replicas).",
+    )
+    wait_timeout_milliseconds: int = Field(
+        1000,
+        ge=1,
+        le=60000,
+        description="How long `WAIT` may block one enqueue before it is reported failed.",
+    )
     tag_groups: list[TagGroup] = Field(
         default_factory=list,
         description="Queues that must share one slot (flows across them). A queue in no "
@@ -92,7 +107,18 @@ class ClusterMode(SpecModel):
         dupes = duplicates(grouped)
         if dupes:
             raise ValueError(f"tagGroups: queues in more than one group: {', '.join(dupes)}")
+        if self.wait_replicas is not None and self.wait_replicas > self.replicas_per_shard:
+            raise ValueError(
+                f"waitReplicas {self.wait_replicas} exceeds replicasPerShard "
+                f"{self.replicas_per_shard}: every enqueue would be reported failed"
+            )
         return self
+
+    def effective_wait_replicas(self, environment: str) -> int:
+        """waitReplicas with its default filled in (0 in dev and without replicas)."""
+        if self.wait_replicas is not None:
+            return self.wait_replicas
+        return 0 if environment == "dev" or not self.replicas_per_shard else 1
 
     @property
     def nodes(self) -> int:

@@ -1,7 +1,8 @@
 """Drill: kill -9 the primary of one shard while jobs stream into queues on all three.
 
 A 6-node TLS + ACL Redis Cluster (3 shards x 2, node timeout 1.5 s), one
-worker process per queue (stock engine: the fast one refuses a cluster). Jobs
+worker process per queue (the killed shard's queue and one other on the fast engine,
+the third on the stock one: both engines in one run). Jobs
 stream into every queue; the primary that owns queue A's slot is SIGKILLed. Its
 replica is promoted, the workers and the producer find it, the killed node is
 restarted and rejoins as a replica. Printed: sent / completed / duplicated /
@@ -34,6 +35,8 @@ from local_stack.redis_cluster import RedisClusterStack
 pytestmark = [pytest.mark.drill, pytest.mark.slow, pytest.mark.redis]
 
 STREAM_SECONDS = 20  # jobs keep coming this long after the kill (bounded)
+# The engine of each queue's worker: the killed shard's queue first.
+ENGINES = ("fast", "stock", "fast")
 
 
 @pytest.fixture
@@ -66,6 +69,7 @@ def test_it_should_fail_over_a_killed_shard_primary_and_lose_nothing(
     names = _distinct_shards(cluster)
     spec = cluster_drill_spec(names, nodeTimeoutMs=1500)
     spec_file = write_spec_file(tmp_path / "spec.json", spec)
+    engines = dict(zip(names, ENGINES, strict=True))
     workers = [
         worker_process(
             cluster,
@@ -75,6 +79,7 @@ def test_it_should_fail_over_a_killed_shard_primary_and_lose_nothing(
             tmp_path / "logs",
             extra_env=FAST_WORKER_ENV,
             pythonpath=[HERE],
+            engine=engines[q],
         ).start()
         for q in names
     ]
@@ -123,7 +128,7 @@ def test_it_should_fail_over_a_killed_shard_primary_and_lose_nothing(
         lost = feed.sent - len(ids & {f"j{n}" for n in range(feed.sent)})
         stuck = pending(cluster, spec, q)
         print(
-            f"[drill] cluster primary kill-9, queue {q}"
+            f"[drill] cluster primary kill-9, queue {q} ({engines[q]} engine)"
             f"{' (killed shard)' if q == victim_queue else ''}: sent={feed.sent}, "
             f"completed={len(ids)}, duplicated={executions - len(ids)}, lost={lost}, "
             f"stuck={stuck}, add errors={feed.errors}, unconfirmed={feed.unconfirmed}"

@@ -4,9 +4,11 @@ A 3-shard TLS + ACL Redis Cluster (no replicas: nothing fails over here), one
 worker process per queue. Queue M's slot is among the first slots of shard 0;
 while jobs stream into M and into a control queue on another shard, redis-cli
 (TLS, the `cluster` ACL user, password in REDISCLI_AUTH) moves those slots,
-keys and all, to shard 1. Printed: sent / completed / duplicated / lost / stuck
-per queue and the reshard's seconds. Asserted: M's slot moved, nothing lost,
-nothing stuck.
+keys and all, to shard 1. M's worker runs the fast engine (its own pipelined
+connection follows MOVED / ASK / TRYAGAIN), the control queue's the stock one.
+Printed: sent / completed / duplicated / lost / stuck per queue and the reshard's
+seconds. Asserted: M's slot moved, nothing lost, nothing stuck, and M's fast engine
+followed MOVED.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from local_stack.redis_cluster import RedisClusterStack, key_slot
 pytestmark = [pytest.mark.drill, pytest.mark.slow, pytest.mark.redis]
 
 MOVED_SLOTS = 64
+# The engine of the moving queue's worker and of the control queue's.
+ENGINES = ("fast", "stock")
 
 
 @pytest.fixture
@@ -74,6 +78,7 @@ def test_it_should_reshard_slots_while_jobs_flow(
     spec_file = write_spec_file(tmp_path / "spec.json", spec)
     source, target = cluster.primaries[0], cluster.primaries[1]
     assert cluster.queue_primary(moving).port == source.port
+    engines = dict(zip(names, ENGINES, strict=True))
     workers = [
         worker_process(
             cluster,
@@ -83,6 +88,7 @@ def test_it_should_reshard_slots_while_jobs_flow(
             tmp_path / "logs",
             extra_env=FAST_WORKER_ENV,
             pythonpath=[HERE],
+            engine=engines[q],
         ).start()
         for q in names
     ]
@@ -139,9 +145,13 @@ def test_it_should_reshard_slots_while_jobs_flow(
         lost = feed.sent - len(ids & {f"j{n}" for n in range(feed.sent)})
         stuck = pending(cluster, spec, q)
         print(
-            f"[drill] cluster reshard, queue {q}{' (slot moved)' if q == moving else ''}: "
+            f"[drill] cluster reshard, queue {q} ({engines[q]} engine)"
+            f"{' (slot moved)' if q == moving else ''}: "
             f"sent={feed.sent}, completed={len(ids)}, duplicated={executions - len(ids)}, "
             f"lost={lost}, stuck={stuck}, add retries={feed.errors}"
         )
         assert lost == 0 and stuck == 0
     print(f"[drill] reshard of {MOVED_SLOTS} slots took {float(result['seconds']):.1f}s")
+    # The fast engine's own connection followed the slot (workers/_fast_cluster.py).
+    log = (tmp_path / "logs" / f"worker-{moving}.log").read_text()
+    assert "moved to" in log, "the fast engine never followed MOVED"

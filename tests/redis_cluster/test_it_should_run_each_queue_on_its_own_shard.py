@@ -63,8 +63,9 @@ def test_it_should_spread_queues_over_the_shards(redis_cluster: RedisClusterStac
     assert len(owners) >= 2
 
 
+@pytest.mark.parametrize("engine", [None, "stock"], ids=["default-fast", "stock"])
 def test_it_should_complete_and_dead_letter_on_every_shard(
-    redis_cluster: RedisClusterStack,
+    redis_cluster: RedisClusterStack, engine: str | None
 ) -> None:
     names = queue_names(3)
     spec = spec_for(names)
@@ -77,10 +78,11 @@ def test_it_should_complete_and_dead_letter_on_every_shard(
                 settings_for(redis_cluster),
                 RuntimeSettings(http_host="127.0.0.1", http_port=0),
                 FAST,
+                engine,
             )
             for n in names
         ]
-        assert {r.engine_kind for r in runtimes} == {"stock"}
+        assert {r.engine_kind for r in runtimes} == {engine or "fast"}
         for r in runtimes:
             await r.start()
         client = connect(bullmq_connection(settings_for(redis_cluster)), decode_responses=True)

@@ -12,6 +12,7 @@ from platform_spec.model import PlatformSpec, SpecError, validate_spec
 from platform_spec.settings import RedisSettings
 from workers.connection import is_cluster
 from workers.engine_factory import pick_engine
+from workers.replication_ack import spec_wait_policy
 
 QUEUES = [
     {"name": n, "handler": "workers.handlers.background_tasks", "jobs": [{"name": "run"}]}
@@ -95,6 +96,12 @@ REJECTED = [
     ),
     ("a brace in a tag", {"tagGroups": [{"tag": "a}", "queues": ["orders"]}]}, "tag", "pattern"),
     ("two shards", {"shards": 2}, "redis.cluster.shards", "greater than or equal to 3"),
+    (
+        "waitReplicas above the replicas",
+        {"replicasPerShard": 1, "waitReplicas": 2},
+        "redis.cluster",
+        "waitReplicas 2 exceeds replicasPerShard 1",
+    ),
 ]
 
 
@@ -109,6 +116,24 @@ def test_it_should_refuse_naming_the_field(cluster: dict[str, Any], field: str, 
     )
 
 
+@pytest.mark.parametrize(
+    ("environment", "cluster", "policy"),
+    [
+        ("prod", {}, (1, 1000)),
+        ("dev", {}, (0, 0)),
+        ("prod", {"replicasPerShard": 0}, (0, 0)),
+        ("staging", {"waitReplicas": 1, "waitTimeoutMilliseconds": 250}, (1, 250)),
+        ("prod", {"waitReplicas": 0}, (0, 0)),
+    ],
+)
+def test_it_should_wait_for_a_replica_of_the_shard_outside_dev(
+    environment: str, cluster: dict[str, Any], policy: tuple[int, int]
+) -> None:
+    image = {"repository": "ghcr.io/acme/platform", "digest": "sha256:" + "a" * 64}
+    spec = validate_spec({**cluster_spec(**cluster), "environment": environment, "image": image})
+    assert spec_wait_policy(spec) == policy
+
+
 def test_it_should_check_flows_only_in_cluster_mode() -> None:
     data = cluster_spec(flows=[{"name": "checkout", "queues": ["orders", "payments"]}])
     data["redis"]["mode"] = "in-cluster"
@@ -119,20 +144,16 @@ def test_it_should_check_flows_only_in_cluster_mode() -> None:
     ("requested", "cluster", "expected"),
     [
         (None, False, "fast"),
-        (None, True, "stock"),
+        (None, True, "fast"),
         ("stock", True, "stock"),
+        ("fast", True, "fast"),
         ("fast", False, "fast"),
     ],
 )
-def test_it_should_pick_the_stock_engine_on_a_cluster(
+def test_it_should_run_either_engine_on_a_cluster(
     requested: str | None, cluster: bool, expected: str
 ) -> None:
     assert pick_engine(requested, cluster) == expected
-
-
-def test_it_should_refuse_the_fast_engine_on_a_cluster_naming_the_field() -> None:
-    with pytest.raises(ValueError, match=r"--engine fast: redis\.mode cluster .* --engine stock"):
-        pick_engine("fast", True)
 
 
 def test_it_should_mark_cluster_kwargs_and_keep_the_password_out_of_describe() -> None:

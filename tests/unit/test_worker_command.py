@@ -35,10 +35,10 @@ def test_it_should_tell_the_worker_from_the_ops_commands(argv: list[str], worker
 def test_it_should_parse_the_options_the_ops_cli_documents() -> None:
     args = parser().parse_args(["-q", "emails", "--engine", "stock"])
     assert (args.queue, args.engine) == ("emails", "stock")
-    # No --engine: the runtime picks fast, or stock on a Redis Cluster (engine_factory).
+    # No --engine: the runtime picks fast, on a Redis Cluster too (engine_factory).
     default = parser().parse_args(["--queue", "emails"]).engine
     assert default is None
-    assert (pick_engine(default, False), pick_engine(default, True)) == ("fast", "stock")
+    assert (pick_engine(default, False), pick_engine(default, True)) == ("fast", "fast")
 
 
 def test_it_should_refuse_an_unknown_engine_without_importing_typer() -> None:
