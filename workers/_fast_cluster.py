@@ -215,10 +215,10 @@ class SlotPipelinedRedis(PipelinedRedis):
                     (protocol, first), sent = sent, None
                     return await first
                 if ask_to is not None:
-                    sent = args
+                    command = args
                     if script is not None:  # EVAL: the target may not have the script
-                        sent = ("EVAL", self._scripts[script][1], *args[2:])
-                    return await self._ask(ask_to, sent)
+                        command = ("EVAL", self._scripts[script][1], *args[2:])
+                    return await self._ask(ask_to, command)
                 return await PipelinedRedis.execute(self, *args)
             except ReplyError as err:
                 text = str(err)

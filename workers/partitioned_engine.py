@@ -25,8 +25,9 @@ from workers.engine import Engine
 class PartitionedEngine:
     """The Engine protocol over one engine per partition."""
 
-    def __init__(self, engines: list[Engine]) -> None:
+    def __init__(self, engines: list[Engine], concurrencies: list[int]) -> None:
         self.engines = engines
+        self.concurrencies = concurrencies  # each partition's share of `concurrency`
 
     async def start(self) -> None:
         for engine in self.engines:
@@ -47,8 +48,16 @@ class PartitionedEngine:
 
     @property
     def last_progress(self) -> float:
-        """The stalest partition's: one stuck fetch loop makes the worker unready."""
-        return min(e.last_progress for e in self.engines)
+        """The stalest partition's that has a free slot: one stuck fetch loop makes the
+        worker unready. A partition whose slots are all busy does not fetch, so it is left
+        out (the health check exempts a worker whose slots are all busy, not one partition
+        of it: long jobs in one partition must not fail liveness)."""
+        fetching = [
+            e.last_progress
+            for e, concurrency in zip(self.engines, self.concurrencies, strict=True)
+            if e.active < concurrency
+        ]
+        return min(fetching) if fetching else max(e.last_progress for e in self.engines)
 
     def active_locks(self) -> list[tuple[str, str]]:
         return [lock for e in self.engines for lock in e.active_locks()]

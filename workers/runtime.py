@@ -215,7 +215,11 @@ class WorkerRuntime:
         await self.apply_queue_limits()
         q = self.queue
         engines = [self._lane_engine(lane) for lane in self.lanes]
-        self.engine = PartitionedEngine(engines) if self.partitioned else engines[0]
+        self.engine = (
+            PartitionedEngine(engines, [q.partition_concurrency(lane.index) for lane in self.lanes])
+            if self.partitioned
+            else engines[0]
+        )
         self.health = HealthServer(self)
         await self.health.start(self.runtime_settings.http_host, self.runtime_settings.http_port)
         self.completions.start()

@@ -32,6 +32,11 @@ def test_it_should_follow_moved_and_ask_to_the_slot_owner(
     script = tmp_path / "push.lua"
     script.write_text("return redis.call('LPUSH', KEYS[1], ARGV[1])")
 
+    def stable(slot: int) -> None:
+        with owner.admin(socket_timeout=5) as a, other.admin(socket_timeout=5) as b:
+            for node in (a, b):
+                node.execute_command("CLUSTER SETSLOT", slot, "STABLE")
+
     async def scenario() -> None:
         conn = SlotPipelinedRedis(
             bullmq_connection(settings_for(redis_cluster)), keys.wait, flush_mode="tick"
@@ -60,10 +65,19 @@ def test_it_should_follow_moved_and_ask_to_the_slot_owner(
                 assert conn.redirects["ASK"] == 2
                 assert await conn.execute("DEL", keys.delayed) == 1  # clean the target
                 assert await conn.execute("LLEN", keys.wait) == 1  # still on the source
+                # Two keys neither node holds: ASK from the source, then TRYAGAIN from the
+                # target (a multi-key call mid-migration). It is retried, from the source,
+                # until the migration ends; then the source runs it.
+                pending = asyncio.ensure_future(
+                    conn.evalsha("push", [keys.prioritized, keys.active], ["z"])
+                )
+                while conn.redirects["TRYAGAIN"] == 0 and not pending.done():
+                    await asyncio.sleep(0.01)
+                stable(slot)
+                assert await pending == 1
+                assert await conn.execute("DEL", keys.prioritized) == 1
             finally:
-                with owner.admin(socket_timeout=5) as a, other.admin(socket_timeout=5) as b:
-                    for node in (a, b):
-                        node.execute_command("CLUSTER SETSLOT", slot, "STABLE")
+                stable(slot)
         finally:
             await conn.close()
 

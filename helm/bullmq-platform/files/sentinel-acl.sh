@@ -10,6 +10,11 @@
 set -eu
 pwdir=$1
 shift
+# The `sentinel` user may do anything: never give it the hash of an empty password.
+if [ ! -s "$pwdir/sentinel" ]; then
+  echo "sentinel-acl.sh: $pwdir/sentinel is missing or empty" >&2
+  exit 1
+fi
 
 hash_of() {
   tr -d '\r\n' <"$1" | sha256sum | cut -d' ' -f1
