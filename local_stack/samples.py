@@ -9,20 +9,16 @@ queue answers.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bullmq import Queue as BullQueue
-
-from platform_spec.job_options import job_options
-from platform_spec.model import PlatformSpec, Queue
+from platform_spec.model import PlatformSpec
 from platform_spec.settings import RedisSettings
-from workers.connection import bullmq_connection, bullmq_connection_arg
-from workers.memory_guard import ProducerGuard
+from workers.connection import bullmq_connection
 from workers.payloads import validate_job
+from workers.producer import Producer
 from workers.registry import load_registry
 
 Sample = Callable[[int, str], dict[str, Any]]
@@ -84,23 +80,10 @@ def plan(spec: PlatformSpec, count: int, queues: list[str] | None = None) -> lis
 
 
 async def enqueue(spec: PlatformSpec, redis: RedisSettings, jobs: list[Planned]) -> list[str]:
-    """Add the planned jobs with each queue's spec options; their ids, in order."""
-    connection = bullmq_connection(redis)
-    producers: dict[str, BullQueue] = {}
-    ids: list[str] = []
+    """Add the planned jobs with each queue's spec options (a partitioned queue's jobs
+    spread over its partitions, workers/producer.py); their ids, in order."""
+    producer = Producer(spec, bullmq_connection(redis))
     try:
-        for job in jobs:
-            target: Queue = spec.queue(job.queue)
-            producer = producers.get(job.queue)
-            if producer is None:
-                opts = {
-                    "connection": bullmq_connection_arg(connection),
-                    "prefix": spec.queue_prefix(job.queue),
-                }
-                producer = producers[job.queue] = BullQueue(job.queue, opts)
-            await ProducerGuard(producer.client, spec.redis.producer_memory_limit_percent).check()
-            added = await producer.add(job.name, job.data, job_options(target))
-            ids.append(str(added.id))
+        return [(await producer.enqueue(job.queue, job.name, job.data)).id for job in jobs]
     finally:
-        await asyncio.gather(*(p.close() for p in producers.values()))
-    return ids
+        await producer.close()

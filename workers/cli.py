@@ -266,7 +266,9 @@ def enqueue(
     except (ValueError, InvalidJob) as exc:
         raise typer.BadParameter(str(exc), param_hint="--data / NAME") from None
     # Always an explicit id: an add that is not acknowledged by the replicas can then be
-    # repeated with the printed id without making a duplicate.
+    # repeated with the printed id without making a duplicate (with the same --key, on a
+    # partitioned queue: the key, not the id, picks the partition, and BullMQ removes
+    # duplicate ids within one partition only).
     job_id = job_id or uuid.uuid4().hex
 
     async def add() -> Enqueued:
@@ -301,7 +303,8 @@ def enqueue(
         typer.echo(
             f"enqueue of job id {job_id} not acknowledged by replicas "
             f"(redis.sentinel.waitReplicas): {exc}. The job may be lost on a failover; re-run "
-            f"with --job-id {job_id} (BullMQ keeps one job per id, so that is safe).",
+            f"with --job-id {job_id}{f' --key {key}' if key is not None else ''} (BullMQ "
+            "keeps one job per id, so that is safe).",
             err=True,
         )
         raise typer.Exit(4) from None

@@ -18,6 +18,7 @@ from platform_spec.job_options import job_options
 from platform_spec.keys import JOB_DLQ_HANDLED, QueueKeys
 from platform_spec.model import Queue
 from workers.connection import bullmq_connection_arg
+from workers.producer import partition_index
 
 # Every state a DLQ entry can be in. Nobody consumes a DLQ, so entries wait
 # (or sit delayed/prioritized/paused); completed and failed appear only if
@@ -134,8 +135,13 @@ class DeadLetterQueue:
         return found
 
     def _source_name(self, letter: DeadLetter) -> str:
-        """Where a retry goes: the entry's own queue, if it is one of ours."""
-        return letter.queue if letter.queue in self.source_prefixes else self.queue.name
+        """Where a retry goes: the entry's own queue, if it is one of ours; else (an
+        entry from before the queue's partitions changed) the partition its job id picks,
+        as the producers pick one (workers/producer.py)."""
+        if letter.queue in self.source_prefixes:
+            return letter.queue
+        names = self.queue.partition_names
+        return names[partition_index(letter.job_id or letter.id, len(names))]
 
     def letter(
         self,

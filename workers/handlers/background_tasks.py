@@ -98,13 +98,16 @@ async def cleanup_old_data(payload: CleanupOldData, ctx: JobContext) -> dict[str
     connection = ctx.extras.get("connection")
     if connection is None:
         raise RuntimeError("no connection in the job context")
-    opts = {
-        "connection": bullmq_connection_arg(connection),
-        "prefix": ctx.spec.queue_prefix(payload.queue),
-    }
-    queue = BullQueue(payload.queue, opts)
-    try:
-        removed = await queue.clean(payload.older_than_seconds * 1000, payload.limit, payload.state)
-    finally:
-        await queue.close()
-    return {"queue": payload.queue, "state": payload.state, "removed": len(removed or [])}
+    removed = 0
+    # A partitioned queue's jobs live in its partitions (queues[].partitions).
+    for keys in ctx.spec.partition_keys(payload.queue):
+        opts = {"connection": bullmq_connection_arg(connection), "prefix": keys.prefix}
+        queue = BullQueue(keys.queue, opts)
+        try:
+            gone = await queue.clean(
+                payload.older_than_seconds * 1000, payload.limit, payload.state
+            )
+        finally:
+            await queue.close()
+        removed += len(gone or [])
+    return {"queue": payload.queue, "state": payload.state, "removed": removed}
