@@ -36,6 +36,20 @@ class NotReplicated(RuntimeError):
     """Fewer replicas than asked for acknowledged a write in time."""
 
 
+async def _wait_on(conn: Any, replicas: int, timeout_ms: int) -> int:
+    """WAIT on one connection that made the write: how many replicas acknowledged it."""
+    try:
+        await conn.send_command("WAIT", replicas, timeout_ms, check_health=False)
+        return int(await conn.read_response())
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        with contextlib.suppress(Exception):
+            await conn.disconnect()
+        raise NotReplicated(
+            f"the connection dropped during WAIT ({type(exc).__name__}): unknown whether "
+            "any replica holds the write"
+        ) from None
+
+
 async def wait_replicas(client: Any, replicas: int, timeout_ms: int) -> int:
     """WAIT on `client`'s connection (it must be a single-connection client: WAIT
     counts the writes of the connection it runs on); NotReplicated when short."""
@@ -49,16 +63,7 @@ async def wait_replicas(client: Any, replicas: int, timeout_ms: int) -> int:
         if not conn.is_connected:
             # Dropped (and maybe about to be re-made to another primary) since the add.
             raise NotReplicated("the connection that made the write dropped before WAIT")
-        try:
-            await conn.send_command("WAIT", replicas, timeout_ms, check_health=False)
-            acked = int(await conn.read_response())
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            with contextlib.suppress(Exception):
-                await conn.disconnect()
-            raise NotReplicated(
-                f"the connection dropped during WAIT ({type(exc).__name__}): unknown whether "
-                "any replica holds the write"
-            ) from None
+        acked = await _wait_on(conn, replicas, timeout_ms)
     if acked < replicas:
         raise NotReplicated(
             f"{acked} of {replicas} replica(s) acknowledged the write within {timeout_ms} ms"
@@ -110,16 +115,7 @@ async def wait_replicas_pinned(pins: Pins, replicas: int, timeout_ms: int) -> in
         raise NotReplicated("the add wrote on no connection WAIT could ask")
     acked = replicas
     for _node, conn in pins.held.values():
-        try:
-            await conn.send_command("WAIT", replicas, timeout_ms, check_health=False)
-            acked = min(acked, int(await conn.read_response()))
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            with contextlib.suppress(Exception):
-                await conn.disconnect()
-            raise NotReplicated(
-                f"the connection dropped during WAIT ({type(exc).__name__}): unknown whether "
-                "any replica holds the write"
-            ) from None
+        acked = min(acked, await _wait_on(conn, replicas, timeout_ms))
     if acked < replicas:
         raise NotReplicated(
             f"{acked} of {replicas} replica(s) of the queue's shard acknowledged the write "

@@ -69,6 +69,19 @@ scli() {
   cli_to 127.0.0.1 "$SENTINEL_PORT" reloader "$@" </dev/null
 }
 
+# replay_users FILE PORT COUNT WHAT: each `user ...` line of FILE as ACL SETUSER on the
+# local PORT, in one redis-cli (a command per line on stdin: the rules hold no quotes,
+# each word is one argument); fails unless all COUNT answer OK. WHAT names the server
+# in the error ("" or "Sentinel ").
+replay_users() {
+  replies=$(sed 's/^user /ACL SETUSER /' "$1" | cli_to 127.0.0.1 "$2" reloader)
+  if [ "$(printf '%s\n' "$replies" | grep -c '^OK$')" != "$3" ]; then
+    echo "redis-reloader: $4ACL SETUSER failed: $(printf '%s\n' "$replies" |
+      grep -v '^OK$' | head -n 1)" >&2
+    return 1
+  fi
+}
+
 # A digest of the files' contents; kubelet's hidden ..data folders are skipped.
 fingerprint() {
   find -L "$@" -type f 2>/dev/null | grep -v '/\.\.' | sort | xargs cat 2>/dev/null |
@@ -77,17 +90,10 @@ fingerprint() {
 
 apply_passwords() {
   sh "$conf/assemble-acl.sh" "$conf/acl.rules" "$pwdir" "$localdir" "$state/users.acl" || return 1
-  # One redis-cli for every user but `default`: a command per line on stdin (the
-  # rules hold no quotes; each word is one argument).
+  # Every user but `default`, in one redis-cli (replay_users).
   grep '^user ' "$state/users.acl" | grep -v '^user default ' >"$state/users.replay" || true
   count=$(grep -c '^user ' "$state/users.replay" || true)
-  replies=$(sed 's/^user /ACL SETUSER /' "$state/users.replay" |
-    cli_to 127.0.0.1 "${REDIS_PORT:-6379}" reloader)
-  if [ "$(printf '%s\n' "$replies" | grep -c '^OK$')" != "$count" ]; then
-    echo "redis-reloader: ACL SETUSER failed: $(printf '%s\n' "$replies" |
-      grep -v '^OK$' | head -n 1)" >&2
-    return 1
-  fi
+  replay_users "$state/users.replay" "${REDIS_PORT:-6379}" "$count" "" || return 1
   cp "$state/users.acl" "$acl.next"
   mv "$acl.next" "$acl"
   echo "redis-reloader: applied the passwords of $count ACL users" >&2
@@ -106,15 +112,8 @@ apply_sentinel_users() {
   # shellcheck disable=SC2086
   sh "$conf/sentinel-acl.sh" "$pwdir" ${SENTINEL_CLIENT_USERS:-} >"$state/sentinel-users.acl" ||
     return 1
-  # One redis-cli for every user: a command per line on stdin (the rules hold no quotes).
   count=$(grep -c '^user ' "$state/sentinel-users.acl")
-  replies=$(sed 's/^user /ACL SETUSER /' "$state/sentinel-users.acl" |
-    cli_to 127.0.0.1 "$SENTINEL_PORT" reloader)
-  if [ "$(printf '%s\n' "$replies" | grep -c '^OK$')" != "$count" ]; then
-    echo "redis-reloader: Sentinel ACL SETUSER failed: $(printf '%s\n' "$replies" |
-      grep -v '^OK$' | head -n 1)" >&2
-    return 1
-  fi
+  replay_users "$state/sentinel-users.acl" "$SENTINEL_PORT" "$count" "Sentinel " || return 1
   # Sentinel writes its users to its own sentinel.conf: a restarted Sentinel keeps them.
   reply=$(scli SENTINEL FLUSHCONFIG)
   [ "$reply" = "OK" ] || echo "redis-reloader: SENTINEL FLUSHCONFIG failed: $reply" >&2
