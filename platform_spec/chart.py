@@ -19,6 +19,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHART_DIR = REPO_ROOT / "helm" / "bullmq-platform"
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class HelmError(RuntimeError):
@@ -66,8 +67,9 @@ def template(
 
 
 def objects(rendered: str) -> list[dict[str, Any]]:
-    """The Kubernetes objects in rendered YAML (empty documents dropped)."""
-    return [doc for doc in yaml.safe_load_all(rendered) if doc]
+    """The Kubernetes objects in rendered YAML (empty documents dropped). libyaml's
+    loader when PyYAML has it: ten times the pure-Python one on a full render."""
+    return [doc for doc in yaml.load_all(rendered, Loader=SAFE_LOADER) if doc]
 
 
 def find(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
