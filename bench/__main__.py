@@ -9,7 +9,7 @@ from pathlib import Path
 from bench.report import goal_lines, plot, summarize, table, write_results
 from bench.run import RESULTS_DIR, Config, run
 from bench.runtime_venv import PYTHONS
-from bench.subjects import DEFAULT_SUBJECTS, KINDS, SUBJECTS
+from bench.subjects import DEFAULT_SUBJECTS, KINDS, LEVER_ENV, SUBJECTS
 
 
 def parse(argv: list[str]) -> Config:
@@ -39,10 +39,12 @@ def parse(argv: list[str]) -> Config:
     parser.add_argument(
         "--engines",
         nargs="+",
-        choices=SUBJECTS,
+        choices=(*SUBJECTS, *LEVER_ENV),
         default=list(DEFAULT_SUBJECTS),
+        metavar="ENGINE",
         help="worker: python -m workers (the product); fast: the engine alone; stock: Python "
-        "bullmq's Worker; node: Node BullMQ 6 (the reference). Default: node worker fast",
+        "bullmq's Worker; node: Node BullMQ 6 (the reference); or one lever variant, e.g. "
+        "'worker[loop=asyncio]' (bench/subjects.py LEVER_ENV). Default: node worker fast",
     )
     parser.add_argument(
         "--no-pin", action="store_true", help="do not pin the worker and Redis to separate cores"
@@ -51,8 +53,9 @@ def parse(argv: list[str]) -> Config:
     parser.add_argument(
         "--levers",
         action="store_true",
-        help="also run variants with one lever off (worker: one log line per job, flush per tick "
-        "at c=1, writes every 4 commands; fast: flush adaptive/immediate, no fetch-next)",
+        help="also run variants with one lever off (worker: one log line per job, flush per "
+        "tick at c=1, one write per tick, asyncio's loop; fast: flush adaptive/immediate, "
+        "no fetch-next)",
     )
     parser.add_argument(
         "--baseline",

@@ -41,8 +41,10 @@ LEVER_ENV = {
     "worker[log=each]": {"BULLMQ_PLATFORM_LOG_LEVEL": "DEBUG"},
     # Batched per tick at concurrency 1 too (flush "auto" writes at once there).
     "worker[flush=tick]": {"BULLMQ_PLATFORM_FAST_FLUSH": "tick"},
-    # Batched writes leave every 4 commands (measured, not kept: docs/throughput.md).
-    "worker[chunk=4]": {"BULLMQ_PLATFORM_FAST_FLUSH_CHUNK": "4"},
+    # Batched writes leave once per tick only (before the auto chunk: docs/throughput.md).
+    "worker[chunk=0]": {"BULLMQ_PLATFORM_FAST_FLUSH_CHUNK": "0"},
+    # asyncio's own event loop instead of uvloop (workers/event_loop.py).
+    "worker[loop=asyncio]": {"BULLMQ_PLATFORM_EVENT_LOOP": "asyncio"},
     "fast[flush=adaptive]": {"BULLMQ_PLATFORM_FAST_FLUSH": "adaptive"},
     "fast[flush=immediate]": {"BULLMQ_PLATFORM_FAST_FLUSH": "immediate"},
     "fast[no-fetch-next]": {"BULLMQ_PLATFORM_FAST_NO_FETCH_NEXT": "1"},

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 
@@ -182,6 +182,10 @@ class RedisSettings(EnvSettings):
 LOG_LEVEL_ALIASES = {"warn": "warning", "critical": "error", "fatal": "error"}
 
 
+# The event loop of the worker process (workers/event_loop.py).
+EventLoop = Literal["uvloop", "asyncio"]
+
+
 class RuntimeSettings(EnvSettings):
     """Settings shared by the worker and the scheduler processes."""
 
@@ -196,6 +200,9 @@ class RuntimeSettings(EnvSettings):
     # Unset: a worker takes its queue's `logLevel` from the spec, the scheduler `info`.
     # The chart sets it from the spec on every worker pod (one source: the spec).
     log_level: LogLevel | None = None
+    # The worker's event loop. uvloop: less CPU per job (docs/throughput.md, "Fourth
+    # round"); asyncio: the standard library's. The scheduler runs on asyncio's.
+    event_loop: EventLoop = "uvloop"
 
     @field_validator("log_level", mode="before")
     @classmethod

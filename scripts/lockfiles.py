@@ -220,7 +220,7 @@ def check(root: Path, *, venv: bool = True) -> list[str]:
     problems += [
         f"requirements/runtime.lock: {name} is not a runtime package"
         for name in runtime
-        if name.startswith(RUNTIME_FORBIDDEN)
+        if any(name == bad or name.startswith(f"{bad}-") for bad in RUNTIME_FORBIDDEN)
     ]
     if venv:
         problems += _venv_problems(root)

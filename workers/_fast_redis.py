@@ -20,7 +20,7 @@ import asyncio
 import ssl
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import hiredis
 from redis.asyncio.sentinel import Sentinel
@@ -60,8 +60,9 @@ class _Protocol(asyncio.Protocol):
     # ------------------------------------------------------------ asyncio callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport, though not always an asyncio.Transport subclass: uvloop's
+        # TLS transport (uvloop/sslproto.pyx _SSLProtocolTransport) is its own class.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         reader = self._reader

@@ -158,9 +158,27 @@ class EngineOptions:
     # wins at 10 and 50). Or any of _fast_redis.FLUSH_MODES.
     flush_mode: str = "auto"
     # Batched writes ("tick", "adaptive") leave as soon as this many commands are
-    # buffered (0: at the end of the tick only).
-    flush_chunk: int = 0
+    # buffered (0: at the end of the tick only). None ("auto"): a third of the
+    # concurrency, so a tick's finishes leave in about three writes and Redis starts
+    # on the first while the worker still runs the rest (auto_flush_chunk).
+    flush_chunk: int | None = None
     fetch_next: bool = True
+
+
+# Above this concurrency one write per tick is as fast or faster (auto_flush_chunk).
+CHUNKED_UP_TO = 30
+
+
+def auto_flush_chunk(concurrency: int) -> int:
+    """Commands per write when batching: a third of the concurrency from 3 to
+    CHUNKED_UP_TO, else 0 (one write per tick). Measured on a quiet machine
+    (docs/throughput.md, "Fourth round"): at concurrency 10 and 20 one write per tick
+    left Redis idle while the worker ran the tick and the worker idle while Redis ran
+    the write (1.55x / 1.66x Node chunked, 0.99x / 1.12x per tick); at 30 both were
+    even; at 50 a tick's replies arrive over several reads anyway, and per tick won."""
+    if concurrency < 3 or concurrency > CHUNKED_UP_TO:
+        return 0
+    return max(2, -(-concurrency // 3))
 
 
 class FastEngine:
@@ -184,10 +202,13 @@ class FastEngine:
         mode = self.options.flush_mode
         if mode == "auto":
             mode = "adaptive" if self.options.concurrency <= 1 else "tick"
+        chunk = self.options.flush_chunk
+        if chunk is None:
+            chunk = auto_flush_chunk(self.options.concurrency)
         self.keys = ScriptKeys(self.options.prefix, queue)
         # On a Redis Cluster both follow the queue's slot (workers/_fast_cluster.py).
         self._redis = pipelined_for_queue(
-            connection, self.keys.base, flush_mode=mode, flush_chunk=self.options.flush_chunk
+            connection, self.keys.base, flush_mode=mode, flush_chunk=chunk
         )
         self._blocking = pipelined_for_queue(connection, self.keys.base, flush_mode="immediate")
         self._closing = False

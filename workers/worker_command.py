@@ -10,11 +10,11 @@ the same `run` below. workers/__main__.py picks one of the two.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Sequence
 
 from platform_spec.settings import RuntimeSettings
 from workers.engine_factory import DEFAULT_ENGINE, ENGINES
+from workers.event_loop import run as run_on_loop
 from workers.logs import configure_logging
 from workers.runtime import run_worker
 
@@ -49,11 +49,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run(queue: str, engine: str | None) -> None:
-    """Configure logging from the settings, then run the worker until SIGTERM (its level
-    becomes the queue's `logLevel` once the spec is read, unless the settings set one)."""
+    """Configure logging from the settings, then run the worker until SIGTERM on the
+    settings' event loop (the log level becomes the queue's `logLevel` once the spec is
+    read, unless the settings set one)."""
     settings = RuntimeSettings()
     configure_logging(settings.log_format, settings.log_level or "info")
-    asyncio.run(run_worker(queue, engine))
+    run_on_loop(run_worker(queue, engine), settings.event_loop)
 
 
 def main() -> None:

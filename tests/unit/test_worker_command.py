@@ -84,3 +84,13 @@ def test_it_should_name_a_bad_log_level_in_the_spec() -> None:
         PlatformSpec.model_validate(values)
     assert "queues.1.logLevel" in str(err.value)
     assert PlatformSpec().queues[0].log_level == "info"
+
+
+def test_it_should_run_on_uvloop_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BULLMQ_PLATFORM_EVENT_LOOP", raising=False)
+    assert RuntimeSettings().event_loop == "uvloop"
+    monkeypatch.setenv("BULLMQ_PLATFORM_EVENT_LOOP", "asyncio")
+    assert RuntimeSettings().event_loop == "asyncio"
+    monkeypatch.setenv("BULLMQ_PLATFORM_EVENT_LOOP", "trio")
+    with pytest.raises(ValidationError, match="event_loop"):
+        RuntimeSettings()

@@ -1,19 +1,30 @@
-"""The basic path: a job is validated, handled, completed with its return value."""
+"""The basic path: a job is validated, handled, completed with its return value, on
+either event loop a worker can run on (workers/event_loop.py)."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+import uvloop
 from conftest import get_job, make_spec, producer, running_worker, wait_finished
 
 from local_stack.redis_server import RedisServer
+from platform_spec.settings import RuntimeSettings
+from workers.event_loop import LOOP_FACTORIES, run
 
 pytestmark = pytest.mark.redis
 
 
-def test_it_should_complete_ping_and_echo(redis_server: RedisServer, queue_name: str) -> None:
+@pytest.mark.parametrize("loop", list(LOOP_FACTORIES))
+def test_it_should_complete_ping_and_echo(
+    redis_server: RedisServer, queue_name: str, loop: str
+) -> None:
+    settings = RuntimeSettings.model_validate({"event_loop": loop})
+
     async def scenario() -> None:
+        on_uvloop = isinstance(asyncio.get_running_loop(), uvloop.Loop)
+        assert on_uvloop is (settings.event_loop == "uvloop")
         spec = make_spec(queue_name)
         async with running_worker(redis_server, spec), producer(redis_server, queue_name) as q:
             ping = await q.add("ping", {"hello": "world"})
@@ -27,4 +38,4 @@ def test_it_should_complete_ping_and_echo(redis_server: RedisServer, queue_name:
                 "tenant": "acme",
             }
 
-    asyncio.run(scenario())
+    run(scenario(), settings.event_loop)

@@ -1,0 +1,33 @@
+"""The event loop a worker process runs on: uvloop by default, asyncio's own on request.
+
+asyncio's TLS is pure Python (asyncio/sslproto.py copies every record through a
+memory BIO), and its selector loop runs per callback in Python too. A profile of
+`python -m workers` at concurrency 1 put about a third of the busy time there
+(docs/throughput.md, "Fourth round"). uvloop (libuv, its TLS layer in Cython) does
+the same work in C; `BULLMQ_PLATFORM_EVENT_LOOP=asyncio` goes back to the standard
+loop, e.g. to rule the loop out while chasing a bug.
+uvloop: https://uvloop.readthedocs.io/ (asyncio.Runner's loop_factory: Python 3.11+).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import uvloop
+
+from platform_spec.settings import EventLoop
+
+T = TypeVar("T")
+
+LOOP_FACTORIES: dict[EventLoop, Callable[[], asyncio.AbstractEventLoop] | None] = {
+    "uvloop": uvloop.new_event_loop,
+    "asyncio": None,  # asyncio.Runner's default: a new standard event loop
+}
+
+
+def run(main: Coroutine[Any, Any, T], loop: EventLoop) -> T:
+    """asyncio.run(main) on the chosen loop."""
+    with asyncio.Runner(loop_factory=LOOP_FACTORIES[loop]) as runner:
+        return runner.run(main)
