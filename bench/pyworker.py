@@ -20,8 +20,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench._conn import connection_from_env
+from platform_spec.sections.common import DEFAULT_EVENT_LOOP
+from platform_spec.settings import RuntimeSettings
 from workers.bullmq_wire import FastJob
 from workers.engine_fast import EngineOptions, FastEngine, from_env_levers
+from workers.event_loop import run as run_on_loop
 
 # No completion for this long: the run is reported as stalled (exit code 3).
 STALL_SECONDS = 20.0
@@ -205,7 +208,9 @@ def report(figures: dict[str, Any], engine: str) -> None:
 def main(argv: list[str]) -> None:
     engine, queue, n, concurrency, kind = argv
     run = _run_fast if engine == "fast" else _run_stock
-    report(asyncio.run(run(queue, int(n), int(concurrency), kind == "io")), engine)
+    # On the loop a worker runs on by default, or BULLMQ_PLATFORM_EVENT_LOOP's.
+    loop = RuntimeSettings().event_loop or DEFAULT_EVENT_LOOP
+    report(run_on_loop(run(queue, int(n), int(concurrency), kind == "io"), loop), engine)
 
 
 if __name__ == "__main__":

@@ -127,6 +127,7 @@ def drain_cases(cfg: Config) -> Iterator[tuple[str, int, int, str]]:
         engines = (*engines, *(k for k in LEVER_ENV if base_of(k) in engines))
     if cfg.baseline is not None:
         engines = (*engines, BASELINE)
+    engines = tuple(dict.fromkeys(engines))  # a lever named in --engines and by --levers
     for kind in cfg.kinds:
         for c in cfg.concurrencies:
             for r in range(cfg.repeats):

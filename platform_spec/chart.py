@@ -19,7 +19,8 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHART_DIR = REPO_ROOT / "helm" / "bullmq-platform"
-SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's CSafeLoader is not a SafeLoader subclass, hence Any.
+SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class HelmError(RuntimeError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 
@@ -20,7 +20,7 @@ from platform_spec.env_settings import EnvSettings
 from platform_spec.model import PlatformSpec
 from platform_spec.password_file import PasswordFile, read_password
 from platform_spec.pod_facts import HTTP_PORT, SECRETS_DIR, SPEC_FILE
-from platform_spec.sections.common import LogLevel
+from platform_spec.sections.common import EventLoop, LogLevel
 
 ENV_PREFIX = "BULLMQ_PLATFORM_"
 DEFAULT_SECRETS_DIR = Path(SECRETS_DIR)
@@ -182,10 +182,6 @@ class RedisSettings(EnvSettings):
 LOG_LEVEL_ALIASES = {"warn": "warning", "critical": "error", "fatal": "error"}
 
 
-# The event loop of the worker process (workers/event_loop.py).
-EventLoop = Literal["uvloop", "asyncio"]
-
-
 class RuntimeSettings(EnvSettings):
     """Settings shared by the worker and the scheduler processes."""
 
@@ -200,9 +196,15 @@ class RuntimeSettings(EnvSettings):
     # Unset: a worker takes its queue's `logLevel` from the spec, the scheduler `info`.
     # The chart sets it from the spec on every worker pod (one source: the spec).
     log_level: LogLevel | None = None
-    # The worker's event loop. uvloop: less CPU per job (docs/throughput.md, "Fourth
-    # round"); asyncio: the standard library's. The scheduler runs on asyncio's.
-    event_loop: EventLoop = "uvloop"
+    # Unset: a worker runs on its queue's `eventLoop` from the spec (workers/event_loop.py);
+    # set, it wins, so one pod can be switched with `kubectl set env`. The scheduler runs
+    # on asyncio's loop.
+    event_loop: EventLoop | None = None
+
+    @field_validator("event_loop", mode="before")
+    @classmethod
+    def _loop_lower_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -25,7 +25,7 @@ from local_stack.lifetime import die_with_parent
 from local_stack.redis_server import PORT_SLICE_ENV, RedisServer, local_spec
 
 TESTS = Path(__file__).resolve().parent
-# `PYTEST_WORKERS=2 scripts/test` runs the suite in two processes (xdist, loadscope).
+# `scripts/test` runs the suite in two processes (xdist, loadscope; PYTEST_WORKERS=N).
 # Each process takes whole groups: a test module by default, so its module fixtures are
 # made once; these folders whole, because their session fixtures are costly (the images,
 # the 6-node cluster, the dashboard's board, the runtime venv) or their drills would

@@ -60,8 +60,8 @@ class _Protocol(asyncio.Protocol):
     # ------------------------------------------------------------ asyncio callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # A stream transport, though not always an asyncio.Transport subclass: uvloop's
-        # TLS transport (uvloop/sslproto.pyx _SSLProtocolTransport) is its own class.
+        # A stream transport, though not an asyncio.Transport subclass on uvloop (its
+        # TCPTransport and TLS _SSLProtocolTransport are classes of their own).
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:

@@ -175,7 +175,9 @@ def auto_flush_chunk(concurrency: int) -> int:
     (docs/throughput.md, "Fourth round"): at concurrency 10 and 20 one write per tick
     left Redis idle while the worker ran the tick and the worker idle while Redis ran
     the write (1.55x / 1.66x Node chunked, 0.99x / 1.12x per tick); at 30 both were
-    even; at 50 a tick's replies arrive over several reads anyway, and per tick won."""
+    even; at 50 a tick's replies arrive over several reads anyway, and per tick won.
+    Per engine, i.e. per connection: a partitioned queue's engines each count their
+    own share of the concurrency."""
     if concurrency < 3 or concurrency > CHUNKED_UP_TO:
         return 0
     return max(2, -(-concurrency // 3))

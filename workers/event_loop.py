@@ -1,11 +1,12 @@
-"""The event loop a worker process runs on: uvloop by default, asyncio's own on request.
+"""The event loop a worker process runs on: its queue's `eventLoop`, uvloop by default.
 
 asyncio's TLS is pure Python (asyncio/sslproto.py copies every record through a
 memory BIO), and its selector loop runs per callback in Python too. A profile of
 `python -m workers` at concurrency 1 put about a third of the busy time there
 (docs/throughput.md, "Fourth round"). uvloop (libuv, its TLS layer in Cython) does
-the same work in C; `BULLMQ_PLATFORM_EVENT_LOOP=asyncio` goes back to the standard
-loop, e.g. to rule the loop out while chasing a bug.
+the same work in C. `eventLoop: asyncio` in a queue of the spec (or
+`BULLMQ_PLATFORM_EVENT_LOOP=asyncio` on one pod) goes back to the standard loop, e.g.
+to rule the loop out while chasing a bug (workers/worker_command.py picks it).
 uvloop: https://uvloop.readthedocs.io/ (asyncio.Runner's loop_factory: Python 3.11+).
 """
 
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 
 import uvloop
 
-from platform_spec.settings import EventLoop
+from platform_spec.sections.common import EventLoop
 
 T = TypeVar("T")
 

@@ -576,10 +576,14 @@ class WorkerRuntime:
         return fields
 
 
-async def run_worker(queue_name: str, engine: str | None = None) -> None:
-    """Entry point of `python -m workers --queue NAME`."""
+async def run_worker(
+    queue_name: str, engine: str | None = None, spec: PlatformSpec | None = None
+) -> None:
+    """Entry point of `python -m workers --queue NAME` (`spec`: already read, else read
+    here from the settings' spec file)."""
     runtime_settings = RuntimeSettings()
-    spec = runtime_settings.load_spec()
+    if spec is None:
+        spec = runtime_settings.load_spec()
     try:
         runtime = WorkerRuntime(spec, queue_name, RedisSettings(), runtime_settings, engine=engine)
     except ValueError as exc:

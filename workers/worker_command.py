@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from platform_spec.model import PlatformSpec
+from platform_spec.sections.common import DEFAULT_EVENT_LOOP, EventLoop
 from platform_spec.settings import RuntimeSettings
 from workers.engine_factory import DEFAULT_ENGINE, ENGINES
 from workers.event_loop import run as run_on_loop
@@ -48,13 +50,25 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def event_loop_of(spec: PlatformSpec, queue: str) -> EventLoop:
+    """The queue's `eventLoop`; the default for a queue the spec lacks (the runtime then
+    refuses to start, naming it)."""
+    for entry in spec.queues:
+        if entry.name == queue:
+            return entry.event_loop
+    return DEFAULT_EVENT_LOOP
+
+
 def run(queue: str, engine: str | None) -> None:
-    """Configure logging from the settings, then run the worker until SIGTERM on the
-    settings' event loop (the log level becomes the queue's `logLevel` once the spec is
-    read, unless the settings set one)."""
+    """Configure logging from the settings, read the spec, then run the worker until
+    SIGTERM on the queue's `eventLoop` (the settings' event_loop wins when set). The log
+    level becomes the queue's `logLevel` once the runtime starts, unless the settings set
+    one."""
     settings = RuntimeSettings()
     configure_logging(settings.log_format, settings.log_level or "info")
-    run_on_loop(run_worker(queue, engine), settings.event_loop)
+    spec = settings.load_spec()
+    loop = settings.event_loop or event_loop_of(spec, queue)
+    run_on_loop(run_worker(queue, engine, spec), loop)
 
 
 def main() -> None:

@@ -29,6 +29,10 @@ MemoryQuantity = Annotated[str, StringConstraints(pattern=K8S_MEMORY_PATTERN)]
 # Log levels of the worker and scheduler processes (spec, chart values and the
 # BULLMQ_PLATFORM_LOG_LEVEL setting alike); logging's names, lower case.
 LogLevel = Literal["debug", "info", "warning", "error"]
+# The event loop of a worker process (workers/event_loop.py): spec and the
+# BULLMQ_PLATFORM_EVENT_LOOP setting alike.
+EventLoop = Literal["uvloop", "asyncio"]
+DEFAULT_EVENT_LOOP: EventLoop = "uvloop"
 
 # Seed 000's priority levels (lower runs first). BullMQ accepts 0..2^21.
 PRIORITY_LEVELS = {"critical": 1, "high": 2, "normal": 3, "low": 4, "background": 5}

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RuntimeSettings
 from workers.engine_factory import pick_engine
-from workers.worker_command import is_worker_command, parser
+from workers.worker_command import event_loop_of, is_worker_command, parser
 
 
 @pytest.mark.parametrize(
@@ -86,11 +86,22 @@ def test_it_should_name_a_bad_log_level_in_the_spec() -> None:
     assert PlatformSpec().queues[0].log_level == "info"
 
 
-def test_it_should_run_on_uvloop_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_it_should_run_on_the_queues_event_loop_unless_the_pod_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    values = PlatformSpec().model_dump(mode="json", by_alias=True)
+    a, b = values["queues"][0]["name"], values["queues"][1]["name"]
+    values["queues"][1]["eventLoop"] = "asyncio"
+    spec = PlatformSpec.model_validate(values)
+    assert (event_loop_of(spec, a), event_loop_of(spec, b)) == ("uvloop", "asyncio")
+    assert event_loop_of(spec, "missing") == "uvloop"  # the runtime then refuses, naming it
     monkeypatch.delenv("BULLMQ_PLATFORM_EVENT_LOOP", raising=False)
-    assert RuntimeSettings().event_loop == "uvloop"
-    monkeypatch.setenv("BULLMQ_PLATFORM_EVENT_LOOP", "asyncio")
+    assert RuntimeSettings().event_loop is None  # unset: the queue's
+    monkeypatch.setenv("BULLMQ_PLATFORM_EVENT_LOOP", "ASYNCIO")
     assert RuntimeSettings().event_loop == "asyncio"
     monkeypatch.setenv("BULLMQ_PLATFORM_EVENT_LOOP", "trio")
     with pytest.raises(ValidationError, match="event_loop"):
         RuntimeSettings()
+    values["queues"][1]["eventLoop"] = "trio"
+    with pytest.raises(ValidationError, match=r"queues\.1\.eventLoop"):
+        PlatformSpec.model_validate(values)
