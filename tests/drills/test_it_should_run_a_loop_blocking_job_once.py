@@ -26,8 +26,12 @@ from local_stack.processes import stop_all
 from local_stack.redis_server import RedisServer
 
 pytestmark = [pytest.mark.redis, pytest.mark.drill]
-LOCK_MS = 3000
-BLOCK_SECONDS = 2 * LOCK_MS / 1000
+# Short enough for a quick drill, long enough that the renewal thread's first round (its
+# TLS connection is made then) fits well inside it on a loaded machine: at 3 s a loaded
+# run (two pytest processes and a CPU hog on 2 cores) lost the lock once. The block
+# outlasts the lock by half, so only renewal keeps the job from a second run.
+LOCK_MS = 5000
+BLOCK_SECONDS = 1.5 * LOCK_MS / 1000
 GOOD = 20
 ENV = {
     "BULLMQ_PLATFORM_WORKER_LOCK_DURATION_MS": str(LOCK_MS),
