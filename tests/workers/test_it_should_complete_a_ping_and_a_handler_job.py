@@ -10,7 +10,7 @@ import uvloop
 from conftest import get_job, make_spec, producer, running_worker, wait_finished
 
 from local_stack.redis_server import RedisServer
-from platform_spec.settings import RuntimeSettings
+from platform_spec.sections.common import EventLoop
 from workers.event_loop import LOOP_FACTORIES, run
 
 pytestmark = pytest.mark.redis
@@ -18,13 +18,10 @@ pytestmark = pytest.mark.redis
 
 @pytest.mark.parametrize("loop", list(LOOP_FACTORIES))
 def test_it_should_complete_ping_and_echo(
-    redis_server: RedisServer, queue_name: str, loop: str
+    redis_server: RedisServer, queue_name: str, loop: EventLoop
 ) -> None:
-    settings = RuntimeSettings.model_validate({"event_loop": loop})
-
     async def scenario() -> None:
-        on_uvloop = isinstance(asyncio.get_running_loop(), uvloop.Loop)
-        assert on_uvloop is (settings.event_loop == "uvloop")
+        assert isinstance(asyncio.get_running_loop(), uvloop.Loop) is (loop == "uvloop")
         spec = make_spec(queue_name)
         async with running_worker(redis_server, spec), producer(redis_server, queue_name) as q:
             ping = await q.add("ping", {"hello": "world"})
@@ -38,4 +35,4 @@ def test_it_should_complete_ping_and_echo(
                 "tenant": "acme",
             }
 
-    run(scenario(), settings.event_loop)
+    run(scenario(), loop)
