@@ -34,7 +34,8 @@ class Deadline:
         self.expired = False
 
     def __enter__(self) -> Deadline:
-        task = asyncio.current_task()
+        # With the loop given, current_task skips get_running_loop (a getpid() call).
+        task = asyncio.current_task(self._owner.loop)
         if task is None:
             raise RuntimeError("a job deadline needs a running task")
         self._task = task
@@ -69,6 +70,7 @@ class JobDeadlines:
         self.resolution = resolution
         self._running: dict[int, Deadline] = {}
         self._watcher: asyncio.Task[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None  # the watcher's, once started
 
     def limit(self, seconds: float) -> Deadline:
         """`with deadlines.limit(30): await job()` raises TimeoutError past 30 s."""
@@ -77,7 +79,8 @@ class JobDeadlines:
     def _enter(self, deadline: Deadline) -> None:
         self._running[id(deadline)] = deadline
         if self._watcher is None:
-            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+            self.loop = asyncio.get_running_loop()
+            self._watcher = self.loop.create_task(self._watch())
 
     async def _watch(self) -> None:
         while True:
@@ -93,3 +96,4 @@ class JobDeadlines:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
             self._watcher = None
+            self.loop = None

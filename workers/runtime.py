@@ -65,7 +65,7 @@ from workers.job import Job, JobServices
 from workers.job_log import CompletionLog
 from workers.logs import get_logger, set_level
 from workers.loop_watch import LoopWatch
-from workers.metrics import JobSeries, WorkerMetrics
+from workers.metrics import WorkerMetrics
 from workers.options import retry_delay_ms
 from workers.partitioned_engine import PartitionedEngine
 from workers.payloads import tenant_of, validate_job
@@ -211,6 +211,7 @@ class WorkerRuntime:
             # A worker computes a scheduler's next tick when it fetches the current one:
             # it must use the same DST-correct cron computation as the scheduler.
             patch_bullmq_cron()
+        self._call_soon = asyncio.get_running_loop().call_soon
         await self.wait_for_redis()
         await self.apply_queue_limits()
         q = self.queue
@@ -393,7 +394,10 @@ class WorkerRuntime:
             )
             return SKIPPED_RESULT
         series = self.metrics.series(job.name)
-        self._observe_wait(job, series)
+        if job.attempts_made == 0:
+            # Queueing time of a first attempt (retries wait for their backoff: not
+            # queueing), observed off the path to the handler like the rest below.
+            self._call_soon(series.wait.observe, self._waited_seconds(job))
         handler, payload = validate_job(self.queue, self.registry, job.name, job.data)
         tenant = tenant_of(job.data)
         limit = self._tenant_limit
@@ -415,7 +419,7 @@ class WorkerRuntime:
         )
         if tenant:
             self.tenants[tenant] += 1
-        series.active.inc()
+        self._call_soon(series.active.inc)
         started = time.perf_counter()
         try:
             return await self._run(handler, payload, ctx, handle)
@@ -427,8 +431,8 @@ class WorkerRuntime:
             raise
         finally:
             elapsed = time.perf_counter() - started
-            series.duration.observe(elapsed)
-            series.active.dec()
+            # Observed once the job's finish is on its way (see FastEngine._process).
+            self._call_soon(series.done, elapsed)
             if tenant:
                 self.tenants[tenant] -= 1
                 if self.tenants[tenant] <= 0:
@@ -466,11 +470,9 @@ class WorkerRuntime:
             raise Deferred(NOT_REPLICATED_RETRY_MS, f"enqueue not replicated: {exc}") from None
 
     @staticmethod
-    def _observe_wait(job: JobView, series: JobSeries) -> None:
-        """Queueing time of a first attempt (retries wait for their backoff: not queueing)."""
-        if job.attempts_made == 0:
-            due_ms = job.timestamp_ms + job.delay_ms
-            series.wait.observe(max(0.0, time.time() - due_ms / 1000))
+    def _waited_seconds(job: JobView) -> float:
+        """Seconds from when the job was due until now."""
+        return max(0.0, time.time() - (job.timestamp_ms + job.delay_ms) / 1000)
 
     async def enqueue(
         self,
