@@ -20,10 +20,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench._conn import connection_from_env
-from platform_spec.sections.common import DEFAULT_EVENT_LOOP
 from platform_spec.settings import RuntimeSettings
 from workers.bullmq_wire import FastJob
 from workers.engine_fast import EngineOptions, FastEngine, from_env_levers
+from workers.event_loop import event_loop_of
 from workers.event_loop import run as run_on_loop
 
 # No completion for this long: the run is reported as stalled (exit code 3).
@@ -208,8 +208,8 @@ def report(figures: dict[str, Any], engine: str) -> None:
 def main(argv: list[str]) -> None:
     engine, queue, n, concurrency, kind = argv
     run = _run_fast if engine == "fast" else _run_stock
-    # On the loop a worker runs on by default, or BULLMQ_PLATFORM_EVENT_LOOP's.
-    loop = RuntimeSettings().event_loop or DEFAULT_EVENT_LOOP
+    # On the loop a worker runs on by default, or BULLMQ_PLATFORM_EVENT_LOOP's (no spec).
+    loop = event_loop_of(RuntimeSettings().event_loop, None, queue)
     report(run_on_loop(run(queue, int(n), int(concurrency), kind == "io"), loop), engine)
 
 

@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 import uvloop
 
-from platform_spec.sections.common import EventLoop
+from platform_spec.model import PlatformSpec
+from platform_spec.sections.common import DEFAULT_EVENT_LOOP, EventLoop
 
 T = TypeVar("T")
 
@@ -26,6 +27,18 @@ LOOP_FACTORIES: dict[EventLoop, Callable[[], asyncio.AbstractEventLoop] | None] 
     "uvloop": uvloop.new_event_loop,
     "asyncio": None,  # asyncio.Runner's default: a new standard event loop
 }
+
+
+def event_loop_of(override: EventLoop | None, spec: PlatformSpec | None, queue: str) -> EventLoop:
+    """The loop the worker of `queue` runs on: `override` (BULLMQ_PLATFORM_EVENT_LOOP) when
+    set, else the queue's `eventLoop`, else the default (also for a queue the spec lacks:
+    the runtime then refuses to start, naming it)."""
+    if override is not None:
+        return override
+    for entry in spec.queues if spec is not None else []:
+        if entry.name == queue:
+            return entry.event_loop
+    return DEFAULT_EVENT_LOOP
 
 
 def run(main: Coroutine[Any, Any, T], loop: EventLoop) -> T:

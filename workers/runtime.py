@@ -579,13 +579,10 @@ class WorkerRuntime:
 
 
 async def run_worker(
-    queue_name: str, engine: str | None = None, spec: PlatformSpec | None = None
+    queue_name: str, engine: str | None, spec: PlatformSpec, runtime_settings: RuntimeSettings
 ) -> None:
-    """Entry point of `python -m workers --queue NAME` (`spec`: already read, else read
-    here from the settings' spec file)."""
-    runtime_settings = RuntimeSettings()
-    if spec is None:
-        spec = runtime_settings.load_spec()
+    """Entry point of `python -m workers --queue NAME` (workers/worker_command.py has read
+    the settings and the spec)."""
     try:
         runtime = WorkerRuntime(spec, queue_name, RedisSettings(), runtime_settings, engine=engine)
     except ValueError as exc:

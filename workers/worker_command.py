@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from platform_spec.model import PlatformSpec
-from platform_spec.sections.common import DEFAULT_EVENT_LOOP, EventLoop
 from platform_spec.settings import RuntimeSettings
 from workers.engine_factory import DEFAULT_ENGINE, ENGINES
+from workers.event_loop import event_loop_of
 from workers.event_loop import run as run_on_loop
 from workers.logs import configure_logging
 from workers.runtime import run_worker
@@ -50,15 +49,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def event_loop_of(spec: PlatformSpec, queue: str) -> EventLoop:
-    """The queue's `eventLoop`; the default for a queue the spec lacks (the runtime then
-    refuses to start, naming it)."""
-    for entry in spec.queues:
-        if entry.name == queue:
-            return entry.event_loop
-    return DEFAULT_EVENT_LOOP
-
-
 def run(queue: str, engine: str | None) -> None:
     """Configure logging from the settings, read the spec, then run the worker until
     SIGTERM on the queue's `eventLoop` (the settings' event_loop wins when set). The log
@@ -67,8 +57,8 @@ def run(queue: str, engine: str | None) -> None:
     settings = RuntimeSettings()
     configure_logging(settings.log_format, settings.log_level or "info")
     spec = settings.load_spec()
-    loop = settings.event_loop or event_loop_of(spec, queue)
-    run_on_loop(run_worker(queue, engine, spec), loop)
+    loop = event_loop_of(settings.event_loop, spec, queue)
+    run_on_loop(run_worker(queue, engine, spec, settings), loop)
 
 
 def main() -> None:

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from platform_spec.model import PlatformSpec
 from platform_spec.settings import RuntimeSettings
 from workers.engine_factory import pick_engine
-from workers.worker_command import event_loop_of, is_worker_command, parser
+from workers.event_loop import event_loop_of
+from workers.worker_command import is_worker_command, parser
 
 
 @pytest.mark.parametrize(
@@ -93,12 +94,13 @@ def test_it_should_run_on_the_queues_event_loop_unless_the_pod_says_otherwise(
     a, b = values["queues"][0]["name"], values["queues"][1]["name"]
     values["queues"][1]["eventLoop"] = "asyncio"
     spec = PlatformSpec.model_validate(values)
-    assert (event_loop_of(spec, a), event_loop_of(spec, b)) == ("uvloop", "asyncio")
-    assert event_loop_of(spec, "missing") == "uvloop"  # the runtime then refuses, naming it
+    assert (event_loop_of(None, spec, a), event_loop_of(None, spec, b)) == ("uvloop", "asyncio")
+    assert event_loop_of(None, spec, "missing") == "uvloop"  # the runtime then refuses, naming it
     monkeypatch.delenv("BULLMQ_PLATFORM_EVENT_LOOP", raising=False)
     assert RuntimeSettings().event_loop is None  # unset: the queue's
     monkeypatch.setenv("BULLMQ_PLATFORM_EVENT_LOOP", "ASYNCIO")
     assert RuntimeSettings().event_loop == "asyncio"
+    assert event_loop_of(RuntimeSettings().event_loop, spec, a) == "asyncio"  # the pod wins
     monkeypatch.setenv("BULLMQ_PLATFORM_EVENT_LOOP", "trio")
     with pytest.raises(ValidationError, match="event_loop"):
         RuntimeSettings()
