@@ -111,14 +111,18 @@ class LoopWatch:
 
     def _run(self) -> None:
         # Every lock was taken after start(), so none needs renewing before half a lock
-        # duration; the thread's Redis connection waits until then (not at start-up,
-        # where its TLS handshake competed with the first jobs).
+        # duration. The thread's Redis connection is opened once the first job is
+        # active: not at start-up, where its TLS handshake competed with the first jobs,
+        # and not at the first renewal, where the handshake ate into the lock's margin
+        # (on a loaded machine a 3 s lock once expired that way).
         next_renew = time.monotonic() + self._renew_seconds
         blocked_by = ""
         blocked_since: float | None = None  # the last heartbeat before the block
         try:
             while not self._stop.wait(BEAT_SECONDS):
                 now = time.monotonic()
+                if self._client is None and self._active_locks():
+                    self._open()
                 if now >= next_renew:
                     next_renew = now + self._renew_seconds
                     self._renew()
@@ -142,6 +146,17 @@ class LoopWatch:
             path = SCRIPTS_DIR / SCRIPT_FILES["extendLocks"]
             self._extend_locks = self._client.register_script(path.read_text())
         return self._extend_locks
+
+    def _open(self) -> None:
+        """Connect ahead of the first renewal (a failure here is retried by the renewal)."""
+        try:
+            self._script()
+            if self._client is not None:
+                self._client.ping()
+        except redis.RedisError as err:
+            log.warning(
+                "lock renewal connection failed", extra={"queue": self._queue, "error": str(err)}
+            )
 
     def _renew(self) -> None:
         locks = self._active_locks()
