@@ -211,7 +211,6 @@ class WorkerRuntime:
             # A worker computes a scheduler's next tick when it fetches the current one:
             # it must use the same DST-correct cron computation as the scheduler.
             patch_bullmq_cron()
-        self._call_soon = asyncio.get_running_loop().call_soon
         await self.wait_for_redis()
         await self.apply_queue_limits()
         q = self.queue
@@ -395,9 +394,8 @@ class WorkerRuntime:
             return SKIPPED_RESULT
         series = self.metrics.series(job.name)
         if job.attempts_made == 0:
-            # Queueing time of a first attempt (retries wait for their backoff: not
-            # queueing), observed off the path to the handler like the rest below.
-            self._call_soon(series.wait.observe, self._waited_seconds(job))
+            # Queueing time of a first attempt (retries wait for their backoff: not queueing).
+            series.wait.observe(self._waited_seconds(job))
         handler, payload = validate_job(self.queue, self.registry, job.name, job.data)
         tenant = tenant_of(job.data)
         limit = self._tenant_limit
@@ -419,7 +417,7 @@ class WorkerRuntime:
         )
         if tenant:
             self.tenants[tenant] += 1
-        self._call_soon(series.active.inc)
+        series.active.inc()
         started = time.perf_counter()
         try:
             return await self._run(handler, payload, ctx, handle)
@@ -431,8 +429,7 @@ class WorkerRuntime:
             raise
         finally:
             elapsed = time.perf_counter() - started
-            # Observed once the job's finish is on its way (see FastEngine._process).
-            self._call_soon(series.done, elapsed)
+            series.done(elapsed)
             if tenant:
                 self.tenants[tenant] -= 1
                 if self.tenants[tenant] <= 0:
