@@ -34,8 +34,13 @@ class Deadline:
         self.expired = False
 
     def __enter__(self) -> Deadline:
-        # With the loop given, current_task skips get_running_loop (a getpid() call).
-        task = asyncio.current_task(self._owner.loop)
+        # With the loop given, current_task skips get_running_loop (a getpid() call). None
+        # known yet, or another loop running now (that loop has no current task): looked
+        # up the usual way.
+        loop = self._owner.loop
+        task = asyncio.current_task(loop) if loop is not None else None
+        if task is None:
+            task = asyncio.current_task()
         if task is None:
             raise RuntimeError("a job deadline needs a running task")
         self._task = task

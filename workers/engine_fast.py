@@ -186,6 +186,8 @@ def auto_flush_chunk(concurrency: int) -> int:
 class FastEngine:
     """Fetch, run and finish jobs of one queue with BullMQ's scripts, pipelined."""
 
+    _call_soon: Callable[..., Any]  # the running loop's, set by run()
+
     def __init__(
         self,
         queue: str,
@@ -462,11 +464,20 @@ class FastEngine:
             self._active.pop(job.id, None)
         if self.on_completed is not None:
             # Counted once Redis acknowledged the finish, but off the path to the next job:
-            # the slot goes on with the job that came back in the reply and sends its
-            # finish; the loop runs this while Redis runs that script (at concurrency 1
-            # every job waits for the one before it, docs/throughput.md).
-            self._call_soon(self.on_completed, job, result)
+            # at concurrency 1 the slot goes on with the job that came back in the reply
+            # and sends its finish, and the loop runs this while Redis runs that script
+            # (every job waits for the one before it there, docs/throughput.md).
+            self._call_soon(self._completed, self.on_completed, job, result)
         return self._next_from_reply(reply, token)
+
+    @staticmethod
+    def _completed(hook: Callable[[FastJob, Any], None], job: FastJob, result: Any) -> None:
+        """Run the completion hook; a failure is logged with the job id (never the job or
+        its result, which asyncio's own report of a failed callback would print)."""
+        try:
+            hook(job, result)
+        except Exception as err:
+            log.error("completion hook failed for job %s: %s", job.id, err)
 
     async def _finish(
         self,

@@ -6,7 +6,7 @@ memory BIO), and its selector loop runs per callback in Python too. A profile of
 (docs/throughput.md, "Fourth round"). uvloop (libuv, its TLS layer in Cython) does
 the same work in C. `eventLoop: asyncio` in a queue of the spec (or
 `BULLMQ_PLATFORM_EVENT_LOOP=asyncio` on one pod) goes back to the standard loop, e.g.
-to rule the loop out while chasing a bug (workers/worker_command.py picks it).
+to rule the loop out while chasing a bug (`event_loop_of` below picks it).
 uvloop: https://uvloop.readthedocs.io/ (asyncio.Runner's loop_factory: Python 3.11+).
 """
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import msgpack
 import redis
+from redis.exceptions import RedisClusterException
 
 from platform_spec.keys import QueueKeys
 from workers.bullmq_wire import SCRIPT_FILES, SCRIPTS_DIR
@@ -41,6 +42,11 @@ from workers.logs import get_logger
 log = get_logger("loop_watch")
 # How often the loop stamps its heartbeat and the thread looks at it.
 BEAT_SECONDS = 0.1
+
+# What reaching Redis from this thread can raise: a cluster client connects when it is
+# built and says it cannot with RedisClusterException, which is not a RedisError. None
+# of them may end the thread (renewal would stop for the rest of the process).
+CONNECT_ERRORS = (redis.RedisError, RedisClusterException, OSError)
 
 ActiveLocks = Callable[[], list[tuple[str, str]]]
 Observe = Callable[[str, float], None]
@@ -112,16 +118,18 @@ class LoopWatch:
     def _run(self) -> None:
         # Every lock was taken after start(), so none needs renewing before half a lock
         # duration. The thread's Redis connection is opened once the first job is
-        # active: not at start-up, where its TLS handshake competed with the first jobs,
-        # and not at the first renewal, where the handshake ate into the lock's margin
-        # (on a loaded machine a 3 s lock once expired that way).
+        # active (one try; the renewal retries): not before the engine's own connection
+        # is up, and not at the first renewal, where the TLS handshake ate into the
+        # lock's margin (on a loaded machine a 3 s lock once expired that way).
         next_renew = time.monotonic() + self._renew_seconds
         blocked_by = ""
         blocked_since: float | None = None  # the last heartbeat before the block
+        opened = False
         try:
             while not self._stop.wait(BEAT_SECONDS):
                 now = time.monotonic()
-                if self._client is None and self._active_locks():
+                if not opened and self._active_locks():
+                    opened = True
                     self._open()
                 if now >= next_renew:
                     next_renew = now + self._renew_seconds
@@ -153,7 +161,7 @@ class LoopWatch:
             self._script()
             if self._client is not None:
                 self._client.ping()
-        except redis.RedisError as err:
+        except CONNECT_ERRORS as err:
             log.warning(
                 "lock renewal connection failed", extra={"queue": self._queue, "error": str(err)}
             )
@@ -174,7 +182,7 @@ class LoopWatch:
                     self._lock_ms,
                 ],
             )
-        except redis.RedisError as err:
+        except CONNECT_ERRORS as err:
             log.warning("lock renewal failed", extra={"queue": self._queue, "error": str(err)})
             return
         for job_id in failed or []:

@@ -1,6 +1,6 @@
 """Drill (issue 25, item 5): a handler that blocks the event loop runs exactly once.
 
-An `async def` handler that calls `time.sleep` for twice the lock duration used
+An `async def` handler that calls `time.sleep` for 1.5 times the lock duration used
 to lose its lock (renewal ran on the blocked loop): the other worker took the
 job as stalled and it ran twice. With lock renewal on its own thread and
 connection (workers/loop_watch.py) it runs once, the worker logs which handler
@@ -26,10 +26,11 @@ from local_stack.processes import stop_all
 from local_stack.redis_server import RedisServer
 
 pytestmark = [pytest.mark.redis, pytest.mark.drill]
-# Short enough for a quick drill, long enough that the renewal thread's first round (its
-# TLS connection is made then) fits well inside it on a loaded machine: at 3 s a loaded
-# run (two pytest processes and a CPU hog on 2 cores) lost the lock once. The block
-# outlasts the lock by half, so only renewal keeps the job from a second run.
+# Short enough for a quick drill, long enough that the renewal thread's first round fits
+# well inside it on a loaded machine: at 3 s a loaded run (two pytest processes and a CPU
+# hog on 2 cores) lost the lock once, when the thread still made its TLS connection in
+# that round (it now connects once the first job is active). The block outlasts the lock
+# by half, so only renewal keeps the job from a second run.
 LOCK_MS = 5000
 BLOCK_SECONDS = 1.5 * LOCK_MS / 1000
 GOOD = 20
