@@ -62,3 +62,12 @@ def test_it_should_keep_the_task_usable_after_a_timeout() -> None:
         return [first, second]
 
     assert asyncio.run(asyncio.wait_for(scenario(), 20)) == ["timed out", "done"]
+
+
+def test_it_should_find_the_job_task_on_a_later_loop() -> None:
+    """Deadlines remember their loop (a cheaper task lookup); a job on another loop (a
+    second asyncio.run before close()) still finds its own task instead of failing."""
+    deadlines = JobDeadlines(resolution=0.01)
+    assert asyncio.run(asyncio.wait_for(_run(deadlines, 30, 0), 20)) == "done"
+    assert deadlines.loop is not None
+    assert asyncio.run(asyncio.wait_for(_run(deadlines, 30, 0), 20)) == "done"
