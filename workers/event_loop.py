@@ -35,10 +35,12 @@ def event_loop_of(override: EventLoop | None, spec: PlatformSpec | None, queue: 
     the runtime then refuses to start, naming it)."""
     if override is not None:
         return override
-    for entry in spec.queues if spec is not None else []:
-        if entry.name == queue:
-            return entry.event_loop
-    return DEFAULT_EVENT_LOOP
+    if spec is None:
+        return DEFAULT_EVENT_LOOP
+    try:
+        return spec.queue(queue).event_loop
+    except KeyError:
+        return DEFAULT_EVENT_LOOP
 
 
 def run(main: Coroutine[Any, Any, T], loop: EventLoop) -> T:

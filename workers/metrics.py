@@ -46,11 +46,6 @@ class JobSeries:
         self._failed = metrics.failed
         self._failed_by_reason: dict[str, Any] = {}
 
-    def done(self, seconds: float) -> None:
-        """One attempt ended after `seconds` (whatever its outcome)."""
-        self.duration.observe(seconds)
-        self.active.dec()
-
     def failed(self, reason: str) -> Any:
         """The `bullmq_jobs_failed_total` child for `reason` (a small fixed set)."""
         child = self._failed_by_reason.get(reason)

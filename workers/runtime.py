@@ -65,7 +65,7 @@ from workers.job import Job, JobServices
 from workers.job_log import CompletionLog
 from workers.logs import get_logger, set_level
 from workers.loop_watch import LoopWatch
-from workers.metrics import WorkerMetrics
+from workers.metrics import JobSeries, WorkerMetrics
 from workers.options import retry_delay_ms
 from workers.partitioned_engine import PartitionedEngine
 from workers.payloads import tenant_of, validate_job
@@ -393,9 +393,7 @@ class WorkerRuntime:
             )
             return SKIPPED_RESULT
         series = self.metrics.series(job.name)
-        if job.attempts_made == 0:
-            # Queueing time of a first attempt (retries wait for their backoff: not queueing).
-            series.wait.observe(self._waited_seconds(job))
+        self._observe_wait(job, series)
         handler, payload = validate_job(self.queue, self.registry, job.name, job.data)
         tenant = tenant_of(job.data)
         limit = self._tenant_limit
@@ -429,7 +427,8 @@ class WorkerRuntime:
             raise
         finally:
             elapsed = time.perf_counter() - started
-            series.done(elapsed)
+            series.duration.observe(elapsed)
+            series.active.dec()
             if tenant:
                 self.tenants[tenant] -= 1
                 if self.tenants[tenant] <= 0:
@@ -467,9 +466,11 @@ class WorkerRuntime:
             raise Deferred(NOT_REPLICATED_RETRY_MS, f"enqueue not replicated: {exc}") from None
 
     @staticmethod
-    def _waited_seconds(job: JobView) -> float:
-        """Seconds from when the job was due until now."""
-        return max(0.0, time.time() - (job.timestamp_ms + job.delay_ms) / 1000)
+    def _observe_wait(job: JobView, series: JobSeries) -> None:
+        """Queueing time of a first attempt (retries wait for their backoff: not queueing)."""
+        if job.attempts_made == 0:
+            due_ms = job.timestamp_ms + job.delay_ms
+            series.wait.observe(max(0.0, time.time() - due_ms / 1000))
 
     async def enqueue(
         self,
