@@ -24,7 +24,7 @@ import msgpack
 import orjson
 
 from platform_spec.keys import METRICS_KINDS, QueueKeys
-from workers.job_hash import check_job_hash
+from workers.job_hash import check_job_fields
 
 
 def _bullmq_dir() -> Path:
@@ -78,6 +78,8 @@ class FastJob:
     extra: dict[str, Any] = field(default_factory=dict)
     processed_on: int = 0
     parent: dict[str, str] | None = None  # {"id", "queue"} of a flow's child
+    # Bytes of the data as stored (maxPayloadBytes is checked on it, not on a re-encoding).
+    data_bytes: int | None = None
     # What the caller built from this job once, kept for its completion: the runtime's
     # JobView (workers/engine_fast_adapter.py). Lives and dies with the job.
     attachment: Any = None
@@ -111,8 +113,7 @@ def job_from_reply(
     on_bad_data: Callable[[bytes, Exception], Any] | None = None,
 ) -> FastJob:
     """A FastJob from moveToActive's reply (the job hash as a flat field/value list)."""
-    it = iter(fields)
-    checked = check_job_hash(dict(zip(it, it, strict=True)))
+    checked = check_job_fields(fields)
     h = checked.fields
     deferred_failure = h.get("defa") or checked.problem
     data_raw = h["data"]
@@ -140,6 +141,7 @@ def job_from_reply(
         queue_name=queue_name,
         processed_on=int(h.get("processedOn") or 0),
         parent=parent_of(h.get("parent")),
+        data_bytes=len(data_raw) if data_raw.isascii() else len(data_raw.encode()),
         extra={"repairs": checked.repairs} if checked.repairs else {},
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable
 from typing import Any
 
 import orjson
@@ -37,6 +38,7 @@ def job_view(job: FastJob, finished: bool = False) -> JobView:
         token=job.token,
         processed_on=job.processed_on,
         parent=job.parent,
+        data_bytes=job.data_bytes,
     )
 
 
@@ -82,9 +84,11 @@ class PlatformFastEngine:
     async def start(self) -> None:
         self._run = asyncio.ensure_future(self.engine.run(self._processor))
 
-    async def _processor(self, job: FastJob) -> Any:
+    def _processor(self, job: FastJob) -> Awaitable[Any]:
+        """The runtime's `process` awaitable itself: no coroutine of our own around it
+        (one frame less per job on the path to the next fetch)."""
         view = job.attachment = job_view(job)
-        return await self.process(view)
+        return self.process(view)
 
     async def stop(self, timeout: float) -> int:
         closing = asyncio.ensure_future(self.engine.close(drain=True))

@@ -49,7 +49,7 @@ class PingPayload(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: built per job, a quarter cheaper
 class JobContext:
     """What a handler may know about its job besides the payload."""
 

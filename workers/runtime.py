@@ -65,7 +65,7 @@ from workers.job import Job, JobServices
 from workers.job_log import CompletionLog
 from workers.logs import get_logger, set_level
 from workers.loop_watch import LoopWatch
-from workers.metrics import JobSeries, WorkerMetrics
+from workers.metrics import WorkerMetrics
 from workers.options import retry_delay_ms
 from workers.partitioned_engine import PartitionedEngine
 from workers.payloads import tenant_of, validate_job
@@ -393,8 +393,13 @@ class WorkerRuntime:
             )
             return SKIPPED_RESULT
         series = self.metrics.series(job.name)
-        self._observe_wait(job, series)
-        handler, payload = validate_job(self.queue, self.registry, job.name, job.data)
+        if job.attempts_made == 0:
+            # Queueing time of a first attempt (retries wait for their backoff: not queueing).
+            due_ms = job.timestamp_ms + job.delay_ms
+            series.wait.observe(max(0.0, time.time() - due_ms / 1000))
+        handler, payload = validate_job(
+            self.queue, self.registry, job.name, job.data, job.data_bytes
+        )
         tenant = tenant_of(job.data)
         limit = self._tenant_limit
         if tenant and limit is not None and self.tenants[tenant] >= limit:
@@ -464,13 +469,6 @@ class WorkerRuntime:
             # The child is in Redis but not yet on enough replicas (a resync, a failover):
             # not the job's fault either. No attempt spent; the retry re-adds by job id.
             raise Deferred(NOT_REPLICATED_RETRY_MS, f"enqueue not replicated: {exc}") from None
-
-    @staticmethod
-    def _observe_wait(job: JobView, series: JobSeries) -> None:
-        """Queueing time of a first attempt (retries wait for their backoff: not queueing)."""
-        if job.attempts_made == 0:
-            due_ms = job.timestamp_ms + job.delay_ms
-            series.wait.observe(max(0.0, time.time() - due_ms / 1000))
 
     async def enqueue(
         self,

@@ -28,3 +28,32 @@ def test_it_should_fold_unknown_names_into_one_series() -> None:
     assert metrics.series("random-x") is metrics.series(UNKNOWN_JOB)
     assert set(metrics._series) == {"send-email", UNKNOWN_JOB}  # random names add none
     assert _value(metrics, "bullmq_jobs_completed_total", queue="q", job_name=UNKNOWN_JOB) == 100
+
+
+def test_it_should_expose_plain_series_as_prometheus_client_would() -> None:
+    """Bucket edges count as `le` (value <= bound), buckets are cumulative, the le labels
+    are prometheus_client's spelling, and gauges and _created samples are there."""
+    metrics = WorkerMetrics("q", ["send-email"])
+    series = metrics.series("send-email")
+    for seconds in (0.01, 0.02, 5000.0):
+        series.duration.observe(seconds)
+    series.active.inc()
+    series.active.inc()
+    series.active.dec()
+    labels = {"queue": "q", "job_name": "send-email"}
+    bucket = "bullmq_job_duration_seconds_bucket"
+    assert _value(metrics, bucket, **labels, le="0.01") == 1  # 0.01 <= 0.01
+    assert _value(metrics, bucket, **labels, le="0.025") == 2
+    assert _value(metrics, bucket, **labels, le="1.0") == 2
+    assert _value(metrics, bucket, **labels, le="3600.0") == 2
+    assert _value(metrics, bucket, **labels, le="+Inf") == 3
+    assert _value(metrics, "bullmq_job_duration_seconds_count", **labels) == 3
+    assert _value(metrics, "bullmq_job_duration_seconds_sum", **labels) == 5000.03
+    assert _value(metrics, "bullmq_jobs_active", **labels) == 1
+    assert _value(metrics, "bullmq_job_wait_seconds_count", **labels) == 0  # there at zero
+    assert _value(metrics, "bullmq_job_duration_seconds_created", **labels) is not None
+    assert _value(metrics, "bullmq_jobs_completed_created", **labels) is not None
+    text = metrics.render().decode()
+    assert "# TYPE bullmq_job_duration_seconds histogram" in text
+    assert "# TYPE bullmq_jobs_completed_total counter" in text
+    assert "# TYPE bullmq_jobs_active gauge" in text
