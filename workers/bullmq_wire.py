@@ -55,9 +55,10 @@ OPTS_DECODE = {
     "kl": "keepLogs",
     "de": "deduplication",
 }
+_SHORT_NAMES = frozenset(OPTS_DECODE)
 
 
-@dataclass
+@dataclass(slots=True)  # built per job: slotted attributes are cheaper to set and read
 class FastJob:
     """The job handed to the processor: what a handler needs, nothing lazy."""
 
@@ -99,9 +100,12 @@ class FastJob:
 
 
 def spelled_out(opts: dict[str, Any] | None) -> dict[str, Any]:
-    """Parsed options with Node's short names spelled out."""
+    """Parsed options with Node's short names spelled out (the dict itself when it has
+    none, as most jobs' options: the caller owns the parsed dict)."""
     if not opts:
         return {}
+    if _SHORT_NAMES.isdisjoint(opts):
+        return opts
     return {OPTS_DECODE.get(k, k): v for k, v in opts.items()}
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
-@dataclass
+@dataclass(slots=True)  # built per job
 class JobView:
     """What the runtime sees of a job, engine-neutral."""
 
