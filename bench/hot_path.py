@@ -33,6 +33,11 @@ from typing import Any
 
 import hiredis
 
+from bench.subjects import bench_spec
+from platform_spec.settings import RedisSettings, RuntimeSettings
+from workers.bullmq_wire import job_from_reply
+from workers.runtime import WorkerRuntime
+
 REPO = Path(__file__).resolve().parent.parent
 ROUNDS = 5
 QUEUE = "hot"
@@ -65,13 +70,6 @@ class _AnsweringRedis:
 
 
 async def _measure(n: int) -> float:
-    # Imported here, not at the top: this runs in a child whose sys.path puts the tree
-    # under test first (run_tree), and these must be that tree's modules.
-    from bench.subjects import bench_spec
-    from platform_spec.settings import RedisSettings, RuntimeSettings
-    from workers.bullmq_wire import job_from_reply
-    from workers.runtime import WorkerRuntime
-
     runtime = WorkerRuntime(bench_spec(QUEUE, 1), QUEUE, RedisSettings(), RuntimeSettings())
     adapter: Any = runtime._lane_engine(runtime.lanes[0])
     engine = adapter.engine
@@ -100,11 +98,13 @@ async def _measure(n: int) -> float:
 
 
 def run_tree(tree: Path, n: int) -> float:
-    """One child running this file with `tree` first on sys.path (PYTHONPATH)."""
+    """One child running this file with `tree` first on sys.path (its working directory,
+    `-c`), so the imports above are that tree's modules."""
+    run_this = f"import runpy; runpy.run_path({str(Path(__file__))!r}, run_name='__main__')"
     out = subprocess.run(
-        [sys.executable, __file__, "--measure", str(n)],
+        [sys.executable, "-c", run_this, "--measure", str(n)],
         cwd=tree,
-        env={**os.environ, "PYTHONPATH": str(tree)},
+        env={**os.environ, "PYTHONPATH": ""},
         capture_output=True,
         text=True,
         check=False,

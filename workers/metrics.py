@@ -11,9 +11,9 @@ The runtime counts every job through `JobSeries`: the series of one (queue, job
 name), resolved once, held as plain numbers and turned into samples only when
 /metrics is read (`JobSeriesCollector`). Why not prometheus_client's own
 Counter/Histogram children: each update takes a lock and runs several checks,
-and a job makes five updates; in a profile of the real worker at concurrency 1
-they were about a third of the runtime's per-job time (docs/throughput.md, "The
-real worker process", sixth round). These numbers are updated on the event
+and a job makes five updates; in an in-process profile of the runtime's per-job
+path they were about a third of its time (docs/throughput.md, "The real worker
+process", sixth round). These numbers are updated on the event
 loop's thread only (the runtime's hooks all run there; the loop-watch thread's
 histogram stays a prometheus_client one), so they need no lock.
 """
