@@ -47,7 +47,7 @@ def _job_hash() -> list[bytes]:
     """A fetched job as Python bullmq's addBulk writes it (bench/pyproducer.py's jobs)."""
     now = str(int(time.time() * 1000)).encode()
     return [
-        *(b"name", b"noop", b"data", b'{"i": 1}'),
+        *(b"name", b"noop", b"data", b'{"i":1}'),
         *(b"opts", b'{"attempts":1,"delay":0,"jobId":"j1","removeOnComplete":true}'),
         *(b"timestamp", now, b"delay", b"0", b"priority", b"0", b"processedOn", now),
         *(b"ats", b"1", b"atm", b"0"),

@@ -79,8 +79,6 @@ class FastJob:
     extra: dict[str, Any] = field(default_factory=dict)
     processed_on: int = 0
     parent: dict[str, str] | None = None  # {"id", "queue"} of a flow's child
-    # Bytes of the data as stored (maxPayloadBytes is checked on it, not on a re-encoding).
-    data_bytes: int | None = None
     # What the caller built from this job once, kept for its completion: the runtime's
     # JobView (workers/engine_fast_adapter.py). Lives and dies with the job.
     attachment: Any = None
@@ -145,7 +143,6 @@ def job_from_reply(
         queue_name=queue_name,
         processed_on=int(h.get("processedOn") or 0),
         parent=parent_of(h.get("parent")),
-        data_bytes=len(data_raw) if data_raw.isascii() else len(data_raw.encode()),
         extra={"repairs": checked.repairs} if checked.repairs else {},
     )
 

@@ -42,8 +42,6 @@ class JobView:
     token: str = ""
     processed_on: int = 0
     parent: dict[str, str] | None = None
-    # Bytes of the data as stored, when the engine read them (else validation encodes it).
-    data_bytes: int | None = None
 
     @property
     def delay_ms(self) -> int:

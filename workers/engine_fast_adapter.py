@@ -38,7 +38,6 @@ def job_view(job: FastJob, finished: bool = False) -> JobView:
         token=job.token,
         processed_on=job.processed_on,
         parent=job.parent,
-        data_bytes=job.data_bytes,
     )
 
 

@@ -11,8 +11,8 @@ The runtime counts every job through `JobSeries`: the series of one (queue, job
 name), resolved once, held as plain numbers and turned into samples only when
 /metrics is read (`JobSeriesCollector`). Why not prometheus_client's own
 Counter/Histogram children: each update takes a lock and runs several checks,
-and a job makes five updates; in an in-process profile of the runtime's per-job
-path they were about a third of its time (docs/throughput.md, "The real worker
+and a job makes five updates; in an in-process measure of the runtime's per-job
+path they were about a quarter of its time (docs/throughput.md, "The real worker
 process", sixth round). These numbers are updated on the event
 loop's thread only (the runtime's hooks all run there; the loop-watch thread's
 histogram stays a prometheus_client one), so they need no lock.
@@ -25,6 +25,7 @@ from bisect import bisect_left
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import metrics as client_metrics
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -115,12 +116,19 @@ def _le(bound: float) -> str:
     return text
 
 
+def _created_series() -> bool:
+    """prometheus_client's own switch for `_created` samples (PROMETHEUS_DISABLE_CREATED_SERIES,
+    `disable_created_metrics()`), which its Counter and Histogram obey: these series do too."""
+    return bool(getattr(client_metrics, "_use_created", True))
+
+
 def _counter(
     spec: tuple[str, str], labels: tuple[str, ...], values: list[tuple[list[str], Count]]
 ) -> CounterMetricFamily:
     family = CounterMetricFamily(*spec, labels=labels)
+    created = _created_series()
     for label_values, count in values:
-        family.add_metric(label_values, count.value, created=count.created)
+        family.add_metric(label_values, count.value, created=count.created if created else None)
     return family
 
 
@@ -128,6 +136,7 @@ def _histogram(
     spec: tuple[str, str], queue: str, series: list[JobSeries], pick: str
 ) -> HistogramMetricFamily:
     family = HistogramMetricFamily(*spec, labels=LABELS)
+    created = _created_series()
     for one in series:
         buckets: Buckets = getattr(one, pick)
         counts, total, cumulative = list(buckets.counts), buckets.sum, 0
@@ -137,11 +146,14 @@ def _histogram(
             cumulative += count
             pairs.append((le, float(cumulative)))
         family.add_metric([queue, one.job_name], pairs, total)
-        family.samples.append(
-            Sample(
-                f"{spec[0]}_created", {"queue": queue, "job_name": one.job_name}, buckets.created
+        if created:
+            family.samples.append(
+                Sample(
+                    f"{spec[0]}_created",
+                    {"queue": queue, "job_name": one.job_name},
+                    buckets.created,
+                )
             )
-        )
     return family
 
 
@@ -231,7 +243,7 @@ class WorkerMetrics:
         return name if name in self.known else UNKNOWN_JOB
 
     def series(self, name: str) -> JobSeries:
-        """The metric children of job name `name` (unknown names share `unknown`'s)."""
+        """The series of job name `name` (unknown names share `unknown`'s)."""
         found = self._series.get(name)
         if found is None:
             label = self.job(name)

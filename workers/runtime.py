@@ -397,9 +397,7 @@ class WorkerRuntime:
             # Queueing time of a first attempt (retries wait for their backoff: not queueing).
             due_ms = job.timestamp_ms + job.delay_ms
             series.wait.observe(max(0.0, time.time() - due_ms / 1000))
-        handler, payload = validate_job(
-            self.queue, self.registry, job.name, job.data, job.data_bytes
-        )
+        handler, payload = validate_job(self.queue, self.registry, job.name, job.data)
         tenant = tenant_of(job.data)
         limit = self._tenant_limit
         if tenant and limit is not None and self.tenants[tenant] >= limit:

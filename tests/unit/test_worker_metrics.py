@@ -1,6 +1,9 @@
-"""Metric children resolved once per job name; unknown names share one series."""
+"""Per-job series resolved once per job name; unknown names share one series; what
+/metrics shows of them is what prometheus_client's own metrics showed."""
 
 from __future__ import annotations
+
+from prometheus_client import disable_created_metrics, enable_created_metrics
 
 from workers.metrics import UNKNOWN_JOB, WorkerMetrics
 
@@ -57,3 +60,16 @@ def test_it_should_expose_plain_series_as_prometheus_client_would() -> None:
     assert "# TYPE bullmq_job_duration_seconds histogram" in text
     assert "# TYPE bullmq_jobs_completed_total counter" in text
     assert "# TYPE bullmq_jobs_active gauge" in text
+
+
+def test_it_should_leave_out_created_samples_when_prometheus_client_is_told_to() -> None:
+    """PROMETHEUS_DISABLE_CREATED_SERIES / disable_created_metrics(), as its own metrics obey."""
+    metrics = WorkerMetrics("q", ["send-email"])
+    disable_created_metrics()
+    try:
+        text = metrics.render().decode()
+    finally:
+        enable_created_metrics()
+    assert "bullmq_jobs_completed_total{" in text
+    assert "bullmq_job_duration_seconds_bucket{" in text
+    assert "_created{" not in text
