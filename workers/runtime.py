@@ -420,9 +420,16 @@ class WorkerRuntime:
             self.tenants[tenant] += 1
         series.active.inc()
         started = time.perf_counter()
+        hooked = True  # a completion or failure hook will take the elapsed time
         try:
             return await self._run(handler, payload, ctx, handle)
-        except (Deferred, JobMoved, InvalidJob):
+        except (Deferred, JobMoved):
+            # Put back or moved by the handler: neither engine calls a hook for these, and
+            # an entry nobody pops would stay for the process's life (a flow's parent every
+            # time it waits for its children).
+            hooked = False
+            raise
+        except InvalidJob:
             raise
         except Exception as exc:
             if handle.discarded:
@@ -436,7 +443,8 @@ class WorkerRuntime:
                 self.tenants[tenant] -= 1
                 if self.tenants[tenant] <= 0:
                     del self.tenants[tenant]
-            self._elapsed[lane.name, job.id] = elapsed
+            if hooked:
+                self._elapsed[lane.name, job.id] = elapsed
 
     async def _run(
         self, handler: JobHandler, payload: BaseModel, ctx: JobContext, handle: Job
