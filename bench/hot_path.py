@@ -33,6 +33,7 @@ from typing import Any
 
 import hiredis
 
+from bench.runtime_levers import JOB_HASH
 from bench.subjects import bench_spec
 from platform_spec.settings import RedisSettings, RuntimeSettings
 from workers.bullmq_wire import job_from_reply
@@ -44,14 +45,10 @@ QUEUE = "hot"
 
 
 def _job_hash() -> list[bytes]:
-    """A fetched job as Python bullmq's addBulk writes it (bench/pyproducer.py's jobs)."""
+    """bench.runtime_levers' fetched job, added and started now, as moveToActive's flat reply."""
     now = str(int(time.time() * 1000)).encode()
-    return [
-        *(b"name", b"noop", b"data", b'{"i":1}'),
-        *(b"opts", b'{"attempts":1,"delay":0,"jobId":"j1","removeOnComplete":true}'),
-        *(b"timestamp", now, b"delay", b"0", b"priority", b"0", b"processedOn", now),
-        *(b"ats", b"1", b"atm", b"0"),
-    ]
+    fields = {**JOB_HASH, b"timestamp": now, b"processedOn": now}
+    return [part for pair in fields.items() for part in pair]
 
 
 class _AnsweringRedis:

@@ -199,7 +199,7 @@ def view_levers(n: int) -> tuple[float, float]:
 # A fetched job hash as Python bullmq's addBulk writes it (moveToActive's reply).
 JOB_HASH = {
     b"name": b"noop",
-    b"data": b'{"i": 1}',
+    b"data": b'{"i":1}',
     b"opts": b'{"attempts":1,"delay":0,"jobId":"j1","removeOnComplete":true}',
     b"timestamp": b"1700000000000",
     b"delay": b"0",

@@ -170,7 +170,6 @@ def _decoded(raw: Mapping[Any, Any], problems: list[str]) -> dict[str, str]:
             fields[name] = text
             if not valid:
                 problems.append(f"{name} is not valid UTF-8")
-    _require(fields, problems)
     return fields
 
 
@@ -247,17 +246,18 @@ def check_job_fields(flat: list[bytes]) -> CheckedHash:
     except (UnicodeDecodeError, TypeError):  # bad bytes (named per field there), or not bytes
         pairs = iter(flat)
         return check_job_hash(dict(zip(pairs, pairs, strict=True)))
-    problems: list[str] = []
-    _require(fields, problems)
-    repairs = _scalar_repairs(fields, problems)
-    opts = _clean_opts(fields, problems)
-    return CheckedHash(fields, problems, repairs, opts)
+    return _checked(fields, [])
 
 
 def check_job_hash(raw: Mapping[Any, Any]) -> CheckedHash:
     """The job hash `raw` (bytes or str keys and values) checked and cleaned."""
     problems: list[str] = []
-    fields = _decoded(raw, problems)
+    return _checked(_decoded(raw, problems), problems)
+
+
+def _checked(fields: dict[str, str], problems: list[str]) -> CheckedHash:
+    """The checks after decoding, the same for both entries (`problems`: decoding's)."""
+    _require(fields, problems)
     repairs = _scalar_repairs(fields, problems)
     opts = _clean_opts(fields, problems)
     return CheckedHash(fields, problems, repairs, opts)

@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import pytest
 
+from bench.runtime_levers import JOB_HASH
 from workers.job_hash import check_job_fields, check_job_hash
 
+# The bench's fetched job, with a backoff to check as well.
 GOOD = {
-    b"name": b"noop",
-    b"data": b'{"i": 1}',
+    **JOB_HASH,
     b"opts": b'{"attempts":3,"backoff":{"type":"fixed","delay":10},"removeOnComplete":true}',
-    b"timestamp": b"1700000000000",
-    b"delay": b"0",
-    b"priority": b"0",
-    b"processedOn": b"1700000000001",
-    b"ats": b"1",
-    b"atm": b"0",
 }
 
 CASES = {
