@@ -60,7 +60,18 @@ class _AnsweringRedis:
         self.fields = fields
         self.sent = 0
 
+    def sha(self, name: str) -> bytes:
+        return b"0" * 40
+
+    def evalsha_packed(self, name: str, packed: bytes) -> asyncio.Future[Any]:
+        """The finish as this tree sends it: packed by the engine, the reply a future."""
+        self.sent += 1
+        reply = asyncio.get_running_loop().create_future()
+        reply.set_result([self.fields, b"j%d" % self.sent, 0, 0])
+        return reply
+
     async def evalsha(self, name: str, keys: list[Any], args: list[Any]) -> Any:
+        """The finish as trees before the packed one sent it (a `--baseline`)."""
         hiredis.pack_command(("EVALSHA", b"0" * 40, len(keys), *keys, *args))  # as sent
         self.sent += 1
         return [self.fields, b"j%d" % self.sent, 0, 0]

@@ -27,11 +27,12 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from redis.crc import key_slot
 
-from workers._fast_redis import PipelinedRedis, RedisConnectionLost, ReplyError
+from workers._fast_redis import PipelinedRedis, RedisConnectionLost, ReplyError, unpack_command
 from workers.cluster_client import split_cluster
 
 log = logging.getLogger(__name__)
@@ -253,6 +254,12 @@ class SlotPipelinedRedis(PipelinedRedis):
         # On the wire now, as PipelinedRedis does: after a connect AUTH must go first.
         sent = (self._protocol, PipelinedRedis.execute(self, *args))
         return asyncio.ensure_future(self._call(args, sent=sent))
+
+    def evalsha_packed(self, name: str, packed: bytes) -> Awaitable[Any]:
+        # Its arguments again for what _call may send instead (after MOVED, ASK, NOSCRIPT).
+        call = tuple(unpack_command(packed))
+        sent = (self._protocol, PipelinedRedis.send_packed(self, packed))
+        return asyncio.ensure_future(self._call(call, script=name, sent=sent))
 
     async def evalsha(self, name: str, keys: list[Any], args: list[Any]) -> Any:
         call = ("EVALSHA", self._scripts[name][0], len(keys), *keys, *args)

@@ -264,6 +264,11 @@ class ScriptKeys:
     def move_to_finished(self, target: str, job_id: str) -> list[bytes]:
         return [*self._finished_head[target], self.job(job_id), self._metrics[target], self.marker]
 
+    def move_to_finished_slots(self, target: str) -> list[bytes | None]:
+        """move_to_finished's KEYS with None for the job's key (a CommandTemplate's slot:
+        the job's key is base_b + its id)."""
+        return [*self._finished_head[target], None, self._metrics[target], self.marker]
+
     def retry_job(self, job_id: str) -> list[bytes]:
         return [*self._retry_head, self.job(job_id), *self._retry_tail]
 
