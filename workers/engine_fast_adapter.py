@@ -26,18 +26,19 @@ def job_view(job: FastJob, finished: bool = False) -> JobView:
     if job.raw_stacktrace:
         with contextlib.suppress(ValueError):
             stack = list(orjson.loads(job.raw_stacktrace))
+    # Positional, in JobView's field order (built per job; keywords cost twice as much).
     return JobView(
-        id=job.id,
-        name=job.name,
-        data=job.data,
-        attempts_made=job.attempts_made + (1 if finished else 0),
-        max_attempts=int(job.opts.get("attempts") or 1),
-        timestamp_ms=job.timestamp,
-        stacktrace=stack,
-        opts=job.opts,
-        token=job.token,
-        processed_on=job.processed_on,
-        parent=job.parent,
+        job.id,
+        job.name,
+        job.data,
+        job.attempts_made + (1 if finished else 0),  # attempts_made
+        int(job.opts.get("attempts") or 1),  # max_attempts
+        job.timestamp,  # timestamp_ms
+        stack,  # stacktrace
+        job.opts,
+        job.token,
+        job.processed_on,
+        job.parent,
     )
 
 

@@ -44,7 +44,7 @@ _BACKOFF_TYPES = ("fixed", "exponential")
 _RETENTION_KEYS = ("age", "count", "limit")
 
 
-@dataclass
+@dataclass(slots=True)  # built per fetched job
 class CheckedHash:
     """The hash as text both engines can read, and what was wrong with it."""
 

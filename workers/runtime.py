@@ -404,16 +404,17 @@ class WorkerRuntime:
             raise Deferred(TENANT_RETRY_MS, f"tenant {tenant} at its active limit {limit}")
         assert lane.services is not None, "process() before start()"
         handle = Job(lane.services, job, payload)
+        # Positional, in JobContext's field order (built per job; keywords cost twice as much).
         ctx = JobContext(
-            job_id=job.id,
-            name=job.name,
-            queue=self.queue,
-            spec=self.spec,
-            attempt=job.attempts_made + 1,
-            tenant_id=tenant,
-            redis=self.redis,
-            enqueue=self.enqueue,
-            extras={"connection": self.connection},
+            job.id,
+            job.name,
+            self.queue,
+            self.spec,
+            job.attempts_made + 1,  # attempt
+            tenant,
+            self.redis,
+            self.enqueue,
+            {"connection": self.connection},  # extras
             job=handle,
         )
         if tenant:
