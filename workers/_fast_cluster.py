@@ -256,10 +256,11 @@ class SlotPipelinedRedis(PipelinedRedis):
         return asyncio.ensure_future(self._call(args, sent=sent))
 
     def evalsha_packed(self, name: str, packed: bytes) -> Awaitable[Any]:
-        # Its arguments again for what _call may send instead (after MOVED, ASK, NOSCRIPT).
+        # On the wire now; the coroutine the caller awaits follows MOVED / ASK / NOSCRIPT
+        # with the command's arguments unpacked again (no task of its own per call).
         call = tuple(unpack_command(packed))
         sent = (self._protocol, PipelinedRedis.send_packed(self, packed))
-        return asyncio.ensure_future(self._call(call, script=name, sent=sent))
+        return self._call(call, script=name, sent=sent)
 
     async def evalsha(self, name: str, keys: list[Any], args: list[Any]) -> Any:
         call = ("EVALSHA", self._scripts[name][0], len(keys), *keys, *args)

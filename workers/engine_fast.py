@@ -546,7 +546,9 @@ class FastEngine:
         Why: a failover drops connections (Sentinel kills the clients of a node it
         reconfigures), and a new primary refuses writes (min-replicas-to-write) until a
         replica follows it; a finish lost either way left the job in `active` until its
-        lock expired and the stalled check ran it a second time.
+        lock expired and the stalled check ran it a second time. `packed` is sent again
+        as it is: a script's sha is the SHA1 of its body, the same after a reload and on
+        every server.
         """
         deadline = time.monotonic() + self.options.lock_duration_ms / 1000
         retried = reloaded = False
