@@ -244,7 +244,13 @@ def run_enqueue(
 def run(cfg: Config) -> list[dict[str, Any]]:
     node = ensure_node()
     python = python_for(cfg.python)
-    print(f"Python workers run with {python}", flush=True)
+    build = subprocess.run(
+        [python, "-c", "import sys; print(sys.version.split()[0], sys.base_prefix)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    print(f"Python workers run with {python} (Python {build[0]} of {build[1]})", flush=True)
     precompile(python, [REPO] if cfg.baseline is None else [REPO, cfg.baseline.resolve()])
     rows: list[dict[str, Any]] = []
     plan = core_plan() if cfg.pin else None
