@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from workers.bullmq_wire import SCRIPT_FILES, SCRIPTS_DIR, ScriptKeys, backoff_delay_ms
+from workers.bullmq_wire import (
+    SCRIPT_FILES,
+    SCRIPTS_DIR,
+    ScriptKeys,
+    backoff_delay_ms,
+    job_from_reply,
+)
 
 KEYS = ScriptKeys("bull", "q")
 
@@ -51,3 +57,39 @@ def test_it_should_compute_backoff_like_node_bullmq(
 ) -> None:
     for _ in range(50):
         assert low <= backoff_delay_ms(backoff, attempt) <= high
+
+
+def test_job_from_reply_should_put_each_field_where_it_belongs() -> None:
+    """FastJob is built positionally (workers/bullmq_wire.py): every field distinct here,
+    so a swapped argument shows."""
+    hash_ = {
+        b"name": b"nm",
+        b"data": b'{"d":1}',
+        b"opts": b'{"attempts":4,"fpof":true}',
+        b"atm": b"2",
+        b"ats": b"3",
+        b"timestamp": b"1700000000005",
+        b"stc": b"6",
+        b"rjk": b"repeat:key",
+        b"stacktrace": b'["s"]',
+        b"processedOn": b"1700000000007",
+        b"parent": b'{"id":"p1","queueKey":"bull:parent"}',
+    }
+    job = job_from_reply([x for pair in hash_.items() for x in pair], b"id1", "qn", "tok")
+    assert (job.id, job.name, job.data, job.token, job.queue_name) == (
+        "id1",
+        "nm",
+        {"d": 1},
+        "tok",
+        "qn",
+    )
+    assert job.opts == {"attempts": 4, "failParentOnFailure": True}
+    assert (job.attempts_made, job.attempts_started, job.stalled_counter) == (2, 3, 6)
+    assert (job.timestamp, job.processed_on) == (1700000000005, 1700000000007)
+    assert (job.repeat_job_key, job.raw_stacktrace, job.deferred_failure) == (
+        "repeat:key",
+        b'["s"]',
+        None,
+    )
+    assert job.parent == {"id": "p1", "queue": "bull:parent"}
+    assert (job.failed_reason, job.extra, job.attachment) == (None, {}, None)
