@@ -264,13 +264,14 @@ class ScriptKeys:
     def job(self, job_id: str) -> bytes:
         return self.names.job(job_id).encode()
 
-    def move_to_finished(self, target: str, job_id: str) -> list[bytes]:
-        return [*self._finished_head[target], self.job(job_id), self._metrics[target], self.marker]
-
     def move_to_finished_slots(self, target: str) -> list[bytes | None]:
-        """move_to_finished's KEYS with None for the job's key (a CommandTemplate's slot:
-        the job's key is base_b + its id)."""
+        """moveToFinished's KEYS with None for the job's key (the slot the fast engine's
+        CommandTemplate fills with base_b + the job's id)."""
         return [*self._finished_head[target], None, self._metrics[target], self.marker]
+
+    def move_to_finished(self, target: str, job_id: str) -> list[bytes]:
+        job = self.job(job_id)
+        return [job if key is None else key for key in self.move_to_finished_slots(target)]
 
     def retry_job(self, job_id: str) -> list[bytes]:
         return [*self._retry_head, self.job(job_id), *self._retry_tail]

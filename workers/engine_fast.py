@@ -554,10 +554,10 @@ class FastEngine:
         retried = reloaded = False
         while True:
             text = str(err)
+            reload = False
             if isinstance(err, ReplyError) and text.startswith("NOSCRIPT") and not reloaded:
                 # Redis lost its scripts (a restart, SCRIPT FLUSH): nothing ran.
-                reloaded = True
-                await self._redis.reload_script("moveToFinished")
+                reloaded = reload = True
             elif isinstance(err, ConnectionError):  # RedisConnectionLost, refused, reset
                 if self._closing or time.monotonic() >= deadline:
                     raise err
@@ -570,6 +570,8 @@ class FastEngine:
             else:
                 raise err
             try:
+                if reload:  # in the try: a connection lost meanwhile is retried as above
+                    await self._redis.reload_script("moveToFinished")
                 return await self._redis.evalsha_packed("moveToFinished", packed), retried
             except (ConnectionError, ReplyError) as again:
                 err = again
