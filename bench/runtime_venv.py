@@ -2,11 +2,11 @@
 requirements/runtime.lock, made from the image's own interpreter (Debian bookworm's
 /usr/bin/python3.11) when this machine has it, as the platform image's /opt/venv is.
 
-Why the interpreter matters: a development machine's Python (pyenv's here) may be a
-different build, e.g. with a shared libpython, whose calls inside the interpreter go
-through the PLT; Debian's is linked into the executable. Measured at c=1 in back to back
-runs: 93.6 against 100.0 us of CPU per job and 0.27 against 0.31 s of start-up
-(docs/throughput.md, "Seventh round").
+Why the interpreter matters: a development machine's Python is often another build
+(pyenv's here: 3.11.7 with a shared libpython; Debian's 3.11.2 has it linked into the
+executable), and the figures should be the image's. Measured at c=1 in back to back
+runs, Debian's against pyenv's: 93.6 against 100.0 us of CPU per job, 0.27 against
+0.31 s of start-up (docs/throughput.md, "Seventh round").
 
 The dev venv (.venv) also holds Pulumi and what it brings, opentelemetry's SDK among
 them, which redis-py imports whenever it is installed: about 30 ms of every worker's
