@@ -249,8 +249,8 @@ def run(cfg: Config) -> list[dict[str, Any]]:
         capture_output=True,
         text=True,
         check=True,
-    ).stdout.split()
-    print(f"Python workers run with {python} (Python {build[0]} of {build[1]})", flush=True)
+    ).stdout.split(maxsplit=1)
+    print(f"Python workers run with {python} (Python {build[0]} of {build[1].strip()})", flush=True)
     precompile(python, [REPO] if cfg.baseline is None else [REPO, cfg.baseline.resolve()])
     rows: list[dict[str, Any]] = []
     plan = core_plan() if cfg.pin else None

@@ -47,7 +47,8 @@ def make_venv(venv: Path, image_python: Path) -> str:
             return str(image_python)
         print(
             f"{image_python} cannot make a venv ({made.stderr.strip()[-200:]}); "
-            f"using {sys.executable}, not the image's interpreter",
+            f"using {sys.executable}, not the image's interpreter (kept until the lock "
+            f"changes: install python3-venv and delete {venv.name} to use the image's)",
             flush=True,
         )
         shutil.rmtree(venv, ignore_errors=True)
@@ -59,7 +60,8 @@ def runtime_python(
     venv: Path = RUNTIME_VENV, lock: Path = RUNTIME_LOCK, image_python: Path = IMAGE_PYTHON
 ) -> str:
     """The runtime venv's python, (re)built when missing, when the lock changed or when
-    the image's interpreter appeared or went away."""
+    the image's interpreter appeared or went away (a venv made from this interpreter
+    because the image's could not make one stays: make_venv says so)."""
     python = venv / "bin" / "python"
     stamp = venv / ".lock-sha256"
     base = str(image_python) if image_python.exists() else sys.executable

@@ -510,10 +510,11 @@ class FastEngine:
         if fields is not None:
             values.append(fields)
         packed = self._finish_template(target, prop, fields is not None).pack(values)
+        sent_at = time.monotonic()
         try:  # the first try inline: a coroutine less per job (docs/throughput.md)
             reply, retried = await self._redis.evalsha_packed("moveToFinished", packed), False
         except (ConnectionError, ReplyError) as err:
-            reply, retried = await self._finish_again(packed, err)
+            reply, retried = await self._finish_again(packed, err, sent_at)
         if isinstance(reply, int) and reply < 0:
             if retried:
                 # The first call may have been applied before its reply was lost, or the
@@ -538,10 +539,13 @@ class FastEngine:
             self._templates[cache_key] = template
         return template
 
-    async def _finish_again(self, packed: bytes, err: Exception) -> tuple[Any, bool]:
-        """moveToFinished sent again after `err`, the first try's failure: after a
-        reconnect or a NOREPLICAS refusal while the job's lock lasts, and once after
-        reloading the script on NOSCRIPT; what no retry fixes is raised. (reply, retried).
+    async def _finish_again(
+        self, packed: bytes, err: Exception, sent_at: float
+    ) -> tuple[Any, bool]:
+        """moveToFinished sent again after `err`, the failure of the first try (sent at
+        `sent_at`): after a reconnect or a NOREPLICAS refusal while the job's lock lasts,
+        and after reloading the script on NOSCRIPT (twice in a row is raised); what no
+        retry fixes is raised. (reply, retried).
 
         Why: a failover drops connections (Sentinel kills the clients of a node it
         reconfigures), and a new primary refuses writes (min-replicas-to-write) until a
@@ -550,14 +554,16 @@ class FastEngine:
         as it is: a script's sha is the SHA1 of its body, the same after a reload and on
         every server.
         """
-        deadline = time.monotonic() + self.options.lock_duration_ms / 1000
+        deadline = sent_at + self.options.lock_duration_ms / 1000
         retried = reloaded = False
         while True:
             text = str(err)
-            reload = False
-            if isinstance(err, ReplyError) and text.startswith("NOSCRIPT") and not reloaded:
-                # Redis lost its scripts (a restart, SCRIPT FLUSH): nothing ran.
-                reloaded = reload = True
+            noscript = isinstance(err, ReplyError) and text.startswith("NOSCRIPT")
+            if noscript:
+                # Redis lost its scripts (a restart, SCRIPT FLUSH): nothing ran; reloaded
+                # and still missing is not something another try fixes.
+                if reloaded:
+                    raise err
             elif isinstance(err, ConnectionError):  # RedisConnectionLost, refused, reset
                 if self._closing or time.monotonic() >= deadline:
                     raise err
@@ -569,8 +575,9 @@ class FastEngine:
                 await asyncio.sleep(RETRY_DELAY_SECONDS)
             else:
                 raise err
+            reloaded = noscript
             try:
-                if reload:  # in the try: a connection lost meanwhile is retried as above
+                if noscript:  # in the try: a connection lost meanwhile is retried as above
                     await self._redis.reload_script("moveToFinished")
                 return await self._redis.evalsha_packed("moveToFinished", packed), retried
             except (ConnectionError, ReplyError) as again:

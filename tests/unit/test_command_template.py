@@ -55,7 +55,28 @@ def test_the_engines_finish_should_be_the_command_it_packed_before(
     engine = FastEngine("q%1", {"host": "127.0.0.1", "port": 1})
     engine._redis._scripts["moveToFinished"] = (SHA, b"-- body")
     job_id, now, value, opts = "42é", 1_700_000_000_123, b'{"ok":true}', b"\x81\xa1k\x01"
-    keys = engine.keys.move_to_finished(target, job_id)
+    # moveToFinished-14.lua's KEYS, spelled out here rather than taken from ScriptKeys
+    # (whose list is derived from the same slots the template uses).
+    base = engine.keys.base
+    keys = [
+        f"{base}{suffix}".encode()
+        for suffix in (
+            "wait",
+            "active",
+            "prioritized",
+            "events",
+            "stalled",
+            "limiter",
+            "delayed",
+            "paused",
+            "meta",
+            "pc",
+            target,
+            job_id,
+            f"metrics:{target}",
+            "marker",
+        )
+    ]
     args = [job_id, now, prop, value, target, b"1", engine.keys.base_b, opts]
     if fields is not None:
         args.append(fields)
