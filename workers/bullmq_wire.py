@@ -269,10 +269,6 @@ class ScriptKeys:
         CommandTemplate fills with base_b + the job's id)."""
         return [*self._finished_head[target], None, self._metrics[target], self.marker]
 
-    def move_to_finished(self, target: str, job_id: str) -> list[bytes]:
-        job = self.job(job_id)
-        return [job if key is None else key for key in self.move_to_finished_slots(target)]
-
     def retry_job(self, job_id: str) -> list[bytes]:
         return [*self._retry_head, self.job(job_id), *self._retry_tail]
 

@@ -22,8 +22,13 @@ KEYS = ScriptKeys("bull", "q")
     ("script", "keys"),
     [
         ("moveToActive", KEYS.move_to_active),
-        ("moveToFinished", KEYS.move_to_finished("completed", "1")),
-        ("moveToFinished", KEYS.move_to_finished("failed", "1")),
+        *[
+            ("moveToFinished", [KEYS.job("1") if k is None else k for k in slots])
+            for slots in (
+                KEYS.move_to_finished_slots("completed"),
+                KEYS.move_to_finished_slots("failed"),
+            )
+        ],
         ("moveToDelayed", KEYS.move_to_delayed("1")),
         ("retryJob", KEYS.retry_job("1")),
         ("extendLocks", KEYS.extend_locks),
