@@ -20,7 +20,6 @@ its last but one.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -33,7 +32,7 @@ from typing import Any
 import httpx
 import redis
 
-from bench.probe import Timeline
+from bench.probe import Timeline, die_with_parent
 from bench.subjects import Launch
 from platform_spec.keys import QueueKeys
 
@@ -43,7 +42,6 @@ POLL_SECONDS = 0.01
 # Other processes took more than this share of a core, on average, during the
 # measured span: the repeat is flagged as disturbed.
 DISTURBED_CORES = 0.25
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class StalledRun(RuntimeError):
@@ -147,8 +145,7 @@ def drain(
     cores = worker_cores
 
     def preexec() -> None:
-        # The subject dies with the bench, even when the bench is killed (prctl(2)).
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        die_with_parent()  # the subject dies with the bench, even when the bench is killed
         if cores is not None:
             os.sched_setaffinity(0, cores)
 
