@@ -44,6 +44,8 @@ from platform_spec.keys import DEFAULT_PREFIX, QueueKeys
 
 # Jobs fetched before the count starts (start-up and the first jobs' imports left out).
 WARM_JOBS = 200
+# Jobs enqueued per second of the window: far more than a worker under callgrind runs.
+JOBS_PER_SECOND = 1_000
 # Under callgrind the worker runs some 50 times slower: a start-up this long is stuck.
 START_SECONDS = 180.0
 STOP_SECONDS = 120.0
@@ -90,8 +92,9 @@ def count(
     """Run one worker (this repository's, or `tree`'s) under callgrind and count a window."""
     queue = f"instr-{uuid.uuid4().hex[:8]}"
     keys = QueueKeys(DEFAULT_PREFIX, queue)
-    # More than a worker under callgrind fetches in the warm-up and the window.
-    n = int(2_000 + 1_000 * seconds * max(1, concurrency // 5))
+    # More than a worker under callgrind fetches in the warm-up and the window (it does
+    # 80-200 jobs/s at c=1 here); a queue drained early is reported, not counted.
+    n = WARM_JOBS + int(JOBS_PER_SECOND * seconds)
     asyncio.run(enqueue(queue, n, 1000, server.connection_kwargs("worker"), "noop"))
     subject = "worker" if tree is None else BASELINE
     how = launch(subject, "", server, queue, n, concurrency, "noop", workdir, tree, python)
@@ -132,6 +135,8 @@ def count(
             proc.wait()
         log.close()
         client.close()
+    if after >= n - concurrency:
+        raise RuntimeError(f"the queue ran dry within the {seconds:g} s window: count fewer")
     # The switch off lands somewhere between the two reads.
     jobs = (before + after) / 2 - first
     if jobs < 1:
