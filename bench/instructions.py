@@ -34,11 +34,11 @@ from pathlib import Path
 
 import redis
 
-from bench.probe import die_with_parent
 from bench.pyproducer import enqueue
 from bench.run import precompile
 from bench.runtime_venv import python_for
 from bench.subjects import BASELINE, REPO, launch
+from local_stack.lifetime import die_with_parent
 from local_stack.redis_server import RedisServer
 from platform_spec.keys import DEFAULT_PREFIX, QueueKeys
 

@@ -32,8 +32,9 @@ from typing import Any
 import httpx
 import redis
 
-from bench.probe import Timeline, die_with_parent
+from bench.probe import Timeline
 from bench.subjects import Launch
+from local_stack.lifetime import die_with_parent
 from platform_spec.keys import QueueKeys
 
 # No job finished for this long: the run is stalled (reported, left out of medians).

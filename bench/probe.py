@@ -11,9 +11,7 @@ proc(5): https://man7.org/linux/man-pages/man5/proc.5.html
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import threading
 import time
 from bisect import bisect_left
@@ -24,13 +22,6 @@ from pathlib import Path
 # instants is interpolated between samples, so this bounds the error per end.
 SAMPLE_SECONDS = 0.005
 _TICKS = os.sysconf("SC_CLK_TCK")
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def die_with_parent() -> None:
-    """In a child before exec: it gets SIGKILL when the process that started it dies,
-    even by SIGKILL (prctl(2)), so no measured process outlives the bench."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def cpu_seconds(pid: int) -> float | None:
