@@ -23,7 +23,11 @@ from local_stack.redis_server import free_port
 from platform_spec import chart
 from platform_spec.values import chart_values
 
-pytestmark = [pytest.mark.image, pytest.mark.redis, pytest.mark.slow]
+# The first test's fixture builds the image, and on a new machine debootstraps its Node
+# base first (2-4 min, plus npm inside it): past the default 300 s under load, which
+# pytest-timeout ends by exiting the xdist worker (seen on a fresh clone with a CPU hog).
+# The platform image's tests allow the same (tests/image/test_platform_image.py).
+pytestmark = [pytest.mark.image, pytest.mark.redis, pytest.mark.slow, pytest.mark.timeout(900)]
 IN_CONTAINER = {
     "spec": "/etc/bullmq-platform",
     "secrets": "/var/run/secrets/bullmq-platform",
