@@ -3,8 +3,8 @@
 usage: python -m bench.instructions [--baseline DIR] [--seconds S] [--concurrency C]
 
 Why: on this kind of VM the wall-clock bench moves with the host's load. On
-one day, with the same code, Node's CPU per job at c=1 measured 152 to 403 µs
-from run to run and the worker's ratio to it 1.10x to 1.31x
+one day, with the same code, Node's CPU per job at c=1 measured 272 to 403 µs
+from run to run (124-153 µs on another) and the worker's ratio to it 1.10x to 1.31x
 (docs/throughput.md, "Eighth round"), so a lever worth a few percent cannot be
 seen there, even against a `--baseline` in the same run. Callgrind counts the
 instructions a process executes: the same for the same code and inputs
@@ -160,6 +160,10 @@ def main(argv: list[str]) -> None:
         help="runtime (default): the image's packages (bench/runtime_venv.py); current: this one",
     )
     args = parser.parse_args(argv)
+    if args.seconds <= 0:
+        parser.error(f"--seconds must be more than 0, not {args.seconds:g}")
+    if args.concurrency < 1:
+        parser.error(f"--concurrency must be at least 1, not {args.concurrency}")
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         raise SystemExit("valgrind is not installed (scripts/bootstrap installs it: apt valgrind)")
     python = python_for(args.python)
