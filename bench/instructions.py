@@ -15,8 +15,9 @@ so this ranks trees; the goals stay with `python -m bench`.
 How: the bench's TLS + ACL Redis and jobs (bench/pyproducer.py), and the real
 `python -m workers --queue Q` of this tree (and of DIR) started under callgrind
 with instrumentation off. It is switched on once the first jobs are done
-(start-up left out), off after S seconds. The count is divided by the jobs
-fetched in that window (the queue's wait list, read before and after).
+(start-up left out), off after S seconds and at least 50 jobs. The count is
+divided by the jobs fetched in that window (the queue's wait list, read before
+and after).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ from platform_spec.keys import DEFAULT_PREFIX, QueueKeys
 
 # Jobs fetched before the count starts (start-up and the first jobs' imports left out).
 WARM_JOBS = 200
+# The window lasts at least this many jobs, however long they take.
+MIN_WINDOW_JOBS = 50
 # Jobs enqueued per second of the window: far more than a worker under callgrind runs.
 JOBS_PER_SECOND = 1_000
 # Under callgrind the worker runs some 50 times slower: a start-up this long is stuck.
@@ -94,7 +97,7 @@ def count(
     keys = QueueKeys(DEFAULT_PREFIX, queue)
     # More than a worker under callgrind fetches in the warm-up and the window (it does
     # 80-200 jobs/s at c=1 here); a queue drained early is reported, not counted.
-    n = WARM_JOBS + int(JOBS_PER_SECOND * seconds)
+    n = WARM_JOBS + MIN_WINDOW_JOBS + int(JOBS_PER_SECOND * seconds)
     asyncio.run(enqueue(queue, n, 1000, server.connection_kwargs("worker"), "noop"))
     subject = "worker" if tree is None else BASELINE
     how = launch(subject, "", server, queue, n, concurrency, "noop", workdir, tree, python)
@@ -124,6 +127,10 @@ def count(
         _instrument(proc.pid, "on")
         first = fetched()
         time.sleep(seconds)
+        # A loaded machine may run few jobs in the window: it lasts until enough are done.
+        deadline = time.monotonic() + START_SECONDS
+        while fetched() - first < MIN_WINDOW_JOBS and time.monotonic() < deadline:
+            time.sleep(0.2)
         before = fetched()
         _instrument(proc.pid, "off")
         after = fetched()
