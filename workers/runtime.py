@@ -90,6 +90,10 @@ STARTUP_ATTEMPTS = 8
 DLQ_FLUSH_SECONDS = 10.0
 STARTUP_RETRY_FIRST_DELAY_SECONDS = 0.5
 STARTUP_RETRY_MAX_DELAY_SECONDS = 8.0
+# Run times kept for the finish hooks, at most: far more than can wait for one (a worker
+# runs at most 1000 jobs at once, platform_spec/sections/queues.py), so only an entry whose
+# hook never came is dropped (a finish Redis refused after the job's lock was lost).
+ELAPSED_KEPT = 10_000
 
 
 @dataclass
@@ -441,11 +445,17 @@ class WorkerRuntime:
             series.duration.observe(elapsed)
             series.active.dec()
             if tenant:
-                self.tenants[tenant] -= 1
-                if self.tenants[tenant] <= 0:
-                    del self.tenants[tenant]
+                self._release_tenant(tenant)
             if hooked:
-                self._elapsed[lane.name, job.id] = elapsed
+                kept = self._elapsed
+                kept[lane.name, job.id] = elapsed
+                if len(kept) > ELAPSED_KEPT:  # the oldest entry: its hook never came
+                    del kept[next(iter(kept))]
+
+    def _release_tenant(self, tenant: str) -> None:
+        self.tenants[tenant] -= 1
+        if self.tenants[tenant] <= 0:
+            del self.tenants[tenant]
 
     async def _run(
         self, handler: JobHandler, payload: BaseModel, ctx: JobContext, handle: Job

@@ -1,5 +1,7 @@
 """A job put back (Deferred) or moved by its handler (JobMoved) reaches no engine hook, so
-the runtime must not keep its run time for one: such entries stayed for the process's life."""
+the runtime must not keep its run time for one: such entries stayed for the process's life.
+Nor may a finish that never reaches a hook (Redis refused it: the lock was lost) leave one
+for good: the runtime keeps at most ELAPSED_KEPT."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from workers.engine import JobView
 from workers.errors import Deferred, JobMoved
 from workers.job import JobServices
 from workers.registry import JobContext, Registry
-from workers.runtime import WorkerRuntime
+from workers.runtime import ELAPSED_KEPT, WorkerRuntime
 
 registry = Registry()
 
@@ -28,6 +30,11 @@ async def moved(payload: BenchJob, ctx: JobContext) -> Any:
 @registry.job("io", BenchJob)
 async def put_back(payload: BenchJob, ctx: JobContext) -> Any:
     raise Deferred(1000, "Redis is full (maxmemory)")
+
+
+@registry.job("done", BenchJob)
+async def done(payload: BenchJob, ctx: JobContext) -> Any:
+    return payload.i
 
 
 @pytest.fixture
@@ -62,3 +69,23 @@ def test_it_should_keep_no_run_time_for_a_job_no_hook_will_see(
     series = runtime.metrics.series(name)
     assert series.duration.counts[-1] + sum(series.duration.counts[:-1]) == 50  # still timed
     assert series.active.value == 0
+
+
+def test_it_should_keep_a_bounded_number_of_run_times_whose_hook_never_came(
+    runtime: WorkerRuntime,
+) -> None:
+    """Completed jobs whose finish hook never runs (as after a refused finish): the newest
+    ELAPSED_KEPT run times stay, in flight ones among them, and no more."""
+
+    async def run_all() -> None:
+        for i in range(ELAPSED_KEPT + 20):
+            assert await runtime.process(_view("done", f"j{i}")) == 1
+        await runtime.deadlines.close()
+
+    asyncio.run(run_all())
+    assert len(runtime._elapsed) == ELAPSED_KEPT
+    assert ("q", "j19") not in runtime._elapsed and ("q", "j20") in runtime._elapsed
+    assert ("q", f"j{ELAPSED_KEPT + 19}") in runtime._elapsed
+    # A hook that does come still finds its job's time.
+    runtime.on_completed(_view("done", f"j{ELAPSED_KEPT + 19}"), 1)
+    assert ("q", f"j{ELAPSED_KEPT + 19}") not in runtime._elapsed
