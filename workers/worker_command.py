@@ -18,6 +18,7 @@ from workers.event_loop import event_loop_of
 from workers.event_loop import run as run_on_loop
 from workers.logs import configure_logging
 from workers.runtime import run_worker
+from workers.startup_gc import resume as resume_gc
 
 # The worker's options; anything else (a subcommand, --help) is workers.cli's.
 QUEUE_FLAGS = ("--queue", "-q")
@@ -53,10 +54,12 @@ def run(queue: str, engine: str | None) -> None:
     """Configure logging from the settings, read the spec, then run the worker until
     SIGTERM on the queue's `eventLoop` (the settings' event_loop wins when set). The log
     level becomes the queue's `logLevel` once the runtime starts, unless the settings set
-    one."""
+    one. The garbage collector, paused for start-up by workers/__main__.py, is back on
+    from here (workers/startup_gc.py)."""
     settings = RuntimeSettings()
     configure_logging(settings.log_format, settings.log_level or "info")
     spec = settings.load_spec()
+    resume_gc()
     loop = event_loop_of(settings.event_loop, spec, queue)
     run_on_loop(run_worker(queue, engine, spec, settings), loop)
 

@@ -1,0 +1,68 @@
+"""`python -m workers` pauses the garbage collector for its start-up and turns it back on
+(workers/startup_gc.py): a worker left without it would keep every reference cycle it
+ever made. Run as the process runs, in a fresh interpreter, with the worker's loop and
+the ops CLI replaced by probes that print what they see."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.subjects import bench_spec
+from platform_spec.stack import REPO_ROOT
+
+WORKER = """
+import gc, runpy, sys
+import workers.worker_command as command
+
+def logging_configured(*args):
+    print("during start-up: gc", gc.isenabled())
+
+async def run_worker(queue, engine, spec, settings):
+    print("worker running: gc", gc.isenabled(), "frozen", gc.get_freeze_count() > 0)
+
+command.configure_logging = logging_configured
+command.run_worker = run_worker
+sys.argv = ["workers", "--queue", "q"]
+runpy.run_module("workers", run_name="__main__")
+"""
+
+OPS = """
+import gc, runpy, sys
+import workers.cli as cli
+
+cli.main = lambda: print("ops command: gc", gc.isenabled())
+sys.argv = ["workers", "ops", "counts", "q"]
+runpy.run_module("workers", run_name="__main__")
+"""
+
+
+def _run(code: str, env: dict[str, str]) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_it_should_pause_the_gc_for_start_up_and_run_the_worker_with_it(tmp_path: Path) -> None:
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(bench_spec("q", 1).model_dump_json(by_alias=True, exclude_unset=True))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BULLMQ_PLATFORM_")}
+    env["BULLMQ_PLATFORM_SPEC_FILE"] = str(spec_file)
+    assert _run(WORKER, env) == [
+        "during start-up: gc False",
+        "worker running: gc True frozen True",
+    ]
+
+
+def test_it_should_run_the_ops_commands_with_the_gc_on() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BULLMQ_PLATFORM_")}
+    assert _run(OPS, env) == ["ops command: gc True"]
