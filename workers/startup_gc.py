@@ -2,9 +2,9 @@
 
 Why: importing pydantic, redis-py and prometheus-client and building the spec's
 models allocate about 90,000 tracked objects, almost none of them garbage. The
-collector runs on allocation counts, so it went over them 130 times before the
-first job: 118 young, 11 middle and 1 full collection, 60-80 ms of a 0.4-0.55 s
-import on the development VM (docs/throughput.md, "Ninth round"). A gc.collect()
+collector runs on allocation counts, so it went over them 130 times during
+those imports: 118 young, 11 middle and 1 full collection, 60-80 ms of a
+0.4-0.55 s import on the development VM (docs/throughput.md, "Ninth round"). A gc.collect()
 after the imports found 785 garbage objects.
 
 `resume` freezes what start-up built (`gc.freeze`: moved to a generation no
