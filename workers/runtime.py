@@ -23,6 +23,7 @@ from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from itertools import islice
 from types import CodeType
 from typing import Any
 
@@ -90,9 +91,10 @@ STARTUP_ATTEMPTS = 8
 DLQ_FLUSH_SECONDS = 10.0
 STARTUP_RETRY_FIRST_DELAY_SECONDS = 0.5
 STARTUP_RETRY_MAX_DELAY_SECONDS = 8.0
-# Run times kept for the finish hooks, at most: far more than can wait for one (a worker
-# runs at most 1000 jobs at once, platform_spec/sections/queues.py), so only an entry whose
-# hook never came is dropped (a finish Redis refused after the job's lock was lost).
+# Run times kept for the finish hooks, at most (then the newest half is kept): far more
+# than can wait for one (a worker runs at most 1000 jobs at once,
+# platform_spec/sections/queues.py), so only entries whose hook never came are dropped (a
+# finish Redis refused after the job's lock was lost).
 ELAPSED_KEPT = 10_000
 
 
@@ -448,9 +450,18 @@ class WorkerRuntime:
                 self._release_tenant(tenant)
             if hooked:
                 kept = self._elapsed
-                kept[lane.name, job.id] = elapsed
-                if len(kept) > ELAPSED_KEPT:  # the oldest entry: its hook never came
-                    del kept[next(iter(kept))]
+                key = (lane.name, job.id)
+                kept.pop(key, None)  # a job run again here (stalled, then fetched) goes last
+                kept[key] = elapsed
+                if len(kept) > ELAPSED_KEPT:
+                    self._trim_elapsed()
+
+    def _trim_elapsed(self) -> None:
+        """Keep the newest half of the run times: the older ones' hooks never came. In one
+        go, not one entry per job: deleting a dict's first entry again and again walks the
+        holes left before it (5 us a job when every finish is refused; this, 0.13 us)."""
+        kept = self._elapsed
+        self._elapsed = dict(islice(kept.items(), len(kept) - ELAPSED_KEPT // 2, None))
 
     def _release_tenant(self, tenant: str) -> None:
         self.tenants[tenant] -= 1

@@ -73,7 +73,7 @@ def _used(client: redis.Redis) -> tuple[int, int]:
 
 
 def _fill(client: redis.Redis) -> int:
-    """Filler strings until used memory passes FILL_PERCENT of maxmemory (bounded)."""
+    """Filler strings until counted memory passes FILL_PERCENT of maxmemory (bounded)."""
     for n in range(10_000):
         used, maxmemory = _used(client)
         if used * 100 >= maxmemory * FILL_PERCENT:

@@ -1,7 +1,7 @@
 """`python -m workers` pauses the garbage collector for its start-up and turns it back on
 (workers/startup_gc.py): a worker left without it would keep every reference cycle it
-ever made. Run as the process runs, in a fresh interpreter, with the worker's loop and
-the ops CLI replaced by probes that print what they see."""
+ever made. Each case runs `workers/__main__.py` in a fresh interpreter, with the pause,
+the worker's loop or the ops CLI replaced by probes that print what they see."""
 
 from __future__ import annotations
 
@@ -27,6 +27,24 @@ command.configure_logging = logging_configured
 command.run_worker = run_worker
 sys.argv = ["workers", "--queue", "q"]
 runpy.run_module("workers", run_name="__main__")
+"""
+
+ORDER = """
+import gc, runpy, sys
+import workers.startup_gc as startup_gc
+
+pause = startup_gc.pause
+
+def probe():
+    print("heavy imports before the pause:", "pydantic" in sys.modules)
+    pause()
+
+startup_gc.pause = probe
+sys.argv = ["workers", "--help"]
+try:
+    runpy.run_module("workers", run_name="__main__")
+except SystemExit:
+    pass
 """
 
 OPS = """
@@ -61,6 +79,12 @@ def test_it_should_pause_the_gc_for_start_up_and_run_the_worker_with_it(tmp_path
         "during start-up: gc False",
         "worker running: gc True frozen True",
     ]
+
+
+def test_it_should_pause_the_gc_before_the_heavy_imports() -> None:
+    """The pause comes first in workers/__main__.py: nothing heavy is imported before it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BULLMQ_PLATFORM_")}
+    assert _run(ORDER, env)[0] == "heavy imports before the pause: False"
 
 
 def test_it_should_run_the_ops_commands_with_the_gc_on() -> None:
