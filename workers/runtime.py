@@ -218,7 +218,6 @@ class WorkerRuntime:
             # it must use the same DST-correct cron computation as the scheduler.
             patch_bullmq_cron()
         await self.wait_for_redis()
-        await self.apply_queue_limits()
         q = self.queue
         engines = [self._lane_engine(lane) for lane in self.lanes]
         self.engine = (
@@ -296,19 +295,23 @@ class WorkerRuntime:
         )
 
     async def wait_for_redis(self) -> None:
-        """Reach Redis before anything else, and say why not.
+        """Reach Redis before anything else and set the queue's limits, and say why not.
 
         What waiting cannot fix (a refused password, a CA that does not match)
         fails at once with the reason; an unreachable Redis is retried a bounded
         number of times, each failure logged with the retries left. Either way
         the process exits non-zero with a log line an operator can act on,
-        instead of retrying silently inside the client library.
+        instead of retrying silently inside the client library. The limits are
+        set inside the same retry (they are idempotent): a failover between the
+        PING and them used to end the process with a traceback (drill:
+        tests/drills/test_it_should_fail_over_to_a_replica_without_losing_jobs.py).
         """
         where = self.redis_settings.describe()
         delay = STARTUP_RETRY_FIRST_DELAY_SECONDS
         for remaining in range(STARTUP_ATTEMPTS - 1, -1, -1):
             try:
                 await round_trip_seconds(self.redis)
+                await self.apply_queue_limits()
                 return
             except (AuthenticationError, AuthorizationError, NoPermissionError) as exc:
                 raise StartupError(
