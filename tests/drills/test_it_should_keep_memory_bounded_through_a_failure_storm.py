@@ -58,6 +58,11 @@ def _metric(workers: list[PlatformProcess], name: str) -> int:
     return int(total)
 
 
+def _sample(client: redis.Redis, peak: list[int]) -> None:
+    """Raise the recorded peak to Redis's used memory now."""
+    peak[0] = max(peak[0], int(client.info("memory")["used_memory"]))
+
+
 async def _storm(
     server: RedisServer, spec: PlatformSpec, client: redis.Redis, peak: list[int]
 ) -> float:
@@ -71,7 +76,7 @@ async def _storm(
     sent = 0
     try:
         while time.monotonic() - started < TIMEOUT_SECONDS:
-            peak[0] = max(peak[0], int(client.info("memory")["used_memory"]))
+            _sample(client, peak)
             c = counts(client, queue)  # the spec's default priority puts jobs in `prioritized`
             waiting = c["wait"] + c["prioritized"] + c["active"] + c["delayed"]
             if sent >= JOBS and waiting == 0:
@@ -117,7 +122,7 @@ def test_it_should_keep_memory_bounded_through_a_failure_storm(
         seconds = asyncio.run(_storm(server, spec, client, peak))
 
         def all_dead_lettered() -> bool:
-            peak[0] = max(peak[0], int(client.info("memory")["used_memory"]))
+            _sample(client, peak)
             return _metric(workers, "bullmq_jobs_dead_lettered_total") >= JOBS
 
         # The storm ends when no job is left to run, but dead letters are written in

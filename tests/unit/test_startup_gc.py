@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from bench.subjects import bench_spec
+from local_stack.processes import ENV_PREFIX
 from platform_spec.stack import REPO_ROOT
 
 WORKER = """
@@ -57,6 +58,11 @@ runpy.run_module("workers", run_name="__main__")
 """
 
 
+def _env() -> dict[str, str]:
+    """This environment without the platform's settings (as local_stack.processes does)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+
+
 def _run(code: str, env: dict[str, str]) -> list[str]:
     done = subprocess.run(
         [sys.executable, "-c", code],
@@ -73,9 +79,7 @@ def _run(code: str, env: dict[str, str]) -> list[str]:
 def test_it_should_pause_the_gc_for_start_up_and_run_the_worker_with_it(tmp_path: Path) -> None:
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(bench_spec("q", 1).model_dump_json(by_alias=True, exclude_unset=True))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BULLMQ_PLATFORM_")}
-    env["BULLMQ_PLATFORM_SPEC_FILE"] = str(spec_file)
-    assert _run(WORKER, env) == [
+    assert _run(WORKER, {**_env(), f"{ENV_PREFIX}SPEC_FILE": str(spec_file)}) == [
         "during start-up: gc False",
         "worker running: gc True frozen True",
     ]
@@ -83,10 +87,8 @@ def test_it_should_pause_the_gc_for_start_up_and_run_the_worker_with_it(tmp_path
 
 def test_it_should_pause_the_gc_before_the_heavy_imports() -> None:
     """The pause comes first in workers/__main__.py: nothing heavy is imported before it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BULLMQ_PLATFORM_")}
-    assert _run(ORDER, env)[0] == "heavy imports before the pause: False"
+    assert _run(ORDER, _env())[0] == "heavy imports before the pause: False"
 
 
 def test_it_should_run_the_ops_commands_with_the_gc_on() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BULLMQ_PLATFORM_")}
-    assert _run(OPS, env) == ["ops command: gc True"]
+    assert _run(OPS, _env()) == ["ops command: gc True"]
